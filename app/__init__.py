@@ -1,0 +1,1 @@
+"""MeshPose Live desktop and command-line applications."""
