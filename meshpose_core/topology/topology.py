@@ -45,7 +45,9 @@ class TopologyError(RuntimeError):
 
 def _read_npz(path: Path, expected_version: int = FORMAT_VERSION) -> dict[str, np.ndarray]:
     if not path.is_file():
-        raise TopologyError(f"topology file not found: {path} (rebuild with tools/build_topology.py)")
+        raise TopologyError(
+            f"topology file not found: {path} (rebuild with tools/build_topology.py)"
+        )
     try:
         with np.load(path, allow_pickle=False) as z:
             data = {k: z[k] for k in z.files}
