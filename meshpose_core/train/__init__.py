@@ -1,0 +1,43 @@
+"""Training: the MeshPose losses (pure torch on plain tensors)."""
+
+from .losses import (
+    TERMS,
+    LossWeights,
+    MeshPoseLoss,
+    SilhouetteConfig,
+    barycentric_cross_entropy,
+    crop_to_grid,
+    edge_loss,
+    joint_loss,
+    mask_distance_transform,
+    masked_mean,
+    normal_loss,
+    regress_keypoints,
+    render_soft_silhouette,
+    sample_scores,
+    soft_silhouette_loss,
+    uv_consistency,
+    vertex_loss,
+    visibility_bce,
+)
+
+__all__ = [
+    "TERMS",
+    "LossWeights",
+    "MeshPoseLoss",
+    "SilhouetteConfig",
+    "barycentric_cross_entropy",
+    "crop_to_grid",
+    "edge_loss",
+    "joint_loss",
+    "mask_distance_transform",
+    "masked_mean",
+    "normal_loss",
+    "regress_keypoints",
+    "render_soft_silhouette",
+    "sample_scores",
+    "soft_silhouette_loss",
+    "uv_consistency",
+    "vertex_loss",
+    "visibility_bce",
+]
