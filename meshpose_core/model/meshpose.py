@@ -1,0 +1,158 @@
+"""MeshPoseNet: backbone + VertexPose head + regression head, and their decoding to a mesh.
+
+``forward`` returns raw tensors only (what losses and an ONNX export need, no data-dependent
+Python control flow); ``decode`` turns them into crop-pixel vertices, visibility and
+optionally dense IUV, differentiably (training losses read its outputs too).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import torch
+from torch import nn
+
+from .backbones import build_backbone
+from .config import config_replace
+from .decoding import (
+    UV_DECODERS,
+    TopologyArrays,
+    UVDecoder,
+    argsoftmax_1d,
+    bin_ranges,
+    decode_iuv,
+    fuse_visibility,
+    spatial_argsoftmax,
+)
+from .heads import RegressionHead, RegressionHeadConfig, VertexPoseHead, VertexPoseHeadConfig
+
+# Expected input normalisation: RGB in [0, 1], then (x - mean) / std per channel (ImageNet).
+IMAGE_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
+IMAGE_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
+
+# Size variants of the paper: name -> (backbone, input (height, width), VertexPose head width).
+# XS takes 192x192 crops to stay near 15 ms on two CPU cores (see backbones/mobilenet.py).
+_PRESETS: Mapping[str, tuple[str, tuple[int, int], int]] = MappingProxyType(
+    {
+        "l": ("hrnet_w32", (256, 256), 256),
+        "s": ("resnet50", (256, 256), 128),
+        "xs": ("mobilenet_v2", (192, 192), 96),
+    }
+)
+INPUT_MULTIPLE = 32  # HRNet's coarsest branch is stride 32
+
+
+@dataclass(frozen=True)
+class MeshPoseConfig:
+    """Everything that defines a MeshPoseNet; ``MeshPoseConfig.preset("xs")`` for the paper's
+    variants. backbone_kwargs override fields of the backbone's config dataclass."""
+
+    backbone: str = "mobilenet_v2"
+    backbone_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    input_size: tuple[int, int] = (192, 192)
+    num_vertices: int = 518
+    vertex_head: VertexPoseHeadConfig = field(default_factory=VertexPoseHeadConfig)
+    regression_head: RegressionHeadConfig = field(default_factory=RegressionHeadConfig)
+    uv_decoder: UVDecoder = "barycentric"
+
+    def __post_init__(self) -> None:
+        if any(s % INPUT_MULTIPLE for s in self.input_size):
+            raise ValueError(f"input_size {self.input_size} must be multiples of {INPUT_MULTIPLE}")
+        if self.uv_decoder not in UV_DECODERS:
+            raise ValueError(f"unknown uv_decoder {self.uv_decoder!r}; choose one of {UV_DECODERS}")
+
+    @classmethod
+    def preset(cls, name: str, **overrides: Any) -> MeshPoseConfig:
+        """MeshPose-L ("l", HRNet-W32), -S ("s", ResNet-50) or -XS ("xs", MobileNetV2 x1.4);
+        ``overrides`` as in ``from_dict`` (nested dicts override single head fields)."""
+        key = name.lower()
+        if key not in _PRESETS:
+            raise ValueError(f"unknown preset {name!r}; choose one of {sorted(_PRESETS)}")
+        backbone, input_size, head_width = _PRESETS[key]
+        base = cls(backbone, input_size=input_size, vertex_head=VertexPoseHeadConfig(head_width))
+        return config_replace(base, overrides)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able values (tuples become lists when serialised)."""
+        d = dataclasses.asdict(self)
+        d["backbone_kwargs"] = dict(self.backbone_kwargs)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> MeshPoseConfig:
+        """Inverse of ``to_dict``; missing keys keep their defaults."""
+        return config_replace(cls(), d)
+
+
+class MeshPoseNet(nn.Module):
+    """images (B, 3, H, W), normalised with IMAGE_MEAN / IMAGE_STD -> raw head outputs."""
+
+    def __init__(self, cfg: MeshPoseConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.backbone = build_backbone(cfg.backbone, **cfg.backbone_kwargs)
+        channels = self.backbone.out_channels
+        self.vertex_head = VertexPoseHead(channels, cfg.num_vertices, cfg.vertex_head)
+        self.regression_head = RegressionHead(channels, cfg.num_vertices, cfg.regression_head)
+
+    @property
+    def stride(self) -> int:
+        return self.backbone.stride
+
+    def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        """-> scores (B, V, H/4, W/4), fg_logit (B, 1, H/4, W/4), x/y/z_logits (B, V, bins),
+        vis_logit (B, V)."""
+        features = self.backbone(images)
+        scores, fg_logit = self.vertex_head(features)
+        return {"scores": scores, "fg_logit": fg_logit, **self.regression_head(features)}
+
+    def decode(
+        self,
+        outputs: Mapping[str, torch.Tensor],
+        topology: TopologyArrays | None = None,
+        want_iuv: bool = False,
+    ) -> dict[str, torch.Tensor]:
+        """Raw outputs -> crop-pixel geometry (same pixel convention as ``decoding``).
+
+        vertices (B, V, 3): visibility-fused x, y and regressed z; visibility (B, V) in [0, 1];
+        xy_vertexpose, xy_regressed (B, V, 2): the two XY estimates before fusion;
+        iuv (B, 3, H/4, W/4) only if want_iuv (needs ``topology``).
+        """
+        scores = outputs["scores"]
+        h, w = scores.shape[-2:]
+        ranges = bin_ranges(w * self.stride, h * self.stride)
+        xy_vp = spatial_argsoftmax(scores, self.vertex_head.beta, self.stride)
+        xy_reg = torch.stack(
+            (
+                argsoftmax_1d(outputs["x_logits"], *ranges["x"]),
+                argsoftmax_1d(outputs["y_logits"], *ranges["y"]),
+            ),
+            dim=-1,
+        )
+        z = argsoftmax_1d(outputs["z_logits"], *ranges["z"])
+        visibility = torch.sigmoid(outputs["vis_logit"])
+        xy = fuse_visibility(xy_vp, xy_reg, visibility)
+        decoded = {
+            "vertices": torch.cat((xy, z.unsqueeze(-1)), dim=-1),
+            "visibility": visibility,
+            "xy_vertexpose": xy_vp,
+            "xy_regressed": xy_reg,
+        }
+        if want_iuv:
+            if topology is None:
+                raise ValueError("want_iuv=True needs the topology arrays")
+            decoded["iuv"] = decode_iuv(scores, outputs["fg_logit"], topology, self.cfg.uv_decoder)
+        return decoded
+
+    def predict(
+        self,
+        images: torch.Tensor,
+        topology: TopologyArrays | None = None,
+        want_iuv: bool = False,
+    ) -> dict[str, torch.Tensor]:
+        """forward + decode in one call (inference convenience)."""
+        return self.decode(self(images), topology, want_iuv)
