@@ -21,11 +21,9 @@ from torch import nn
 
 from meshpose_core.topology import FORMAT_VERSION, LEVEL_SIZES, Topology, Upsampling
 
+from .checkpoint import CheckpointError, read_metadata
+
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[2] / "weights" / "upsampler.safetensors"
-
-
-class CheckpointError(RuntimeError):
-    """A weights file is missing, corrupt, or made for another architecture or topology."""
 
 
 def knn_support(fine: np.ndarray, coarse: np.ndarray, k: int) -> np.ndarray:
@@ -109,17 +107,10 @@ class LearnedUpsampler(nn.Module):
 
     @classmethod
     def from_pretrained(cls, path: Path | str = DEFAULT_WEIGHTS) -> LearnedUpsampler:
-        from safetensors import SafetensorError, safe_open
+        from safetensors.torch import load_file
 
         path = Path(path)
-        if not path.is_file():
-            raise CheckpointError(f"upsampler weights not found: {path}")
-        try:
-            with safe_open(str(path), framework="pt") as f:
-                meta = f.metadata() or {}
-                state = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
-        except (SafetensorError, OSError, ValueError) as exc:
-            raise CheckpointError(f"upsampler weights {path} are corrupt: {exc}") from exc
+        meta = read_metadata(path)
         if meta.get("architecture") != "meshpose-upsampler-knn":
             raise CheckpointError(
                 f"{path} is not an upsampler checkpoint: {meta.get('architecture')}"
@@ -130,7 +121,7 @@ class LearnedUpsampler(nn.Module):
                 f"this code uses {FORMAT_VERSION}"
             )
         model = cls(UpsamplerConfig(support=int(meta["support"])))
-        model.load_state_dict(state, strict=True)
+        model.load_state_dict(load_file(str(path)), strict=True)
         return model.eval()
 
 

@@ -1,0 +1,99 @@
+"""MeshPoseNet checkpoints: safetensors weights + a JSON model card in the file's metadata.
+
+Loading never unpickles (safetensors only) and checks, before touching the weights, that the
+file is a MeshPose checkpoint made for this topology version; every failure is one
+``CheckpointError`` saying what is wrong with which file.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from meshpose_core.topology import FORMAT_VERSION
+
+from .meshpose import MeshPoseConfig, MeshPoseNet
+
+ARCHITECTURE = "meshpose"
+WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
+PRESET_NAMES = ("xs", "s", "l")
+
+
+class CheckpointError(RuntimeError):
+    """A weights file is missing, corrupt, or made for another architecture or topology."""
+
+
+def resolve_weights(name_or_path: str | Path) -> Path:
+    """'xs' / 's' / 'l' -> weights/meshpose_<name>.safetensors; anything else is a path."""
+    if str(name_or_path).lower() in PRESET_NAMES:
+        return WEIGHTS_DIR / f"meshpose_{str(name_or_path).lower()}.safetensors"
+    return Path(name_or_path)
+
+
+def save_checkpoint(net: MeshPoseNet, path: Path, card: dict[str, Any]) -> None:
+    """Weights + metadata (architecture, config, topology version, card); also writes the card
+    beside the weights as <name>.json for people to read."""
+    from safetensors.torch import save_file
+
+    meta = {
+        "architecture": ARCHITECTURE,
+        "config": json.dumps(net.cfg.to_dict()),
+        "topology_version": str(FORMAT_VERSION),
+        "card": json.dumps(card),
+    }
+    state = {k: v.detach().contiguous().cpu() for k, v in net.state_dict().items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file(state, str(path), meta)
+    path.with_suffix(".json").write_text(
+        json.dumps({"config": net.cfg.to_dict(), **card}, indent=1) + "\n"
+    )
+
+
+def read_metadata(path: Path) -> dict[str, str]:
+    """The safetensors header metadata; CheckpointError if the file is missing or corrupt."""
+    from safetensors import SafetensorError, safe_open
+
+    if not path.is_file():
+        raise CheckpointError(f"weights not found: {path}")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return dict(f.metadata() or {})
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"weights file {path} is corrupt or not safetensors: {exc}") from exc
+
+
+def load_checkpoint(path: Path, device: str | torch.device = "cpu") -> tuple[MeshPoseNet, dict]:
+    """-> (network in eval mode on ``device``, model card)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    meta = read_metadata(path)
+    if meta.get("architecture") != ARCHITECTURE:
+        raise CheckpointError(
+            f"{path} is not a MeshPose checkpoint (architecture {meta.get('architecture')!r})"
+        )
+    if meta.get("topology_version") != str(FORMAT_VERSION):
+        raise CheckpointError(
+            f"{path} was trained for topology version {meta.get('topology_version')}, this "
+            f"code uses version {FORMAT_VERSION}: use matching weights or retrain"
+        )
+    try:
+        cfg = MeshPoseConfig.from_dict(json.loads(meta["config"]))
+        card = json.loads(meta.get("card", "{}"))
+    except (KeyError, ValueError, TypeError) as exc:
+        raise CheckpointError(f"{path} has an unreadable model config: {exc}") from exc
+    net = MeshPoseNet(cfg)
+    try:
+        state = load_file(str(path))
+    except (SafetensorError, OSError) as exc:
+        raise CheckpointError(f"weights file {path} is corrupt: {exc}") from exc
+    result = net.load_state_dict(state, strict=False)
+    if result.missing_keys or result.unexpected_keys:
+        raise CheckpointError(
+            f"{path} does not match its config: missing {result.missing_keys[:5]}, "
+            f"unexpected {result.unexpected_keys[:5]}"
+        )
+    return net.to(device).eval(), card

@@ -1,0 +1,156 @@
+"""Crops in, meshes out: the inference API shared by every caller (pipeline, GUI, export).
+
+``MeshPose`` runs the network with PyTorch (CPU, or CUDA in fp16), ``OnnxMeshPose`` with
+onnxruntime; both return the same ``Prediction`` through one ``finish`` step (upsampling and
+keypoints), so swapping backends changes nothing downstream.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from meshpose_core.model.checkpoint import CheckpointError, load_checkpoint, resolve_weights
+from meshpose_core.model.decoding import TopologyArrays
+from meshpose_core.model.inference import prepare_for_inference
+from meshpose_core.model.meshpose import IMAGE_MEAN, IMAGE_STD, MeshPoseConfig, MeshPoseNet
+from meshpose_core.model.upsampler import LearnedUpsampler
+from meshpose_core.topology import NUM_COCO, Topology
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Per crop, in crop pixels (top-left pixel centre = (0, 0)); z is depth relative to the
+    root in pixels (larger = farther).
+
+    vertices (B, 518, 3), visibility (B, 518) in [0, 1], vertices_high (B, 6890, 3),
+    keypoints (B, 17, 3) COCO order as (x, y, score), iuv (B, 3, h, w) float (I 0..24, U, V)
+    at the score-map resolution or None.
+    """
+
+    vertices: np.ndarray
+    visibility: np.ndarray
+    vertices_high: np.ndarray
+    keypoints: np.ndarray
+    iuv: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.vertices)
+
+
+def normalise_crops(crops: np.ndarray, input_size: tuple[int, int]) -> torch.Tensor:
+    """(B, H, W, 3) uint8 RGB -> (B, 3, H, W) float normalised for the network."""
+    if crops.ndim != 4 or crops.shape[-1] != 3 or crops.dtype != np.uint8:
+        raise ValueError(f"crops must be (B, H, W, 3) uint8 RGB, got {crops.shape} {crops.dtype}")
+    if tuple(crops.shape[1:3]) != tuple(input_size):
+        raise ValueError(f"crops are {crops.shape[1:3]}, the model takes {tuple(input_size)}")
+    x = torch.from_numpy(crops).permute(0, 3, 1, 2).float().div_(255.0)
+    mean = torch.tensor(IMAGE_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGE_STD).view(1, 3, 1, 1)
+    return (x - mean) / std
+
+
+class Finisher:
+    """Low-poly vertices + visibility -> Prediction (learned upsampling, COCO keypoints)."""
+
+    def __init__(self) -> None:
+        self.topology = Topology.load("low")
+        self.upsampler = LearnedUpsampler.from_pretrained()
+        self._lm_index = self.topology.landmark_index[:NUM_COCO]
+        self._lm_weight = self.topology.landmark_weight[:NUM_COCO]
+
+    def __call__(
+        self, vertices: np.ndarray, visibility: np.ndarray, iuv: np.ndarray | None
+    ) -> Prediction:
+        with torch.inference_mode():
+            _, high = self.upsampler(torch.from_numpy(np.ascontiguousarray(vertices)).float())
+        xy = np.einsum("ks,bksd->bkd", self._lm_weight, vertices[:, self._lm_index, :2])
+        score = np.einsum("ks,bks->bk", self._lm_weight, visibility[:, self._lm_index])
+        return Prediction(
+            vertices=vertices.astype(np.float32),
+            visibility=visibility.astype(np.float32),
+            vertices_high=high.numpy(),
+            keypoints=np.concatenate([xy, score[..., None]], axis=-1).astype(np.float32),
+            iuv=None if iuv is None else iuv.astype(np.float32),
+        )
+
+
+def pick_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("--device cuda requested but no CUDA GPU is available")
+    return torch.device(device)
+
+
+class MeshPose:
+    """PyTorch inference: ``MeshPose.from_pretrained("xs").predict(crops)``."""
+
+    def __init__(self, net: MeshPoseNet, card: dict | None = None, device: str = "auto") -> None:
+        self.device = pick_device(device)
+        self.card = card or {}
+        net = net.to(self.device).eval()
+        if self.device.type == "cpu":
+            prepare_for_inference(net)  # BN folded, channels_last: ~2x on CPU
+        self.net = net
+        self.config: MeshPoseConfig = net.cfg
+        self.input_size: tuple[int, int] = tuple(net.cfg.input_size)  # type: ignore[assignment]
+        self.topology_arrays = TopologyArrays.from_topology(Topology.load("low"), self.device)
+        self.finish = Finisher()
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str | Path = "xs", device: str = "auto") -> MeshPose:
+        """'xs' | 's' | 'l' (shipped weights) or a path to a .safetensors checkpoint."""
+        path = resolve_weights(name_or_path)
+        if not path.is_file() and str(name_or_path).lower() in ("xs", "s", "l"):
+            raise CheckpointError(
+                f"no trained weights for MeshPose-{str(name_or_path).upper()} at {path}; "
+                f"train them (python -m meshpose_core.train) or pass a checkpoint path"
+            )
+        net, card = load_checkpoint(path)
+        return cls(net, card, device)
+
+    @torch.inference_mode()
+    def predict(self, crops: np.ndarray, want_iuv: bool = False) -> Prediction:
+        """crops (B, H, W, 3) uint8 RGB at ``input_size`` -> Prediction (batched, no autograd)."""
+        x = normalise_crops(crops, self.input_size).to(self.device)
+        if self.device.type == "cpu":
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast("cuda", dtype=torch.float16, enabled=self.device.type == "cuda"):
+            raw = self.net(x)
+        raw = {k: v.float() for k, v in raw.items()}
+        out = self.net.decode(raw, self.topology_arrays, want_iuv)
+        iuv = out["iuv"].cpu().numpy() if want_iuv else None
+        return self.finish(out["vertices"].cpu().numpy(), out["visibility"].cpu().numpy(), iuv)
+
+
+class OnnxMeshPose:
+    """onnxruntime inference with the same ``predict`` as ``MeshPose``."""
+
+    def __init__(self, path: Path | str, threads: int = 2) -> None:
+        import onnxruntime as ort
+
+        path = Path(path)
+        if not path.is_file():
+            raise CheckpointError(f"ONNX model not found: {path}")
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        try:
+            self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
+            raise CheckpointError(f"ONNX model {path} could not be loaded: {exc}") from exc
+        shape = self.session.get_inputs()[0].shape
+        self.input_size = (int(shape[2]), int(shape[3]))
+        self.outputs = [o.name for o in self.session.get_outputs()]
+        self.finish = Finisher()
+
+    def predict(self, crops: np.ndarray, want_iuv: bool = False) -> Prediction:
+        if want_iuv and "iuv" not in self.outputs:
+            raise ValueError("this ONNX model was exported without IUV (export with --iuv)")
+        x = normalise_crops(crops, self.input_size).numpy()
+        res = dict(zip(self.outputs, self.session.run(None, {"crops": x}), strict=True))
+        return self.finish(res["vertices"], res["visibility"], res.get("iuv") if want_iuv else None)
