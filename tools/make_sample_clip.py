@@ -27,7 +27,7 @@ def main() -> None:
     with av.open(str(args.src)) as src:
         stream = src.streams.video[0]
         fps = stream.average_rate
-        n = int(round(float(fps) * args.seconds))
+        n = round(float(fps) * args.seconds)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         with av.open(str(args.out), "w") as dst:
             out = None
@@ -35,7 +35,7 @@ def main() -> None:
                 if i >= n:
                     break
                 img = frame.to_image()
-                h = int(round(img.height * args.width / img.width / 2)) * 2
+                h = round(img.height * args.width / img.width / 2) * 2
                 img = img.resize((args.width, h), Image.Resampling.LANCZOS)
                 if out is None:
                     out = dst.add_stream("libx264", rate=fps)
