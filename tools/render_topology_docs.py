@@ -77,11 +77,13 @@ def main() -> None:
     topo = {lv: Topology.load(lv) for lv in LEVELS}
     fixtures = np.load(ROOT / "tests" / "fixtures" / "posed_bodies.npz")
     with create_rasterizer() as rast:
-        row = [part_panel(rast, topo[lv], topo[lv].vertices, yaw) for yaw in (0, 180)
-               for lv in LEVELS]
+        row = [
+            part_panel(rast, topo[lv], topo[lv].vertices, yaw) for yaw in (0, 180) for lv in LEVELS
+        ]
         Image.fromarray(np.concatenate(row, axis=1)).save(args.out / "topology_parts.png")
         Image.fromarray(silhouette_panel(rast, topo["low"], topo["high"])).save(
-            args.out / "topology_low_silhouette.png")
+            args.out / "topology_low_silhouette.png"
+        )
         posed = fixtures["high"][1]
         iuv = [iuv_panel(rast, topo["high"], posed, yaw) for yaw in (0, 180)]
         iuv.append(part_panel(rast, topo["low"], fixtures["low"][1], 0))

@@ -94,15 +94,20 @@ def _arap(v: np.ndarray, f: np.ndarray, uv: np.ndarray, iterations: int = 30) ->
     jj = np.concatenate([f[:, (k + 2) % 3] for k in range(3)])
     ww = w.T.reshape(-1)
     L = sp.coo_matrix(
-        (np.concatenate([ww, ww, -ww, -ww]),
-         (np.concatenate([ii, jj, ii, jj]), np.concatenate([ii, jj, jj, ii]))), shape=(n, n),
+        (
+            np.concatenate([ww, ww, -ww, -ww]),
+            (np.concatenate([ii, jj, ii, jj]), np.concatenate([ii, jj, jj, ii])),
+        ),
+        shape=(n, n),
     ).tocsc()
     L = L + sp.eye(n, format="csc") * 1e-9
     L[0, 0] += 1.0  # pin vertex 0's position softly (translation)
     solve = spla.factorized(L.tocsc())
     # scale the initial chart to the part's 3D area
-    area3 = 0.5 * np.linalg.norm(np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]]),
-                                 axis=1).sum()
+    area3 = (
+        0.5
+        * np.linalg.norm(np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]]), axis=1).sum()
+    )
     uv = uv * np.sqrt(area3 / max(abs(uv_signed_areas(uv[f]).sum()), 1e-20))
     for _ in range(iterations):
         cov = np.zeros((len(f), 2, 2))

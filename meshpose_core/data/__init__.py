@@ -1,0 +1,1 @@
+"""Training data: synthetic humans rendered from the body model, and real frames."""

@@ -1,0 +1,1 @@
+"""Synthetic training samples: posed bodies rendered with full MeshPose supervision."""
