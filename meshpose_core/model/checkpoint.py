@@ -19,7 +19,7 @@ from .meshpose import MeshPoseConfig, MeshPoseNet
 
 ARCHITECTURE = "meshpose"
 WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
-PRESET_NAMES = ("xs", "s", "l")
+PRESET_NAMES = ("xs", "s", "l", "xs_bp")
 
 
 class CheckpointError(RuntimeError):

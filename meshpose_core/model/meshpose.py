@@ -41,6 +41,8 @@ _PRESETS: Mapping[str, tuple[str, tuple[int, int], int]] = MappingProxyType(
         "l": ("hrnet_w32", (256, 256), 256),
         "s": ("resnet50", (256, 256), 128),
         "xs": ("mobilenet_v2", (192, 192), 96),
+        # XS-sized, initialised from MediaPipe BlazePose-full's pose features (Apache-2.0)
+        "xs_bp": ("blazepose_full", (192, 192), 96),
     }
 )
 INPUT_MULTIPLE = 32  # HRNet's coarsest branch is stride 32

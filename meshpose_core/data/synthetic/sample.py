@@ -186,4 +186,5 @@ def render_sample(
         "vertices": vertices.astype(np.float32),
         "visibility": visible.astype(np.float32),
         "keypoints": keypoints.astype(np.float32),
+        "vertices_world": bodies[0].low.astype(np.float32),
     }

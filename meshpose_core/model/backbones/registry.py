@@ -13,16 +13,19 @@ from typing import Any
 from torch import nn
 
 from ..config import config_replace
+from .blazepose import BlazePoseBackbone, BlazePoseBackboneConfig
 from .hrnet import HRNetBackbone, HRNetConfig
 from .mobilenet import MobileNetConfig, MobileNetV2Backbone
 from .resnet import ResNetBackbone, ResNetConfig
 
-# name -> (config dataclass, module class); MeshPose-L / -S / -XS in that order.
+# name -> (config dataclass, module class); MeshPose-L / -S / -XS, then the pretrained
+# BlazePose-full encoder-decoder (an XS-sized alternative with real-image features).
 BACKBONES: Mapping[str, tuple[type, Callable[[Any], nn.Module]]] = MappingProxyType(
     {
         "hrnet_w32": (HRNetConfig, HRNetBackbone),
         "resnet50": (ResNetConfig, ResNetBackbone),
         "mobilenet_v2": (MobileNetConfig, MobileNetV2Backbone),
+        "blazepose_full": (BlazePoseBackboneConfig, BlazePoseBackbone),
     }
 )
 

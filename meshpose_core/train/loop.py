@@ -1,0 +1,234 @@
+"""The training loop: data -> MeshPoseNet -> decode -> MeshPoseLoss, with checkpoints that
+resume exactly, CSV logs, periodic held-out evaluation, AMP on CUDA and torchrun DDP.
+
+Exact resume: sample i of the stream is a pure function of (seed, i) and step s of rank r
+reads samples [(s * world + r) * B, ... + B), so a resumed run sees the same batches; model,
+optimizer, scheduler and RNG states come back from the checkpoint.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.utils.data import DataLoader, Sampler
+
+from meshpose_core.data.synthetic.generator import SyntheticConfig, SyntheticDataset
+from meshpose_core.data.synthetic.sample import FramingConfig
+from meshpose_core.model.checkpoint import load_checkpoint, save_checkpoint
+from meshpose_core.model.decoding import TopologyArrays
+from meshpose_core.model.inference import keep_freed_memory
+from meshpose_core.model.meshpose import IMAGE_MEAN, IMAGE_STD, MeshPoseConfig, MeshPoseNet
+from meshpose_core.topology import NUM_COCO, Topology
+from meshpose_core.train.config import TrainConfig
+from meshpose_core.train.evaluate import evaluate
+from meshpose_core.train.losses import MeshPoseLoss
+
+TARGET_KEYS = ("dp_points", "dp_face", "dp_bary", "dp_mask", "visibility", "vertices",
+               "keypoints", "silhouette")  # fmt: skip
+
+
+class StepSampler(Sampler[list[int]]):
+    """Batches of consecutive sample indices for this rank, starting at ``start_step``."""
+
+    def __init__(self, batch: int, start_step: int, steps: int, rank: int, world: int) -> None:
+        self.batch, self.start, self.steps, self.rank, self.world = (
+            batch, start_step, steps, rank, world,
+        )  # fmt: skip
+
+    def __iter__(self) -> Iterator[list[int]]:
+        for s in range(self.start, self.steps):
+            first = (s * self.world + self.rank) * self.batch
+            yield list(range(first, first + self.batch))
+
+    def __len__(self) -> int:
+        return max(0, self.steps - self.start)
+
+
+def to_device(batch: dict, device: torch.device) -> dict[str, torch.Tensor]:
+    """Collated numpy batch -> normalised images + loss targets on ``device``."""
+    out = {
+        k: torch.as_tensor(np.asarray(v)).to(device, non_blocking=True) for k, v in batch.items()
+    }
+    img = out.pop("image").permute(0, 3, 1, 2).float().div_(255)
+    mean = torch.tensor(IMAGE_MEAN, device=device).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGE_STD, device=device).view(1, 3, 1, 1)
+    out["images"] = (img - mean) / std
+    return out
+
+
+def loss_targets(b: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Synthetic batch -> MeshPoseLoss target dict (2D joints known even when occluded)."""
+    t = {k: b[k] for k in TARGET_KEYS if k in b}
+    t["keypoints"] = b["keypoints"][..., :2]
+    return t
+
+
+def _dist_info() -> tuple[int, int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    return int(os.environ.get("RANK", "0")), world, int(os.environ.get("LOCAL_RANK", "0"))
+
+
+def _state_path(run: Path) -> Path:
+    return run / "last_state.pt"
+
+
+def save_state(run: Path, net, opt, sched, step: int, cfg: TrainConfig, metrics: dict) -> None:
+    """Weights (safetensors + card) and the optimiser/scheduler/RNG state, atomically."""
+    card = {"training": "in progress", "step": step, "config": cfg.model, "metrics": metrics}
+    tmp = run / "last.tmp.safetensors"
+    save_checkpoint(net, tmp, card)
+    state = {
+        "step": step,
+        "optimizer": opt.state_dict(),
+        "scheduler": sched.state_dict(),
+        "torch_rng": torch.get_rng_state(),
+    }
+    torch.save(state, run / "last_state.tmp.pt")
+    os.replace(tmp, run / "last.safetensors")
+    os.replace(tmp.with_suffix(".json"), run / "last.json")
+    os.replace(run / "last_state.tmp.pt", _state_path(run))
+
+
+def train(cfg: TrainConfig, max_steps: int | None = None) -> dict[str, float]:
+    """Run (or resume) training in ``cfg.out_dir``; ``max_steps`` stops early (tests).
+    Returns the last logged loss terms."""
+    rank, world, local = _dist_info()
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    device = torch.device(f"cuda:{local}" if torch.cuda.is_available() else "cpu")
+    keep_freed_memory()
+    torch.manual_seed(cfg.seed)
+    run = cfg.run_dir
+    run.mkdir(parents=True, exist_ok=True)
+
+    mcfg = MeshPoseConfig.preset(cfg.model, **cfg.model_overrides)
+    net = MeshPoseNet(mcfg)
+    if cfg.init_from:
+        net.load_state_dict(load_checkpoint(Path(cfg.init_from))[0].state_dict())
+    net.to(device).train()
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.MultiStepLR(opt, [cfg.steps // 2], gamma=0.1)
+    step = 0
+    if _state_path(run).is_file():
+        net.load_state_dict(load_checkpoint(run / "last.safetensors")[0].state_dict())
+        state = torch.load(_state_path(run), map_location="cpu", weights_only=True)
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["torch_rng"])
+        step = int(state["step"])
+    model = net
+    if world > 1:
+        model = torch.nn.parallel.DistributedDataParallel(
+            net, device_ids=[local] if device.type == "cuda" else None
+        )
+    topo = Topology.load("low")
+    crop = tuple(mcfg.input_size)
+    loss_fn = MeshPoseLoss(  # joints: the 17 COCO keypoints our labels have
+        torch.as_tensor(topo.faces),
+        torch.as_tensor(topo.edges),
+        torch.as_tensor(topo.corner_part_uv),
+        torch.as_tensor(topo.landmark_index[:NUM_COCO]),
+        torch.as_tensor(topo.landmark_weight[:NUM_COCO]),
+        crop,
+    ).to(device)
+    topo_arrays = TopologyArrays.from_topology(topo, device)
+    synth = SyntheticConfig(
+        framing=FramingConfig(crop_size=crop),  # type: ignore[arg-type]
+        seed=cfg.data.synthetic_seed,
+        renderer=cfg.data.renderer,
+    )
+    end = cfg.steps if max_steps is None else min(cfg.steps, step + max_steps)
+    loader = DataLoader(
+        SyntheticDataset(synth),
+        batch_sampler=StepSampler(cfg.batch_size, step, end, rank, world),
+        num_workers=cfg.data.workers,
+        # spawn, not fork: a forked worker inherits the parent's GL context and can hang
+        multiprocessing_context="spawn" if cfg.data.workers else None,
+        persistent_workers=False,
+    )
+    eval_batches: list[dict] = []
+    if rank == 0 and cfg.eval_every:
+        held = SyntheticDataset(
+            SyntheticConfig(
+                framing=synth.framing, seed=10**6 + synth.seed, renderer=cfg.data.renderer
+            )
+        )
+        idx = list(range(cfg.data.eval_samples))
+        for i in range(0, len(idx), cfg.batch_size):
+            items = [held[j] for j in idx[i : i + cfg.batch_size]]
+            batch = {k: np.stack([it[k] for it in items]) for k in items[0]}
+            eval_batches.append(to_device(batch, device))
+
+    scaler = torch.amp.GradScaler("cuda", enabled=cfg.amp and device.type == "cuda")
+    log_path = run / "log.csv"
+    new_log = not log_path.exists()
+    logf = log_path.open("a", newline="")
+    writer = None
+    last: dict[str, float] = {}
+    metrics: dict[str, float] = {}
+    t0, seen = time.time(), 0
+    try:
+        from tqdm import tqdm
+
+        bar = tqdm(total=end, initial=step, disable=rank != 0, dynamic_ncols=True)
+        for batch in loader:
+            b = to_device(batch, device)
+            with torch.autocast(
+                device.type, dtype=torch.float16, enabled=cfg.amp and device.type == "cuda"
+            ):
+                raw = model(b["images"])
+            raw = {k: v.float() for k, v in raw.items()}
+            dec = net.decode(raw)
+            pred = {
+                "scores": raw["scores"],
+                "vertices": dec["vertices"],
+                "vis_logit": raw["vis_logit"],
+            }
+            total, terms = loss_fn(pred, loss_targets(b))
+            opt.zero_grad(set_to_none=True)
+            scaler.scale(total).backward()
+            scaler.unscale_(opt)
+            torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
+            scaler.step(opt)
+            scaler.update()
+            sched.step()
+            step += 1
+            seen += b["images"].shape[0] * world
+            bar.update(1)
+            last = terms
+            if rank == 0 and (step % cfg.log_every == 0 or step == end):
+                rate = seen / max(time.time() - t0, 1e-9)
+                row = {
+                    "step": step,
+                    "lr": sched.get_last_lr()[0],
+                    "img_per_s": round(rate, 2),
+                    **{k: round(v, 5) for k, v in terms.items()},
+                }
+                if writer is None:
+                    writer = csv.DictWriter(logf, fieldnames=list(row))
+                    if new_log:
+                        writer.writeheader()
+                writer.writerow(row)
+                logf.flush()
+                bar.set_postfix(loss=f"{terms['total']:.3f}", ips=f"{rate:.1f}")
+            if rank == 0 and eval_batches and (step % cfg.eval_every == 0 or step == cfg.steps):
+                metrics = evaluate(net, eval_batches, topo_arrays)
+                with (run / "eval.jsonl").open("a") as f:
+                    f.write(json.dumps({"step": step, **metrics}) + "\n")
+            if rank == 0 and (step % cfg.checkpoint_every == 0 or step == end):
+                save_state(run, net, opt, sched, step, cfg, metrics)
+        bar.close()
+    finally:
+        logf.close()
+        if world > 1 and dist.is_initialized():
+            dist.barrier()
+            dist.destroy_process_group()
+    return last
