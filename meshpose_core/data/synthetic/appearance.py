@@ -89,7 +89,7 @@ def random_appearance(rng: np.random.Generator) -> Appearance:
         stripe_period=float(rng.choice([0.0, rng.uniform(4, 14)], p=[0.7, 0.3])),
         noise_strength=float(rng.uniform(0.0, 0.25)),
         light_dir=light / np.linalg.norm(light),
-        ambient=float(rng.uniform(0.25, 0.6)),
+        ambient=float(rng.uniform(0.4, 0.75)),
     )
 
 
