@@ -14,9 +14,11 @@ import torch.multiprocessing as mp
 from meshpose_core.data.synthetic.generator import SyntheticConfig, SyntheticGenerator
 from meshpose_core.data.synthetic.sample import FramingConfig
 from meshpose_core.model.checkpoint import load_checkpoint
+from meshpose_core.model.decoding import TopologyArrays
 from meshpose_core.model.meshpose import MeshPoseConfig, MeshPoseNet
 from meshpose_core.topology import NUM_COCO, Topology
 from meshpose_core.train.config import load_config
+from meshpose_core.train.evaluate import evaluate
 from meshpose_core.train.loop import loss_targets, to_device, train
 from meshpose_core.train.losses import MeshPoseLoss
 
@@ -59,6 +61,20 @@ def test_loss_decreases_on_a_fixed_batch() -> None:
         losses.append(total.item())
     assert np.isfinite(losses).all()
     assert np.mean(losses[-3:]) < 0.7 * np.mean(losses[:3]), losses
+
+
+def test_evaluate_reports_every_metric() -> None:
+    gen = SyntheticGenerator(
+        SyntheticConfig(framing=FramingConfig(crop_size=(64, 64)), renderer="cpu")
+    )
+    items = [gen.sample(i) for i in range(2)]
+    batch = to_device({k: np.stack([it[k] for it in items]) for k in items[0]}, torch.device("cpu"))
+    net = MeshPoseNet(MeshPoseConfig.preset("xs", input_size=(64, 64)))
+    m = evaluate(net, [batch], TopologyArrays.from_topology(Topology.load("low")))
+    assert set(m) == {"vertex_2d_px", "pa_pve_mm", "visibility_acc", "iuv_part_acc", "iuv_uv_err"}
+    assert 0 <= m["visibility_acc"] <= 1 and 0 <= m["iuv_part_acc"] <= 1
+    assert m["vertex_2d_px"] > 0 and m["pa_pve_mm"] > 0
+    assert net.training  # evaluate() hands the network back in training mode
 
 
 def _params(run: Path) -> dict[str, torch.Tensor]:

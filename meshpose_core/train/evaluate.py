@@ -47,7 +47,7 @@ def evaluate(
         q = sample_scores(scores, pts).softmax(-1)  # (B, P, V)
         face_score = q[..., topo.faces].sum(-1)  # (B, P, F)
         f_hat = face_score.argmax(-1)
-        bary_hat = q.gather(-1, topo.faces[f_hat].flatten(1)).view(*f_hat.shape, 3)
+        bary_hat = q.gather(-1, topo.faces[f_hat])  # (B, P, 3) posteriors of its corners
         bary_hat = bary_hat / bary_hat.sum(-1, keepdim=True).clamp_min(1e-12)
         uv_hat = (bary_hat[..., None] * topo.corner_part_uv[f_hat]).sum(-2)
         uv_gt = (b["dp_bary"][..., None] * topo.corner_part_uv[b["dp_face"]]).sum(-2)

@@ -30,9 +30,11 @@ from meshpose_core.topology import NUM_COCO, Topology
 from meshpose_core.train.config import TrainConfig
 from meshpose_core.train.evaluate import evaluate
 from meshpose_core.train.losses import MeshPoseLoss
+from meshpose_core.train.mixing import MixConfig, MixedDataset, synthetic_masks
 
-TARGET_KEYS = ("dp_points", "dp_face", "dp_bary", "dp_mask", "visibility", "vertices",
-               "keypoints", "silhouette")  # fmt: skip
+TARGET_KEYS = ("dp_points", "dp_face", "dp_bary", "dp_mask", "visibility", "visibility_mask",
+               "vertices", "vertices_mask", "depth_mask", "keypoints", "keypoints_mask",
+               "silhouette", "silhouette_mask")  # fmt: skip
 
 
 class StepSampler(Sampler[list[int]]):
@@ -65,9 +67,12 @@ def to_device(batch: dict, device: torch.device) -> dict[str, torch.Tensor]:
 
 
 def loss_targets(b: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Synthetic batch -> MeshPoseLoss target dict (2D joints known even when occluded)."""
+    """Batch -> MeshPoseLoss targets: the supervision keys and their masks, joints as x, y
+    only (a third column would be read as depth)."""
     t = {k: b[k] for k in TARGET_KEYS if k in b}
     t["keypoints"] = b["keypoints"][..., :2]
+    if "silhouette" in t:
+        t["silhouette"] = t["silhouette"].float()
     return t
 
 
@@ -146,8 +151,17 @@ def train(cfg: TrainConfig, max_steps: int | None = None) -> dict[str, float]:
         renderer=cfg.data.renderer,
     )
     end = cfg.steps if max_steps is None else min(cfg.steps, step + max_steps)
+    real = None
+    if cfg.data.real_fraction > 0:
+        from meshpose_core.data.real import RandomCrop, RealDataset, RealDatasetConfig
+
+        real = RealDataset(
+            RealDatasetConfig(shared_root=Path(cfg.data.real_root), crop_size=crop[0]),
+            augment=RandomCrop(scale=(0.75, 1.25), rotation_deg=(-45.0, 45.0)),
+        )
+    mix = MixConfig(real_fraction=cfg.data.real_fraction, seed=cfg.data.synthetic_seed)
     loader = DataLoader(
-        SyntheticDataset(synth),
+        MixedDataset(synth, mix, real),
         batch_sampler=StepSampler(cfg.batch_size, step, end, rank, world),
         num_workers=cfg.data.workers,
         # spawn, not fork: a forked worker inherits the parent's GL context and can hang
@@ -163,7 +177,7 @@ def train(cfg: TrainConfig, max_steps: int | None = None) -> dict[str, float]:
         )
         idx = list(range(cfg.data.eval_samples))
         for i in range(0, len(idx), cfg.batch_size):
-            items = [held[j] for j in idx[i : i + cfg.batch_size]]
+            items = [synthetic_masks(held[j]) for j in idx[i : i + cfg.batch_size]]
             batch = {k: np.stack([it[k] for it in items]) for k in items[0]}
             eval_batches.append(to_device(batch, device))
 

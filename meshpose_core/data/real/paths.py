@@ -1,0 +1,38 @@
+"""Where the real media live (``../shared``, outside the repo) and which of them are held out.
+
+The images are research/testing-only material: the repo stores only our labels and paths
+relative to the shared root, so every loader needs that root and must say so when it is absent
+(CI and end users have no ``../shared``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+DEFAULT_SHARED_ROOT = REPO_ROOT.parent / "shared"
+LABEL_DIR = REPO_ROOT / "data" / "real"
+# Held out for evaluation, never labelled for training: every human-annotated image, and the
+# LSP evaluation split (see ``lsp.py``).
+HELD_OUT_PREFIXES: tuple[str, ...] = ("media/annotated/",)
+
+
+class SharedDataMissingError(FileNotFoundError):
+    """The shared media folder (real images, teacher models) is not on this machine."""
+
+
+def require_shared_root(root: Path | str) -> Path:
+    """-> ``root`` as a Path, or SharedDataMissingError saying what is missing and how to fix it."""
+    root = Path(root)
+    if not root.is_dir():
+        raise SharedDataMissingError(
+            f"real-data root {root} not found: the real images are not part of the repo; they "
+            f"live in the shared folder beside the checkout (../shared). Pass its location "
+            f"(RealDatasetConfig(shared_root=...) or --shared-root) or train without real data."
+        )
+    return root
+
+
+def is_held_out(relative_path: str) -> bool:
+    """True for media reserved for evaluation (path relative to the shared root)."""
+    return relative_path.replace("\\", "/").startswith(HELD_OUT_PREFIXES)

@@ -1,0 +1,136 @@
+"""PCK@0.1 of COCO joints on held-out real images: a MeshPose checkpoint vs BlazePose-heavy.
+
+    python tools/eval_pck.py [--model CKPT] [--crop gt|gt-roi|detector] [--sets lsp_eval coco ...]
+
+Both models get the same crop of each annotated person (default 'gt': square around the
+ground-truth box, margin 1.25; 'detector': our BlazePose detector's rotated ROI of the matched
+detection), resampled to their input size; their joints are mapped back to the image and
+scored against the visible ground truth (--min-visibility 1 adds occluded-but-labelled COCO
+joints). PCK threshold = alpha x max(box w, h): annotated box where the set has one, else the
+extent of the labelled joints. One table per run: people, joints, PCK per model, and how many
+people fit a model better with left/right swapped (a convention check).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from meshpose_core.data.real.paths import (  # noqa: E402
+    DEFAULT_SHARED_ROOT,
+    SharedDataMissingError,
+    require_shared_root,
+)
+from meshpose_core.detection import BlazePoseDetector, DetectorConfig  # noqa: E402
+from meshpose_core.eval.benchmarks import BENCHMARKS  # noqa: E402
+from meshpose_core.eval.crops import CROP_MODES, DEFAULT_MARGIN  # noqa: E402
+from meshpose_core.eval.models import BlazePoseKeypoints, KeypointModel, MeshPoseKeypoints  # noqa: E402
+from meshpose_core.eval.pck import DEFAULT_ALPHA  # noqa: E402
+from meshpose_core.eval.runner import BenchmarkScore, evaluate  # noqa: E402
+
+
+def format_table(rows: list[BenchmarkScore], names: list[str]) -> str:
+    """Plain-text table: one line per benchmark, PCK (%) and side swaps per model."""
+    head = f"{'set':<16}{'people':>7}{'cropped':>8}{'joints':>7}" + "".join(
+        f"{'PCK ' + n:>22}{'L/R swaps':>10}" for n in names
+    )
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        first = r.scores[names[0]].result
+        cells = "".join(
+            f"{100 * r.scores[n].result.pck:>21.1f}%{r.scores[n].side_swaps:>10d}" for n in names
+        )
+        lines.append(f"{r.name:<16}{r.people:>7}{r.cropped:>8}{first.n_joints:>7}{cells}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", type=Path, help="MeshPose checkpoint (.safetensors)")
+    ap.add_argument("--blazepose", type=Path, help="landmark .tflite (default: shared heavy)")
+    ap.add_argument("--no-blazepose", action="store_true")
+    ap.add_argument("--shared-root", type=Path, default=DEFAULT_SHARED_ROOT)
+    ap.add_argument("--crop", choices=CROP_MODES, default="gt")
+    ap.add_argument("--sets", nargs="+", choices=sorted(BENCHMARKS), default=list(BENCHMARKS))
+    ap.add_argument("--margin", type=float, default=DEFAULT_MARGIN)
+    ap.add_argument("--alpha", type=float, default=DEFAULT_ALPHA)
+    ap.add_argument("--min-visibility", type=int, choices=(1, 2), default=2)
+    ap.add_argument("--json", type=Path, help="also write the results here")
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+
+    try:
+        root = require_shared_root(args.shared_root)
+    except SharedDataMissingError as exc:
+        ap.error(str(exc))
+    models: list[KeypointModel] = []
+    if args.model:
+        models.append(MeshPoseKeypoints(args.model))
+    if not args.no_blazepose:
+        path = args.blazepose or root / "models" / "blazepose" / "pose_landmark_heavy.tflite"
+        models.append(BlazePoseKeypoints(path, threads=args.threads))
+    if not models:
+        ap.error("nothing to evaluate: pass --model and/or keep BlazePose")
+    detector = (
+        BlazePoseDetector(DetectorConfig(num_threads=args.threads))
+        if args.crop == "detector"
+        else None
+    )
+    rows = []
+    for name in args.sets:
+        bench = BENCHMARKS[name](root)
+        if bench.note:
+            print(f"{name}: {bench.note}", file=sys.stderr)
+        rows.append(
+            evaluate(
+                bench,
+                models,
+                root,
+                args.crop,
+                detector,
+                args.margin,
+                args.alpha,
+                args.min_visibility,
+            )
+        )
+    names = [m.name for m in models]
+    print(
+        f"PCK@{args.alpha} crop={args.crop} margin={args.margin} "
+        f"joints with visibility >= {args.min_visibility}"
+    )
+    print(format_table(rows, names))
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {
+                    "settings": {k: str(v) for k, v in vars(args).items()},
+                    "results": {
+                        r.name: {
+                            "people": r.people,
+                            "cropped": r.cropped,
+                            **{
+                                n: {
+                                    "joints": s.result.n_joints,
+                                    "correct": s.result.n_correct,
+                                    "pck": s.result.pck,
+                                    "side_swaps": s.side_swaps,
+                                }
+                                for n, s in r.scores.items()
+                            },
+                        }
+                        for r in rows
+                    },
+                },
+                indent=1,
+            )
+            + "\n"
+        )
+
+
+if __name__ == "__main__":
+    main()
