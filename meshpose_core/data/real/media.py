@@ -9,6 +9,7 @@ the repo; labelling and training read the very same frames.
 from __future__ import annotations
 
 import os
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -82,14 +83,29 @@ class MediaReader:
         root: Path,
         cache_dir: Path = DEFAULT_FRAME_CACHE,
         video_frames: dict[str, set[int]] | None = None,
+        memory_budget: int = 1 << 30,
     ) -> None:
         self.root = root
         self.cache_dir = cache_dir
         self.video_frames = video_frames or {}
+        # decoded stills kept in memory (least recently used first out): a few shared photos
+        # are 24-megapixel JPEGs that take ~0.5 s to decode, sampled again and again
+        self.memory_budget = memory_budget
+        self._decoded: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def _still(self, path: str) -> np.ndarray:
+        if path in self._decoded:
+            self._decoded.move_to_end(path)
+            return self._decoded[path]
+        img = read_rgb(self.root / path)
+        self._decoded[path] = img
+        while sum(a.nbytes for a in self._decoded.values()) > self.memory_budget:
+            self._decoded.popitem(last=False)
+        return img
 
     def __call__(self, path: str, frame: int = -1) -> np.ndarray:
         if frame < 0:
-            return read_rgb(self.root / path)
+            return self._still(path)
         cached = frame_cache_path(self.cache_dir, path, frame)
         if not cached.is_file():
             cache_frames(
