@@ -86,6 +86,8 @@ def test_resume_reproduces_the_same_steps(tmp_path: Path) -> None:
     train(straight, max_steps=4)
     resumed = tiny_config(tmp_path / "b")
     train(resumed, max_steps=3)  # "killed" after the checkpoint at step 3
+    with (tmp_path / "b" / "log.csv").open("a") as f:  # ...and after logging a lost step 4
+        f.write("4,0.001,1.0\n")
     train(resumed, max_steps=1)  # resumes from last_state.pt
     a, b = _params(tmp_path / "a"), _params(tmp_path / "b")
     assert a.keys() == b.keys()

@@ -76,6 +76,16 @@ def loss_targets(b: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return t
 
 
+def truncate_log(path: Path, step: int) -> None:
+    """Drop log rows past ``step`` (written after the checkpoint a resumed run restarts from),
+    so the curves of a killed and resumed run read like one run."""
+    if not path.is_file():
+        return
+    lines = path.read_text().splitlines(keepends=True)
+    keep = lines[:1] + [r for r in lines[1:] if int(r.split(",", 1)[0]) <= step]
+    path.write_text("".join(keep))
+
+
 def _dist_info() -> tuple[int, int, int]:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     return int(os.environ.get("RANK", "0")), world, int(os.environ.get("LOCAL_RANK", "0"))
@@ -183,6 +193,8 @@ def train(cfg: TrainConfig, max_steps: int | None = None) -> dict[str, float]:
 
     scaler = torch.amp.GradScaler("cuda", enabled=cfg.amp and device.type == "cuda")
     log_path = run / "log.csv"
+    if rank == 0:
+        truncate_log(log_path, step)
     new_log = not log_path.exists()
     logf = log_path.open("a", newline="")
     writer = None
