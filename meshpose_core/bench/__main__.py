@@ -1,8 +1,10 @@
-"""``python -m meshpose_core.bench model [--presets xs,s,l] [--batches 1,8] [--iuv]``."""
+"""``python -m meshpose_core.bench model [--presets xs,s,l] [--batches 1,8] [--iuv]``
+``python -m meshpose_core.bench pipeline [--video CLIP] [--model PATH] [--crowd IMAGE]``."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -13,6 +15,20 @@ def main(argv: list[str] | None = None) -> None:
     m.add_argument("--batches", default="1,8")
     m.add_argument("--threads", type=int, default=2)
     m.add_argument("--iuv", action="store_true", help="include dense IUV decoding")
+    p = sub.add_parser(
+        "pipeline", help="end-to-end FPS and per-stage ms, against BlazePose-full in the same run"
+    )
+    p.add_argument("--video", type=Path, help="one-person clip (default: the bundled sample)")
+    p.add_argument("--model", help="MeshPose checkpoint (default: xs, random-init if none yet)")
+    p.add_argument("--crowd", type=Path, help="a photo of several people, run as a clip too")
+    p.add_argument("--frames", type=int, default=100, help="measured frames per run")
+    p.add_argument("--layers", default="mesh,keypoints,boxes,hud")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--max-people", type=int, default=5)
+    p.add_argument("--detect-every", type=int, default=3)
+    t = sub.add_parser("tryon", help="try-on layer cost per frame and per person")
+    t.add_argument("--people", default="1,3")
+    t.add_argument("--garments", default="striped_tshirt,flared_skirt,crossbody_bag")
     args = ap.parse_args(argv)
     if args.what == "model":
         from .model_bench import run
@@ -22,6 +38,19 @@ def main(argv: list[str] | None = None) -> None:
             tuple(int(b) for b in args.batches.split(",")),
             args.iuv,
             args.threads,
+        )
+    elif args.what == "pipeline":
+        from .pipeline_bench import run as run_pipeline
+
+        run_pipeline(
+            args.video,
+            args.model,
+            args.crowd,
+            args.frames,
+            args.layers,
+            args.threads,
+            args.max_people,
+            args.detect_every,
         )
 
 

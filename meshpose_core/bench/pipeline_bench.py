@@ -1,0 +1,299 @@
+"""End-to-end speed of the MeshPose Live pipeline against BlazePose-full, in the same run.
+
+    python -m meshpose_core.bench pipeline [--video CLIP] [--model PATH] [--crowd IMAGE]
+
+Scenes: the clip (default: the bundled one-person sample), the three-person test photo
+repeated as a clip, and optionally ``--crowd IMAGE`` repeated (e.g. five or more people).
+Both pipelines decode the same H.264 clip, draw their result and encode H.264 (the same
+``VideoSink``), so the figures are frames per second of the whole loop, capture to file:
+
+* MeshPose Live: ``Pipeline`` with the chosen layers (default mesh, keypoints, boxes, HUD);
+* BlazePose-full as MediaPipe runs it: the SSD detector gives a ROI, the landmark model runs
+  on it, its auxiliary hip / scale landmarks give the next frame's ROI; the detector runs
+  again only when a person is lost; the COCO subset of the landmarks is drawn as a skeleton.
+
+Without trained weights a random-init XS checkpoint is used: speed does not depend on the
+weight values, but random meshes cannot steer the tracker, so mesh refinement is off then
+(boxes come from the Kalman prediction between detector runs, as they would with weights,
+at about the same cost). The CPU is shared on a dev box: the load average is printed.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from meshpose_core.detection import BlazePoseDetector, RotatedRoi
+from meshpose_core.detection.roi import roi_from_keypoints
+from meshpose_core.model.checkpoint import save_checkpoint
+from meshpose_core.model.meshpose import MeshPoseConfig, MeshPoseNet
+from meshpose_core.pipeline import (
+    STAGES,
+    NetworkConfig,
+    Pipeline,
+    PipelineConfig,
+    RenderConfig,
+    TrackerConfig,
+    VideoSink,
+    VideoSource,
+    parse_layers,
+)
+from meshpose_core.pipeline.layers import DEFAULT_LAYERS, draw_skeleton
+from meshpose_core.pipeline.network import ModelUnavailable, model_path
+from meshpose_core.pipeline.sources import read_image
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLE_CLIP = REPO / "assets" / "samples" / "gym_run.mp4"
+STREET = REPO / "assets" / "test_images" / "coco_000000252219_street.jpg"
+LANDMARK_MODEL = REPO / "assets" / "blazepose" / "pose_landmark_full.tflite"
+# BlazePose's 33 landmarks -> COCO-17 order (nose, eyes, ears, shoulders, ... ankles)
+BLAZEPOSE_TO_COCO = (0, 2, 5, 7, 8, 11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28)
+LANDMARK_INPUT = 256
+WARMUP_FRAMES = 5
+
+
+@dataclass
+class RunStats:
+    """Figures of one pipeline on one scene; ``stages`` in mean ms per frame."""
+
+    pipeline: str
+    scene: str
+    layers: str = ""
+    frame_ms: list[float] = field(default_factory=list)
+    stages: dict[str, list[float]] = field(default_factory=dict)
+    people: list[int] = field(default_factory=list)
+
+    def add(self, total_ms: float, stages: dict[str, float], people: int) -> None:
+        self.frame_ms.append(total_ms)
+        self.people.append(people)
+        for k, v in stages.items():
+            self.stages.setdefault(k, []).append(v)
+
+    @property
+    def fps(self) -> float:
+        return 1e3 * len(self.frame_ms) / max(sum(self.frame_ms), 1e-9)
+
+    def percentile(self, q: float) -> float:
+        return float(np.percentile(self.frame_ms, q))
+
+    def mean(self, stage: str) -> float:
+        values = self.stages.get(stage)
+        return statistics.fmean(values) if values else 0.0
+
+
+class BlazePoseFull:
+    """MediaPipe's single-model pose pipeline for several people: detector -> ROI ->
+    landmark model -> ROI of the next frame from the auxiliary landmarks 33 / 34."""
+
+    def __init__(self, detector: BlazePoseDetector, threads: int, max_people: int) -> None:
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.detector = detector
+        self.max_people = max_people
+        self.interpreter = Interpreter(model_path=str(LANDMARK_MODEL), num_threads=threads)
+        self.interpreter.allocate_tensors()
+        self._input = self.interpreter.get_input_details()[0]["index"]
+        outputs = {tuple(d["shape"]): d["index"] for d in self.interpreter.get_output_details()}
+        self._landmarks, self._flag = outputs[(1, 195)], outputs[(1, 1)]
+        self.rois: list[RotatedRoi] = []
+        self._expected = 0
+
+    def landmarks(self, image: np.ndarray, roi: RotatedRoi) -> tuple[np.ndarray, float]:
+        """-> (39, 5) landmarks (x, y image px; z; visibility and presence logits), presence."""
+        crop = cv2.warpAffine(
+            image, roi.warp_matrix(LANDMARK_INPUT), (LANDMARK_INPUT, LANDMARK_INPUT)
+        )
+        self.interpreter.set_tensor(self._input, (crop.astype(np.float32) / 255.0)[None])
+        self.interpreter.invoke()
+        lm = self.interpreter.get_tensor(self._landmarks)[0].reshape(39, 5).copy()
+        m = roi.crop_to_image(LANDMARK_INPUT)
+        lm[:, :2] = lm[:, :2] @ m[:, :2].T + m[:, 2] - 0.5  # continuous -> pixel centres
+        return lm, float(self.interpreter.get_tensor(self._flag)[0, 0])
+
+    def step(self, image: np.ndarray, lat: dict[str, float]) -> list[np.ndarray]:
+        """One frame -> (17, 3) COCO keypoints per person; fills detect / network / track."""
+        if len(self.rois) < self._expected or not self.rois:
+            t = time.perf_counter()
+            dets = self.detector.detect(image)[: self.max_people]
+            lat["detect"] = (time.perf_counter() - t) * 1e3
+            self.rois, self._expected = [d.roi() for d in dets], len(dets)
+        people, rois, net_ms, t = [], [], 0.0, time.perf_counter()
+        for roi in self.rois:
+            t_net = time.perf_counter()
+            lm, presence = self.landmarks(image, roi)
+            net_ms += (time.perf_counter() - t_net) * 1e3
+            if presence < 0.5:
+                continue
+            score = 1.0 / (1.0 + np.exp(-lm[BLAZEPOSE_TO_COCO, 3:4]))
+            people.append(np.concatenate([lm[BLAZEPOSE_TO_COCO, :2], score], axis=1))
+            rois.append(roi_from_keypoints(lm[33, :2] + 0.5, lm[34, :2] + 0.5))
+        self.rois = rois
+        lat["network"] = net_ms
+        lat["track"] = (time.perf_counter() - t) * 1e3 - net_ms
+        return people
+
+
+def clip_from_image(image_path: Path, frames: int, width: int, out: Path) -> Path:
+    """An H.264 clip of one photo resized to ``width``, repeated (30 fps)."""
+    image = read_image(image_path)
+    h, w = image.shape[:2]
+    size = (width, 2 * round(h * width / w / 2))
+    image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    with VideoSink(out, size[0], size[1], 30.0) as sink:
+        for _ in range(frames):
+            sink.write(image)
+    return out
+
+
+def run_meshpose(clip: Path, config: PipelineConfig, frames: int, tmp: Path) -> RunStats:
+    layers = ",".join(name for name, _ in config.render.layers) or "none"
+    stats = RunStats("MeshPose", clip.stem, layers)
+    with VideoSource(clip) as source, Pipeline(config) as pipe:
+        sink: VideoSink | None = None
+        it = iter(source)
+        for i in range(frames + WARMUP_FRAMES):
+            t0 = time.perf_counter()
+            frame = next(it, None)
+            if frame is None:
+                break
+            result = pipe.process(frame, (time.perf_counter() - t0) * 1e3)
+            t = time.perf_counter()
+            if result.annotated is not None:
+                if sink is None:
+                    sink = VideoSink(tmp / "meshpose.mp4", frame.width, frame.height, source.fps)
+                sink.write(result.annotated)
+            lat = {**result.latency_ms, "sink": (time.perf_counter() - t) * 1e3}
+            if i >= WARMUP_FRAMES:
+                stats.add((time.perf_counter() - t0) * 1e3, lat, len(result.people))
+        stats.pipeline = f"MeshPose {pipe.network.name} [{layers}]"
+        if sink is not None:
+            sink.close()
+    return stats
+
+
+def run_blazepose(clip: Path, config: PipelineConfig, frames: int, tmp: Path) -> RunStats:
+    stats = RunStats("BlazePose-full (LiteRT) [skeleton]", clip.stem, "skeleton")
+    detector = BlazePoseDetector(config.detector)
+    model = BlazePoseFull(detector, config.network.threads, config.tracker.max_tracks)
+    with VideoSource(clip) as source:
+        sink: VideoSink | None = None
+        it = iter(source)
+        for i in range(frames + WARMUP_FRAMES):
+            t0 = time.perf_counter()
+            frame = next(it, None)
+            if frame is None:
+                break
+            lat = dict.fromkeys(STAGES, 0.0)
+            lat["capture"] = (time.perf_counter() - t0) * 1e3
+            people = model.step(frame.image, lat)
+            t = time.perf_counter()
+            out = frame.image.copy()
+            for kp in people:
+                draw_skeleton(out, kp, np.array([66, 135, 245]), 0.5)
+            lat["render"] = (time.perf_counter() - t) * 1e3
+            t = time.perf_counter()
+            if sink is None:
+                sink = VideoSink(tmp / "blazepose.mp4", frame.width, frame.height, source.fps)
+            sink.write(out)
+            lat["sink"] = (time.perf_counter() - t) * 1e3
+            if i >= WARMUP_FRAMES:
+                stats.add((time.perf_counter() - t0) * 1e3, lat, len(people))
+        if sink is not None:
+            sink.close()
+    return stats
+
+
+def resolve_model(model: str | None, tmp: Path) -> tuple[str, bool]:
+    """-> (model path or name, whether it is a random-init stand-in)."""
+    if model is not None:
+        return model, False
+    try:
+        return str(model_path("xs")), False
+    except ModelUnavailable:
+        path = tmp / "meshpose_xs_random.safetensors"
+        save_checkpoint(MeshPoseNet(MeshPoseConfig.preset("xs")), path, {"weights": "random"})
+        return str(path), True
+
+
+def format_table(results: list[tuple[list[RunStats], RunStats]]) -> str:
+    """Markdown table of every run, then MeshPose / BlazePose FPS ratios per scene."""
+    cols = [*STAGES, "sink"]
+    head = "| scene | pipeline | people | FPS | p50 ms | p95 ms | " + " | ".join(cols) + " |"
+    lines = [head, "|" + " --- |" * (6 + len(cols))]
+    ratios = []
+    for meshpose, blazepose in results:
+        for s in [*meshpose, blazepose]:
+            stage = " | ".join(f"{s.mean(k):.1f}" for k in cols)
+            lines.append(
+                f"| {s.scene} | {s.pipeline} | {statistics.fmean(s.people):.1f} | {s.fps:.1f} | "
+                f"{s.percentile(50):.1f} | {s.percentile(95):.1f} | {stage} |"
+            )
+        ratios += [f"{s.scene} [{s.layers}]: {s.fps / blazepose.fps:.2f}x" for s in meshpose]
+    return "\n".join(lines) + "\n\nMeshPose FPS / BlazePose-full FPS: " + ", ".join(ratios)
+
+
+def run(
+    video: Path | None = None,
+    model: str | None = None,
+    crowd: Path | None = None,
+    frames: int = 100,
+    layers: str = DEFAULT_LAYERS,
+    threads: int = 2,
+    max_people: int = 5,
+    detect_every: int = 3,
+) -> str:
+    """Run every scene with both pipelines (MeshPose with ``layers`` and with the skeleton
+    only, like BlazePose's drawing); prints and returns the report."""
+    with tempfile.TemporaryDirectory() as tmp_dir:
+        tmp = Path(tmp_dir)
+        weights, random_init = resolve_model(model, tmp)
+        config = PipelineConfig(
+            network=NetworkConfig(model=weights, threads=threads),
+            tracker=TrackerConfig(
+                detect_every=detect_every,
+                max_tracks=max_people,
+                refine_from_mesh=not random_init,
+            ),
+            render=RenderConfig(layers=parse_layers(layers)),
+        )
+        config = replace(config, detector=replace(config.detector, num_threads=threads))
+        variants = [config]
+        if layers != "keypoints":
+            variants.append(replace(config, render=RenderConfig(layers=parse_layers("keypoints"))))
+        scenes = [video or SAMPLE_CLIP, clip_from_image(STREET, frames, 640, tmp / "street.mp4")]
+        if crowd is not None:
+            scenes.append(clip_from_image(crowd, frames, 640, tmp / f"{crowd.stem}.mp4"))
+        load_before = os.getloadavg()
+        results = []
+        for clip in scenes:
+            first = run_meshpose(clip, variants[0], frames, tmp)
+            baseline = run_blazepose(clip, config, frames, tmp)
+            rest = [run_meshpose(clip, v, frames, tmp) for v in variants[1:]]
+            results.append(([first, *rest], baseline))
+            print(f"  measured {clip.stem}", flush=True)
+        load_after = os.getloadavg()
+    notes = [
+        f"MeshPose model: {weights}"
+        + (
+            " (random-init XS: no trained weights yet; speed does not depend on the weight "
+            "values; mesh refinement of the tracker off)"
+            if random_init
+            else ""
+        ),
+        f"MeshPose layers: [{layers or 'none'}] and [keypoints]; "
+        f"detector every {detect_every} frames (windows={config.detector.windows}); "
+        f"{threads} threads; max {max_people} people; "
+        f"{frames} frames per run after {WARMUP_FRAMES} warm-up; H.264 encoding included",
+        f"machine: {os.cpu_count()} CPUs; load average before {load_before[0]:.2f}, "
+        f"after {load_after[0]:.2f} (1 min)",
+    ]
+    report = "\n".join(notes) + "\n\n" + format_table(results)
+    print(report)
+    return report

@@ -1,0 +1,51 @@
+"""Virtual try-on: texture and mesh garments on every person's body mesh, occlusion-correct.
+
+Typical use, in the rendering thread::
+
+    lib = GarmentLibrary()  # shipped garments in assets/garments; loads each once
+    skirt, tee = lib.load("flared_skirt"), lib.load("striped_tshirt")
+    logo = lib.from_image("logo.png", region="chest")
+    with TryOnLayer(TryOnConfig(hem_lag=0.5), atlas=lib.atlas) as layer:
+        people = [TryOnPerson(vertices_high, (tee, logo, skirt), visibility, track_id)]
+        frame = layer.render(frame, people)  # or composite(frame, layer.draw(w, h, people))
+
+See ``docs/tryon.md``.
+"""
+
+from .atlas import BodyAtlas
+from .binding import SurfaceBinding, body_scale, make_binding, pose_binding
+from .garment import Garment, GarmentError, MeshGarment, TextureGarment
+from .layer import (
+    GarmentLayer,
+    TryOnConfig,
+    TryOnLayer,
+    TryOnPerson,
+    composite,
+    person_from_result,
+)
+from .regions import REGIONS, Region
+from .registry import GARMENT_DIR, GarmentLibrary, list_garments, load_garment
+
+__all__ = [
+    "GARMENT_DIR",
+    "REGIONS",
+    "BodyAtlas",
+    "Garment",
+    "GarmentError",
+    "GarmentLayer",
+    "GarmentLibrary",
+    "MeshGarment",
+    "Region",
+    "SurfaceBinding",
+    "TextureGarment",
+    "TryOnConfig",
+    "TryOnLayer",
+    "TryOnPerson",
+    "body_scale",
+    "composite",
+    "list_garments",
+    "load_garment",
+    "make_binding",
+    "person_from_result",
+    "pose_binding",
+]
