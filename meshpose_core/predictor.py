@@ -13,7 +13,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from meshpose_core.model.checkpoint import CheckpointError, load_checkpoint, resolve_weights
+from meshpose_core.model.checkpoint import (
+    PRESET_NAMES,
+    CheckpointError,
+    load_checkpoint,
+    resolve_weights,
+)
 from meshpose_core.model.decoding import TopologyArrays
 from meshpose_core.model.inference import prepare_for_inference
 from meshpose_core.model.meshpose import IMAGE_MEAN, IMAGE_STD, MeshPoseConfig, MeshPoseNet
@@ -103,9 +108,9 @@ class MeshPose:
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | Path = "xs", device: str = "auto") -> MeshPose:
-        """'xs' | 's' | 'l' (shipped weights) or a path to a .safetensors checkpoint."""
+        """A preset name ('xs', 's', 'l', 'xs_bp': shipped weights) or a checkpoint path."""
         path = resolve_weights(name_or_path)
-        if not path.is_file() and str(name_or_path).lower() in ("xs", "s", "l"):
+        if not path.is_file() and str(name_or_path).lower() in PRESET_NAMES:
             raise CheckpointError(
                 f"no trained weights for MeshPose-{str(name_or_path).upper()} at {path}; "
                 f"train them (python -m meshpose_core.train) or pass a checkpoint path"
