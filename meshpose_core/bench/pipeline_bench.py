@@ -254,8 +254,10 @@ def run(
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
         weights, random_init = resolve_model(model, tmp)
+        # a random stand-in gets a new hash every run: keep its ONNX export out of the cache
+        cache = str(tmp) if random_init else None
         config = PipelineConfig(
-            network=NetworkConfig(model=weights, threads=threads),
+            network=NetworkConfig(model=weights, threads=threads, cache_dir=cache),
             tracker=TrackerConfig(
                 detect_every=detect_every,
                 max_tracks=max_people,

@@ -1,0 +1,221 @@
+"""The pipeline: frame -> detector/tracker -> crops -> network -> image-space meshes -> layers.
+
+``Pipeline(PipelineConfig()).process(frame)`` returns a ``FrameResult`` with every person's
+mesh in image pixels, the annotated frame and per-stage latency. Stages run in sequence in
+the calling thread, which keeps latency per frame minimal and measurable stage by stage. The
+GL rasterizer is created by the first ``process`` call, so a pipeline must be used from one
+thread (create it there, or at least call ``process`` only from there).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from meshpose_core.detection import BlazePoseDetector, DetectorConfig
+from meshpose_core.model.inference import keep_freed_memory
+from meshpose_core.topology import NUM_COCO, Topology, Upsampling
+
+from .crops import CropConfig, crop_transform, invert_affine, to_image_px, warp_crops
+from .layers import LayerRenderer, RenderConfig
+from .network import Network, NetworkConfig
+from .results import STAGES, FrameResult, PersonResult
+from .smoothing import MeshSmoother, SmoothingConfig
+from .sources import Frame
+from .tracker import Track, Tracker, TrackerConfig, mesh_box
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+    # one extra square window: finds the smaller people of a wide frame (~8 ms a run)
+    detector: DetectorConfig = field(default_factory=lambda: DetectorConfig(windows=1))
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
+    crop: CropConfig = field(default_factory=CropConfig)
+    smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)
+    render: RenderConfig = field(default_factory=RenderConfig)
+    fps_hint: float = 30.0  # frame rate assumed for smoothing when timestamps do not tell
+
+
+class Pipeline:
+    """Per-stream state (tracks, filters, render buffers) around the loaded models."""
+
+    def __init__(self, config: PipelineConfig | None = None) -> None:
+        self.config = config = config or PipelineConfig()
+        keep_freed_memory()  # large activations stay mapped: ~2x faster batched inference
+        self.network = Network(config.network)
+        with _quiet_native_stderr():  # LiteRT announces its CPU delegate on stderr
+            self.detector = BlazePoseDetector(config.detector)
+        self.tracker = Tracker(config.tracker)
+        self.smoother = (
+            MeshSmoother(config.smoothing, 1.0 / config.fps_hint)
+            if config.smoothing.enabled
+            else None
+        )
+        self.renderer = LayerRenderer(config.render) if config.render.layers else None
+        self._low = Topology.load("low")
+        self._upsampling = Upsampling.load()
+        self._crops: np.ndarray | None = None
+        self._last_start: float | None = None
+        self._fps = 0.0
+        self._last_latency: dict[str, float] = {}
+
+    def reset(self) -> None:
+        """Forget tracks and filter state: the next frame starts an unrelated input."""
+        self.tracker.reset()
+        if self.smoother is not None:
+            self.smoother.reset()
+
+    def run(self, frames: Iterable[Frame]) -> Iterator[FrameResult]:
+        """Process a source frame by frame; the time spent getting each frame is "capture"."""
+        it = iter(frames)
+        while True:
+            start = time.perf_counter()
+            frame = next(it, None)
+            if frame is None:
+                return
+            yield self.process(frame, (time.perf_counter() - start) * 1e3)
+
+    def process(self, frame: Frame | np.ndarray, capture_ms: float = 0.0) -> FrameResult:
+        """One frame (a ``Frame`` or an (H, W, 3) uint8 RGB array) -> ``FrameResult``."""
+        if isinstance(frame, np.ndarray):
+            frame = Frame(frame, 0.0, 0)
+        now = time.perf_counter()
+        if self._last_start is not None:
+            rate = 1.0 / max(now - self._last_start, 1e-6)
+            self._fps = rate if self._fps == 0.0 else 0.9 * self._fps + 0.1 * rate
+        self._last_start = now
+        lat = dict.fromkeys(STAGES, 0.0)
+        lat["capture"] = capture_ms
+
+        t = time.perf_counter()
+        self.tracker.predict()
+        detected = self.tracker.needs_detection()
+        if detected:
+            t_det = time.perf_counter()
+            detections = self.detector.detect(frame.image)
+            lat["detect"] = (time.perf_counter() - t_det) * 1e3
+            self.tracker.update(
+                np.array([d.box for d in detections]).reshape(-1, 4),
+                np.array([d.score for d in detections]),
+            )
+        tracks = self.tracker.active()
+        lat["track"] = (time.perf_counter() - t) * 1e3 - lat["detect"]
+
+        people = self._meshes(frame, tracks, lat) if tracks else []
+        if self.smoother is not None:
+            self.smoother.keep_only({p.track_id for p in people})
+
+        result = FrameResult(
+            index=frame.index,
+            timestamp=frame.timestamp,
+            width=frame.width,
+            height=frame.height,
+            people=people,
+            latency_ms=lat,
+            name=frame.name,
+            detected=detected,
+        )
+        if self.renderer is not None:
+            t = time.perf_counter()
+            hud = self.hud_lines(len(people))
+            result.annotated = self.renderer.render(frame.image, people, hud)
+            lat["render"] = (time.perf_counter() - t) * 1e3
+        self._last_latency = lat
+        return result
+
+    def _meshes(
+        self, frame: Frame, tracks: list[Track], lat: dict[str, float]
+    ) -> list[PersonResult]:
+        """Crops -> one batched network call -> image-space people (updates ``lat``)."""
+        t = time.perf_counter()
+        size = self.network.input_size
+        to_crop = np.stack([crop_transform(tr.box, self.config.crop.margin, size) for tr in tracks])
+        self._crops = warp_crops(
+            frame.image, to_crop, size, self.config.crop.border_value, self._crops
+        )
+        crop_ms = (time.perf_counter() - t) * 1e3
+        pred, net_ms, up_ms = self.network.predict(self._crops[: len(tracks)])
+        lat["network"] = crop_ms + net_ms
+
+        t = time.perf_counter()
+        to_image = invert_affine(to_crop)
+        vertices = to_image_px(pred.vertices, to_image, has_depth=True)
+        high = to_image_px(pred.vertices_high, to_image, has_depth=True)
+        keypoints = to_image_px(pred.keypoints, to_image, has_depth=False)
+        vis_high = self._upsampling.low_to_high(pred.visibility[..., None])[..., 0]
+        people = []
+        for i, tr in enumerate(tracks):
+            v, vh, kp = vertices[i], high[i], keypoints[i]
+            if self.smoother is not None:
+                v, vh = self.smoother(
+                    tr.id, frame.timestamp, tr.scale, v, pred.visibility[i], vh, vis_high[i]
+                )
+                kp = np.concatenate([self._low.keypoints(v)[:NUM_COCO, :2], kp[:, 2:]], axis=1)
+            people.append(
+                PersonResult(
+                    track_id=tr.id,
+                    box=tr.box.astype(np.float32),
+                    score=tr.score,
+                    keypoints=kp,
+                    vertices=v,
+                    visibility=pred.visibility[i],
+                    vertices_high=vh,
+                    visibility_high=vis_high[i].astype(np.float32),
+                    crop_to_image=to_image[i],
+                    iuv=None if pred.iuv is None else pred.iuv[i],
+                )
+            )
+        lat["upsample"] = up_ms + (time.perf_counter() - t) * 1e3
+
+        t = time.perf_counter()
+        scale = self.config.tracker.mesh_box_scale
+        for p in people:
+            self.tracker.refine(
+                p.track_id, mesh_box(p.vertices[:, :2], scale), float(p.keypoints[:, 2].mean())
+            )
+        lat["track"] += (time.perf_counter() - t) * 1e3
+        return people
+
+    def hud_lines(self, people: int) -> list[str]:
+        """HUD text: frame rate, people, and the previous frame's per-stage latency (this
+        frame's render time is not known while it is drawn)."""
+        lat = self._last_latency
+        stages = " ".join(f"{k[:3]} {lat.get(k, 0.0):.1f}" for k in STAGES)
+        return [f"{self._fps:5.1f} FPS  {people} people  {self.network.name}", f"ms: {stages}"]
+
+    def close(self) -> None:
+        """Release the renderer (call from the thread that processed)."""
+        if self.renderer is not None:
+            self.renderer.close()
+
+    def __enter__(self) -> Pipeline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@contextlib.contextmanager
+def _quiet_native_stderr() -> Iterator[None]:
+    """Silence what native libraries write to file descriptor 2 inside the block."""
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # captured / replaced stderr: nothing to do
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), fd)
+            yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)

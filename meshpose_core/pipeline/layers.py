@@ -1,0 +1,304 @@
+"""Drawing a frame's results onto the frame: mesh, visibility, IUV, skeleton, boxes, HUD.
+
+Each layer has its own opacity and only enabled layers cost anything. The three surface
+layers share one rasterisation of every person's high-poly mesh (all people in one call, so
+the depth test orders them), and all per-pixel work is limited to the rectangle the people
+cover. People are ordered in depth by a weak-perspective model: a person whose box is
+``side`` px tall stands at a distance proportional to ``focal / side``, and their own relative
+depth z (image px) converts to that distance unit by the same ``1 / side``; shading uses the
+unmodified pixel-space mesh, so normals are not distorted by that conversion.
+
+The GL rasterizer belongs to the thread that created it: ``LayerRenderer`` creates it on the
+first ``render`` call, in the rendering thread, and falls back to the numpy rasterizer where
+no OpenGL context can be had.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from meshpose_core.render import (
+    Fragments,
+    Rasterizer,
+    RendererUnavailable,
+    create_rasterizer,
+    interpolate_vertex_attr,
+    iuv_colormap,
+    iuv_image,
+    overlay,
+    shade_mesh,
+    visibility_colormap,
+)
+from meshpose_core.topology import Topology
+
+from .results import PersonResult
+
+LAYERS: tuple[str, ...] = ("mesh", "visibility", "iuv", "keypoints", "boxes", "hud")
+SURFACE_LAYERS: frozenset[str] = frozenset({"mesh", "visibility", "iuv"})
+DEFAULT_OPACITY: dict[str, float] = {
+    "mesh": 0.7,
+    "visibility": 0.6,
+    "iuv": 0.8,
+    "keypoints": 1.0,
+    "boxes": 1.0,
+    "hud": 1.0,
+}
+DEFAULT_LAYERS = "mesh,keypoints,boxes,hud"
+RENDERERS: tuple[str, ...] = ("moderngl", "pyrender", "cpu")
+ROI_BUCKET = 64  # render-buffer sizes are multiples of this (fewer GL framebuffer rebuilds)
+
+# COCO-17 limbs (keypoint index pairs)
+SKELETON: tuple[tuple[int, int], ...] = (
+    (15, 13), (13, 11), (16, 14), (14, 12), (11, 12), (5, 11), (6, 12), (5, 6), (5, 7),
+    (6, 8), (7, 9), (8, 10), (1, 2), (0, 1), (0, 2), (1, 3), (2, 4), (3, 5), (4, 6),
+)  # fmt: skip
+# Distinct, readable on video; a track keeps its colour for life.
+TRACK_PALETTE = np.array(
+    [
+        (66, 135, 245), (245, 130, 48), (60, 180, 75), (240, 50, 230), (255, 225, 25),
+        (70, 240, 240), (230, 25, 75), (170, 110, 40), (145, 30, 180), (210, 245, 60),
+    ],
+    dtype=np.uint8,
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RenderConfig:
+    layers: tuple[tuple[str, float], ...] = tuple(
+        (n, DEFAULT_OPACITY[n]) for n in DEFAULT_LAYERS.split(",")
+    )
+    renderer: str = "moderngl"  # "moderngl" (GL, numpy fallback), "cpu" (numpy), "pyrender"
+    keypoint_threshold: float = 0.3  # skeleton: hide keypoints scored below this
+    iuv_mode: str = "contour"  # see meshpose_core.render.iuv_colormap
+    focal: float = 1.0  # assumed focal length / max(W, H), only to order people in depth
+
+
+def parse_layers(spec: str) -> tuple[tuple[str, float], ...]:
+    """``"mesh:0.5,iuv,hud"`` -> ((name, opacity), ...); default opacities where not given.
+    An empty string means no layer (no rendering at all)."""
+    out = []
+    for item in filter(None, (s.strip() for s in spec.split(","))):
+        name, _, value = item.partition(":")
+        if name not in LAYERS:
+            raise ValueError(f"unknown layer {name!r}; choose from {','.join(LAYERS)}")
+        try:
+            opacity = float(value) if value else DEFAULT_OPACITY[name]
+        except ValueError:
+            raise ValueError(f"layer opacity must be a number in [0, 1]: {item!r}") from None
+        if not 0.0 <= opacity <= 1.0:
+            raise ValueError(f"layer opacity must be in [0, 1]: {item!r}")
+        out.append((name, opacity))
+    return tuple(out)
+
+
+def check_renderer(name: str) -> None:
+    """Fail early, with the reason, for a renderer that cannot be used here."""
+    if name not in RENDERERS:
+        raise RendererUnavailable(f"unknown renderer {name!r}; choose one of {RENDERERS}")
+    if name == "pyrender":
+        state = (
+            "is installed but" if importlib.util.find_spec("pyrender") else "is not installed and"
+        )
+        raise RendererUnavailable(
+            f"--renderer pyrender: pyrender {state} is not supported (0.1.45 needs patches "
+            "for numpy 2 and PyOpenGL, and its anti-aliasing mislabels IUV pixels); "
+            "use --renderer moderngl (default)"
+        )
+
+
+def track_color(track_id: int) -> np.ndarray:
+    """(3,) uint8 RGB colour of a track."""
+    return TRACK_PALETTE[(track_id - 1) % len(TRACK_PALETTE)]
+
+
+def ordering_depth(z: np.ndarray, box_side: float, focal_px: float) -> np.ndarray:
+    """(V,) root-relative depth (px of this person) -> (V,) depth comparable across people
+    (distance in body sizes: bigger boxes are nearer), for the depth test only."""
+    return ((np.asarray(z, np.float32) + focal_px) / max(box_side, 1.0)).astype(np.float32)
+
+
+def people_bounds(people: Sequence[PersonResult], width: int, height: int) -> tuple[int, ...]:
+    """(r0, r1, c0, c1) frame rectangle covering every person's high-poly mesh (+1 px)."""
+    xy = np.concatenate([p.vertices_high[:, :2] for p in people])
+    finite = xy[np.isfinite(xy).all(axis=1)]
+    if not len(finite):
+        return (0, 0, 0, 0)
+    lo = np.floor(finite.min(0)).astype(int) - 1
+    hi = np.ceil(finite.max(0)).astype(int) + 2
+    c0, r0 = max(lo[0], 0), max(lo[1], 0)
+    c1, r1 = min(hi[0], width), min(hi[1], height)
+    return (r0, max(r1, r0), c0, max(c1, c0))
+
+
+def sub_fragments(frags: Fragments, r0: int, r1: int, c0: int, c1: int) -> Fragments:
+    """A rectangle of ``frags`` (views, no copy)."""
+    return Fragments(
+        mesh_id=frags.mesh_id[r0:r1, c0:c1],
+        face_id=frags.face_id[r0:r1, c0:c1],
+        bary=frags.bary[r0:r1, c0:c1],
+        depth=frags.depth[r0:r1, c0:c1],
+    )
+
+
+def draw_skeleton(
+    image: np.ndarray, keypoints: np.ndarray, color: np.ndarray, threshold: float
+) -> None:
+    """COCO limbs and joints of one person, in place. keypoints (17, 3) x, y, score."""
+    thickness = max(1, round(min(image.shape[:2]) / 240))
+    ok = keypoints[:, 2] >= threshold
+    pts = np.round(keypoints[:, :2]).astype(np.int32)
+    col = tuple(int(c) for c in color)
+    for a, b in SKELETON:
+        if ok[a] and ok[b]:
+            cv2.line(image, tuple(pts[a]), tuple(pts[b]), col, thickness, cv2.LINE_AA)
+    for i in np.flatnonzero(ok):
+        cv2.circle(image, tuple(pts[i]), thickness + 1, (255, 255, 255), -1, cv2.LINE_AA)
+
+
+def draw_box(image: np.ndarray, person: PersonResult) -> None:
+    """Box and ``#id score`` label of one person, in place."""
+    col = tuple(int(c) for c in track_color(person.track_id))
+    x0, y0, x1, y1 = (round(float(v)) for v in person.box)
+    cv2.rectangle(image, (x0, y0), (x1 - 1, y1 - 1), col, 2)
+    label = f"#{person.track_id} {person.score:.2f}"
+    (tw, th), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)
+    # the label stays inside the frame when the box does not (people at the edges)
+    tx = min(max(x0, 0), max(image.shape[1] - tw - 4, 0))
+    ty = min(max(y0, th + base + 2), image.shape[0])
+    cv2.rectangle(image, (tx, ty - th - base - 2), (tx + tw + 4, ty), col, -1)
+    cv2.putText(image, label, (tx + 2, ty - base), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1)
+
+
+def draw_hud(image: np.ndarray, lines: Sequence[str]) -> None:
+    """Text lines top-left on a darkened panel, in place."""
+    if not lines:
+        return
+    scale, pad = 0.45, 4
+    sizes = [cv2.getTextSize(s, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)[0] for s in lines]
+    step = max(h for _, h in sizes) + 6
+    w = min(max(w for w, _ in sizes) + 2 * pad, image.shape[1])
+    h = min(step * len(lines) + pad, image.shape[0])
+    image[:h, :w] = (image[:h, :w] * 0.4).astype(np.uint8)
+    for i, s in enumerate(lines):
+        org = (pad, pad + step * (i + 1) - 6)
+        cv2.putText(image, s, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA)
+
+
+class LayerRenderer:
+    """Renders ``FrameResult`` people onto frames; one per rendering thread, ``close()`` it."""
+
+    def __init__(self, config: RenderConfig | None = None) -> None:
+        self.config = config = config or RenderConfig()
+        check_renderer(config.renderer)
+        for name, _ in config.layers:
+            if name not in LAYERS:
+                raise ValueError(f"unknown layer {name!r}; choose from {LAYERS}")
+        self._topology = Topology.load("high")
+        self._rast: Rasterizer | None = None
+        self._frags: Fragments | None = None
+        self.backend = "none"  # which rasterizer is in use, once created
+
+    @property
+    def needs_surface(self) -> bool:
+        return any(name in SURFACE_LAYERS for name, _ in self.config.layers)
+
+    def _rasterizer(self) -> Rasterizer:
+        if self._rast is None:
+            kind = "cpu" if self.config.renderer == "cpu" else "auto"
+            self._rast = create_rasterizer(kind)
+            self.backend = self._rast.name
+        return self._rast
+
+    def _fragments(
+        self, people: Sequence[PersonResult], rect: tuple[int, int, int, int], image_size: int
+    ) -> Fragments:
+        """Rasterise every person's high mesh together (depth-ordered) over ``rect`` (r0, r1,
+        c0, c1) of the frame only -> fragments of that rectangle.
+
+        Reading fragments back costs per pixel, so only the people's rectangle is rendered,
+        into a buffer rounded up to ``ROI_BUCKET`` px so that its size (and the GL
+        framebuffer) changes rarely.
+        """
+        r0, r1, c0, c1 = rect
+        bh, bw = (-(-n // ROI_BUCKET) * ROI_BUCKET for n in (r1 - r0, c1 - c0))
+        focal = self.config.focal * image_size
+        offset = np.float32([0.5 - c0, 0.5 - r0])  # renderer samples pixel centres at +0.5
+        meshes = []
+        for p in people:
+            v = p.vertices_high.astype(np.float32, copy=True)
+            v[:, :2] += offset
+            v[:, 2] = ordering_depth(v[:, 2], float(p.box[3] - p.box[1]), focal)
+            meshes.append((v, self._topology.faces))
+        if self._frags is None or not self._frags.is_buffer_for(bw, bh):
+            self._frags = Fragments.allocate(bw, bh)
+        frags = self._rasterizer().rasterize(meshes, bw, bh, out=self._frags)
+        return sub_fragments(frags, 0, r1 - r0, 0, c1 - c0)
+
+    def render(
+        self, image: np.ndarray, people: Sequence[PersonResult], hud: Sequence[str] = ()
+    ) -> np.ndarray:
+        """(H, W, 3) uint8 RGB frame (not modified) -> annotated copy."""
+        out = np.array(image, copy=True)
+        height, width = out.shape[:2]
+        layers = self.config.layers
+        r0, r1, c0, c1 = people_bounds(people, width, height) if people else (0, 0, 0, 0)
+        if self.needs_surface and r1 > r0 and c1 > c0:
+            roi = self._fragments(people, (r0, r1, c0, c1), max(width, height))
+            # normals and interpolation do not depend on the position: unshifted meshes
+            shade = [(p.vertices_high, self._topology.faces) for p in people]
+            for name, opacity in layers:
+                if name in SURFACE_LAYERS and opacity > 0:
+                    layer = self._surface_layer(name, roi, shade, people)
+                    out[r0:r1, c0:c1] = overlay(out[r0:r1, c0:c1], layer, roi.mask, opacity)
+        for name, opacity in layers:
+            if name in SURFACE_LAYERS or opacity <= 0:
+                continue
+            target = out if opacity >= 1.0 else out.copy()
+            self._draw_layer(name, target, people, hud)
+            if target is not out:
+                cv2.addWeighted(target, opacity, out, 1.0 - opacity, 0.0, dst=out)
+        return out
+
+    def _surface_layer(
+        self,
+        name: str,
+        frags: Fragments,
+        meshes: list[tuple[np.ndarray, np.ndarray]],
+        people: Sequence[PersonResult],
+    ) -> np.ndarray:
+        """(h, w, 3) uint8 picture of one surface layer over the fragments' rectangle."""
+        topo = self._topology
+        if name == "mesh":
+            colors = np.array([track_color(p.track_id) for p in people], np.float32)
+            return shade_mesh(frags, meshes, colors)
+        if name == "visibility":
+            w = interpolate_vertex_attr(frags, meshes, [p.visibility_high for p in people])
+            return visibility_colormap(w[..., 0])
+        return iuv_colormap(
+            iuv_image(frags, topo.face_part, topo.corner_part_uv), self.config.iuv_mode
+        )
+
+    def _draw_layer(
+        self, name: str, image: np.ndarray, people: Sequence[PersonResult], hud: Sequence[str]
+    ) -> None:
+        if name == "keypoints":
+            for p in people:
+                draw_skeleton(
+                    image, p.keypoints, track_color(p.track_id), self.config.keypoint_threshold
+                )
+        elif name == "boxes":
+            for p in people:
+                draw_box(image, p)
+        elif name == "hud":
+            draw_hud(image, hud)
+
+    def close(self) -> None:
+        """Release the rasterizer (from the thread that rendered)."""
+        if self._rast is not None:
+            self._rast.close()
+            self._rast = None

@@ -1,0 +1,171 @@
+"""The network stage: pick a backend, load the model once, predict a batch of crops.
+
+Backends: ``torch`` (CUDA in fp16 when available, else CPU) and ``onnx`` (onnxruntime, CPU).
+``auto`` takes torch on a CUDA machine and onnxruntime otherwise: on two CPU cores it runs
+MeshPose-XS ~1.5-2x faster than eager PyTorch. The ONNX graph is exported once per weights
+file into a cache keyed by the file's SHA-256, so new weights are picked up automatically.
+
+``Network.predict`` times the network (``infer``) and the upsampling / keypoint step
+(``finish``) separately, so the engine can show both latencies.
+
+The predictor's own CPU choices apply (sparse upsampling, onnxruntime threads that sleep
+instead of spinning).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from meshpose_core.model.checkpoint import PRESET_NAMES, CheckpointError, resolve_weights
+from meshpose_core.predictor import Prediction
+
+BACKENDS: tuple[str, ...] = ("auto", "torch", "onnx")
+DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
+
+
+class ModelUnavailable(RuntimeError):  # noqa: N818 - reads as a state, like the renderer's
+    """The chosen model's weights do not exist (yet); the message says how to get them."""
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    model: str = "xs"  # preset name (weights/meshpose_<name>.safetensors) or a file path
+    device: str = "auto"
+    backend: str = "auto"
+    want_iuv: bool = False  # the network's own dense IUV per crop (costly on CPU)
+    threads: int = 2
+    cache_dir: str | None = None  # ONNX cache; default $MESHPOSE_CACHE or ~/.cache/meshpose
+
+
+def model_path(model: str) -> Path:
+    """Resolve ``--model`` and check the file exists; ``ModelUnavailable`` if not."""
+    path = resolve_weights(model)
+    if path.is_file():
+        return path
+    if str(model).lower() in PRESET_NAMES:
+        raise ModelUnavailable(
+            f"no trained weights for MeshPose-{model.upper()} yet (expected {_shown(path)}): "
+            f"put a trained checkpoint there (training: python -m meshpose_core.train, see "
+            f"docs/training.md) or pass --model PATH to a .safetensors checkpoint"
+        )
+    raise ModelUnavailable(f"model file not found: {path}")
+
+
+def _shown(path: Path) -> str:
+    """A path relative to the working directory when it is below it (shorter messages)."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def cache_dir(configured: str | None) -> Path:
+    """The first writable of: configured, $MESHPOSE_CACHE, ~/.cache/meshpose, a temp dir."""
+    home_cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "meshpose"
+    candidates = [configured, os.environ.get("MESHPOSE_CACHE"), home_cache]
+    for c in candidates:
+        if c:
+            try:
+                Path(c).mkdir(parents=True, exist_ok=True)
+                if os.access(c, os.W_OK):
+                    return Path(c)
+            except OSError:
+                continue
+    fallback = Path(tempfile.gettempdir()) / "meshpose-cache"
+    fallback.mkdir(parents=True, exist_ok=True)
+    return fallback
+
+
+def cached_onnx(weights: Path, want_iuv: bool, directory: Path) -> Path:
+    """Export ``weights`` to ONNX once; later calls return the cached file."""
+    from meshpose_core.export import export_onnx
+    from meshpose_core.model.checkpoint import load_checkpoint
+
+    key = file_sha256(weights)[:20]
+    out = directory / f"meshpose_{key}_{'iuv' if want_iuv else 'mesh'}.onnx"
+    if out.is_file():
+        return out
+    net, _ = load_checkpoint(weights)
+    tmp = out.with_name(f"{out.stem}.{os.getpid()}.tmp.onnx")
+    try:
+        export_onnx(net, tmp, want_iuv)
+        os.replace(tmp, out)  # atomic: a concurrent run sees either nothing or the whole file
+    finally:
+        tmp.unlink(missing_ok=True)
+    return out
+
+
+def pick_backend(backend: str, device: str) -> str:
+    """'auto' -> torch on CUDA, else onnx; checks the combination is possible."""
+    import torch
+
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose one of {BACKENDS}")
+    if device not in DEVICES:
+        raise ValueError(f"unknown device {device!r}; choose one of {DEVICES}")
+    if backend == "onnx" and device == "cuda":
+        raise ValueError("the onnx backend runs on the CPU: use --backend torch for CUDA")
+    cuda = torch.cuda.is_available()
+    if device == "cuda" and not cuda:
+        raise ValueError("--device cuda: no CUDA GPU is available (use --device cpu or auto)")
+    if backend == "auto":
+        return "torch" if cuda and device != "cpu" else "onnx"
+    return backend
+
+
+class Network:
+    """A loaded model: ``predict(crops) -> (Prediction in crop px, network ms, upsample ms)``."""
+
+    def __init__(self, config: NetworkConfig) -> None:
+        import torch
+
+        from meshpose_core.predictor import MeshPose, OnnxMeshPose
+
+        self.config = config
+        path = model_path(config.model)
+        self.backend = pick_backend(config.backend, config.device)
+        try:
+            if path.suffix == ".onnx" or self.backend == "onnx":
+                self.backend = "onnx"
+                onnx = path
+                if path.suffix != ".onnx":
+                    onnx = cached_onnx(path, config.want_iuv, cache_dir(config.cache_dir))
+                model: Any = OnnxMeshPose(onnx, config.threads)
+            else:
+                model = MeshPose.from_pretrained(path, config.device)
+        except CheckpointError as exc:
+            raise ModelUnavailable(str(exc)) from exc
+        if self.backend == "onnx":
+            # torch only upsamples here: more threads would spin against onnxruntime's
+            torch.set_num_threads(1)
+        else:
+            torch.set_num_threads(config.threads)
+        self.device = "cpu" if self.backend == "onnx" else str(model.device)
+        self.model = model
+        self.input_size: tuple[int, int] = tuple(model.input_size)  # type: ignore[assignment]
+        self.name = f"{path.stem} ({self.backend}, {self.device})"
+        self.weights = path
+
+    def predict(self, crops: np.ndarray) -> tuple[Prediction, float, float]:
+        """(B, h, w, 3) uint8 crops -> (prediction, network ms, upsampling ms)."""
+        start = time.perf_counter()
+        raw = self.model.infer(crops, want_iuv=self.config.want_iuv)
+        mid = time.perf_counter()
+        pred = self.model.finish(raw)
+        return pred, (mid - start) * 1e3, (time.perf_counter() - mid) * 1e3

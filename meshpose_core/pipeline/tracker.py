@@ -1,0 +1,234 @@
+"""Multi-person tracking: one Kalman filter per person, Hungarian IoU association (SORT-like).
+
+The detector is the costliest way to find a person; between its runs every box comes from
+the track's constant-velocity Kalman prediction, corrected by the box of the mesh the network
+just predicted inside it (as MediaPipe turns landmarks into the next frame's ROI). The
+detector runs every ``detect_every`` frames, and at once whenever tracking is uncertain: no
+confirmed track, a tentative one waiting for confirmation, a track that missed its last
+detection or whose mesh box disagreed with its prediction, or a track that died.
+
+State per track: box centre x, y, scale s = sqrt(w * h), aspect r = w / h and their
+velocities per frame. Noise scales with s, so behaviour is the same for near and far people.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from filterpy.kalman import KalmanFilter
+from scipy.optimize import linear_sum_assignment
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    detect_every: int = 3  # frames between scheduled detector runs (1: every frame)
+    iou_threshold: float = 0.3  # min IoU of a detection with a predicted box to match it
+    min_hits: int = 2  # detections before a new track is shown (birth)
+    max_age: int = 10  # frames without a matching detection before a track dies
+    max_tracks: int = 10  # people followed at most (the oldest tracks are kept)
+    refine_from_mesh: bool = True  # correct boxes with the predicted mesh between detections
+    mesh_box_scale: float = 1.1  # detector box side / mesh extent (measured ~1.1-1.2)
+    min_refine_iou: float = 0.3  # a mesh box further than this from the prediction: lost
+    min_mesh_confidence: float = 0.2  # mean keypoint score below this: lost
+    position_noise: float = 0.05  # detection centre std / s
+    scale_noise: float = 0.05  # detection scale std / s
+    mesh_noise: float = 0.08  # mesh box std / s (centre and scale)
+    motion_noise: float = 0.02  # per-frame velocity change std / s
+    aspect_noise: float = 0.01
+
+
+def box_to_state(box: np.ndarray) -> np.ndarray:
+    """(4,) x0, y0, x1, y1 -> (4,) cx, cy, s = sqrt(w h), r = w / h."""
+    w, h = max(box[2] - box[0], 1e-3), max(box[3] - box[1], 1e-3)
+    return np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2, np.sqrt(w * h), w / h])
+
+
+def state_to_box(z: np.ndarray) -> np.ndarray:
+    """(>=4,) cx, cy, s, r, ... -> (4,) x0, y0, x1, y1."""
+    cx, cy, s, r = (float(v) for v in z[:4])
+    s, r = max(s, 1.0), max(r, 1e-3)
+    w, h = s * np.sqrt(r), s / np.sqrt(r)
+    return np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2])
+
+
+def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N, 4), (M, 4) boxes -> (N, M) intersection over union."""
+    a, b = np.asarray(a, float).reshape(-1, 4), np.asarray(b, float).reshape(-1, 4)
+    lo = np.maximum(a[:, None, :2], b[None, :, :2])
+    hi = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod(np.clip(hi - lo, 0, None), axis=-1)
+    area_a = np.prod(a[:, 2:] - a[:, :2], axis=-1)
+    area_b = np.prod(b[:, 2:] - b[:, :2], axis=-1)
+    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
+
+
+def associate(
+    track_boxes: np.ndarray, det_boxes: np.ndarray, iou_threshold: float
+) -> tuple[list[tuple[int, int]], list[int], list[int]]:
+    """Hungarian assignment maximising total IoU; pairs below the threshold are rejected.
+
+    Returns (matches as (track, detection) index pairs, unmatched tracks, unmatched
+    detections).
+    """
+    n, m = len(track_boxes), len(det_boxes)
+    if n == 0 or m == 0:
+        return [], list(range(n)), list(range(m))
+    iou = iou_matrix(track_boxes, det_boxes)
+    rows, cols = linear_sum_assignment(-iou)
+    matches = [(r, c) for r, c in zip(rows, cols, strict=True) if iou[r, c] >= iou_threshold]
+    matched_t = {r for r, _ in matches}
+    matched_d = {c for _, c in matches}
+    return (
+        matches,
+        [i for i in range(n) if i not in matched_t],
+        [j for j in range(m) if j not in matched_d],
+    )
+
+
+def mesh_box(vertices_xy: np.ndarray, scale: float) -> np.ndarray:
+    """(V, 2) image px vertices (pixel centres at integers) -> (4,) square continuous box of
+    side ``scale`` times their larger extent, centred on their bounding box."""
+    lo, hi = vertices_xy.min(0) + 0.5, vertices_xy.max(0) + 0.5
+    centre, half = (lo + hi) / 2, max(float((hi - lo).max()), 1.0) * scale / 2
+    return np.concatenate([centre - half, centre + half])
+
+
+class Track:
+    """One person's Kalman filter and bookkeeping; ``box`` is the current estimate."""
+
+    def __init__(self, track_id: int, box: np.ndarray, score: float, cfg: TrackerConfig) -> None:
+        self.id = track_id
+        self.score = score
+        self.hits = 1  # detections matched
+        self.age = 0  # frames since birth
+        self.frames_since_detection = 0
+        self.missed = False  # unmatched at the last detector run or mesh box rejected
+        self._cfg = cfg
+        kf = KalmanFilter(dim_x=8, dim_z=4)
+        kf.F = np.eye(8) + np.eye(8, k=4)  # constant velocity, one frame per step
+        kf.H = np.eye(4, 8)
+        z = box_to_state(box)
+        kf.x[:4, 0] = z
+        s = z[2]
+        kf.P = np.diag(
+            [(cfg.position_noise * s) ** 2] * 2
+            + [(cfg.scale_noise * s) ** 2, cfg.aspect_noise**2]
+            + [(0.2 * s) ** 2] * 2  # unknown velocity: up to ~0.2 box per frame
+            + [(0.05 * s) ** 2, (10 * cfg.aspect_noise) ** 2]
+        )
+        self.kf = kf
+
+    @property
+    def box(self) -> np.ndarray:
+        return state_to_box(self.kf.x[:, 0])
+
+    @property
+    def scale(self) -> float:
+        return float(max(self.kf.x[2, 0], 1.0))
+
+    def predict(self) -> None:
+        """Advance one frame; process noise scales with the current size."""
+        cfg, s = self._cfg, self.scale
+        q = np.array([cfg.motion_noise * s] * 3 + [cfg.aspect_noise * 0.1]) ** 2
+        self.kf.Q = np.diag(np.concatenate([q * 0.25, q]))  # position gets 1/2 step of it
+        self.kf.predict()
+        self.kf.x[2, 0] = max(self.kf.x[2, 0], 1.0)
+        self.age += 1
+        self.frames_since_detection += 1
+
+    def correct(self, box: np.ndarray, position_std: float, scale_std: float) -> None:
+        """Kalman update with a box measurement; std values are fractions of the scale."""
+        s = self.scale
+        r = np.array([position_std * s] * 2 + [scale_std * s, self._cfg.aspect_noise]) ** 2
+        self.kf.update(box_to_state(box), R=np.diag(r))
+
+
+class Tracker:
+    """Tracks of the people in a stream; one ``step`` per frame:
+
+    ``predict()``; if ``needs_detection()``: ``update(boxes, scores)``; after the network
+    ``refine(track, mesh_box, confidence)``; ``active()`` lists the tracks to show.
+    """
+
+    def __init__(self, config: TrackerConfig | None = None) -> None:
+        self.config = config or TrackerConfig()
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every track (a new, unrelated input); ids restart at 1."""
+        self.tracks: list[Track] = []
+        self._next_id = 1
+        self._frames_since_detection_run: int | None = None  # None: never ran
+        self._track_died = False
+        self._frames = 0
+
+    def predict(self) -> None:
+        """Start a new frame: advance every track and drop those too long undetected."""
+        for t in self.tracks:
+            t.predict()
+        alive = [t for t in self.tracks if t.frames_since_detection <= self.config.max_age]
+        self._track_died |= len(alive) < len(self.tracks)
+        self.tracks = alive
+        if self._frames_since_detection_run is not None:
+            self._frames_since_detection_run += 1
+        self._frames += 1
+
+    def needs_detection(self) -> bool:
+        """Whether this frame should run the detector (schedule or uncertain tracking)."""
+        since = self._frames_since_detection_run
+        confirmed = [t for t in self.tracks if t.hits >= self.config.min_hits]
+        return (
+            since is None
+            or since >= self.config.detect_every
+            or not confirmed
+            or self._track_died
+            or any(t.missed or t.hits < self.config.min_hits for t in self.tracks)
+        )
+
+    def update(self, boxes: np.ndarray, scores: np.ndarray) -> None:
+        """Feed one detector run: (N, 4) continuous image-px boxes and (N,) scores."""
+        cfg = self.config
+        boxes = np.asarray(boxes, float).reshape(-1, 4)
+        predicted = np.array([t.box for t in self.tracks]).reshape(-1, 4)
+        matches, lost, new = associate(predicted, boxes, cfg.iou_threshold)
+        for ti, di in matches:
+            t = self.tracks[ti]
+            t.correct(boxes[di], cfg.position_noise, cfg.scale_noise)
+            t.hits += 1
+            t.frames_since_detection = 0
+            t.score = float(scores[di])
+            t.missed = False
+        for ti in lost:
+            self.tracks[ti].missed = True
+        # a tentative track that misses a detection was a false positive: drop it now
+        self.tracks = [t for t in self.tracks if not (t.missed and t.hits < cfg.min_hits)]
+        room = cfg.max_tracks - len(self.tracks)
+        for di in sorted(new, key=lambda j: -scores[j])[: max(room, 0)]:
+            self.tracks.append(Track(self._next_id, boxes[di], float(scores[di]), cfg))
+            self._next_id += 1
+        self._frames_since_detection_run = 0
+        self._track_died = False
+
+    def refine(self, track_id: int, box: np.ndarray, confidence: float) -> None:
+        """Correct a track with the box of its predicted mesh (continuous image px); a mesh
+        that is unsure or far from the prediction marks the track for re-detection instead."""
+        cfg = self.config
+        track = next((t for t in self.tracks if t.id == track_id), None)
+        if track is None or not cfg.refine_from_mesh:
+            return
+        agrees = iou_matrix(track.box[None], np.asarray(box)[None])[0, 0] >= cfg.min_refine_iou
+        if confidence < cfg.min_mesh_confidence or not agrees:
+            track.missed = True
+            return
+        track.correct(box, cfg.mesh_noise, cfg.mesh_noise)
+
+    def active(self) -> list[Track]:
+        """Tracks to show this frame: confirmed ones, oldest first.
+
+        During the first ``min_hits`` frames after a reset every detected track is shown at
+        once (as SORT does), so a still image or the start of a video is not empty.
+        """
+        cfg = self.config
+        warm_up = self._frames <= cfg.min_hits
+        return [t for t in self.tracks if t.hits >= cfg.min_hits or (warm_up and not t.missed)]

@@ -1,0 +1,121 @@
+"""Tracker: stable ids through a crossing, missed detections, birth / death, detector schedule;
+One-Euro smoothing."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from meshpose_core.pipeline.smoothing import OneEuroFilter, SmoothingConfig
+from meshpose_core.pipeline.tracker import (
+    Tracker,
+    TrackerConfig,
+    associate,
+    box_to_state,
+    iou_matrix,
+    state_to_box,
+)
+
+
+def box(cx: float, cy: float, side: float) -> np.ndarray:
+    return np.array([cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2])
+
+
+def step(tracker: Tracker, boxes: list[np.ndarray]) -> dict[int, np.ndarray]:
+    """One frame with detections ``boxes`` (if the tracker asks for them) -> {id: box}."""
+    tracker.predict()
+    if tracker.needs_detection():
+        tracker.update(np.array(boxes).reshape(-1, 4), np.full(len(boxes), 0.9))
+    return {t.id: t.box for t in tracker.active()}
+
+
+def test_box_state_round_trip_and_iou() -> None:
+    b = np.array([10.0, 20.0, 50.0, 100.0])
+    np.testing.assert_allclose(state_to_box(box_to_state(b)), b)
+    iou = iou_matrix([box(0, 0, 10)], [box(0, 0, 10), box(5, 0, 10), box(50, 0, 10)])
+    np.testing.assert_allclose(iou[0], [1.0, 1 / 3, 0.0])
+    matches, lost, new = associate(np.array([box(0, 0, 10)]), np.array([box(50, 0, 10)]), 0.3)
+    assert matches == [] and lost == [0] and new == [0]
+
+
+def test_ids_survive_a_crossing_with_missed_detections() -> None:
+    """Two people walk through each other; around the crossing the detector merges them
+    (one detection) or misses both; each keeps its id on the other side."""
+    tracker = Tracker(TrackerConfig(detect_every=1, min_hits=2, max_age=8))
+    ids_left_walker, ids_right_walker = set(), set()
+    for f in range(60):
+        a = box(100 + 6 * f, 200, 120)  # walks right
+        b = box(460 - 6 * f, 212, 110)  # walks left, slightly lower and smaller
+        dets = [a, b]
+        if 27 <= f <= 32:  # overlapping: the detector merges them or misses both
+            dets = [] if f % 2 else [(a + b) / 2]
+        tracks = step(tracker, dets)
+        if f >= 2:
+            assert len(tracks) == 2, f"frame {f}: {len(tracks)} tracks"
+        if f >= 36:  # well after the crossing
+            for tid, tb in tracks.items():
+                cx = (tb[0] + tb[2]) / 2
+                on_a, on_b = abs(cx - (100 + 6 * f)) < 20, abs(cx - (460 - 6 * f)) < 20
+                assert on_a != on_b, f"frame {f}: track {tid} at x {cx:.0f}"
+                (ids_left_walker if on_a else ids_right_walker).add(tid)
+    assert ids_left_walker == {1} and ids_right_walker == {2}
+
+
+def test_birth_needs_min_hits_and_death_after_max_age() -> None:
+    tracker = Tracker(TrackerConfig(detect_every=3, min_hits=2, max_age=5))
+    for _ in range(4):  # warm-up: a still image's people show at once
+        step(tracker, [box(100, 100, 80)])
+    assert [t.id for t in tracker.active()] == [1]
+    # a newcomer is shown once confirmed by a second detection (the next frame)
+    first = step(tracker, [box(100, 100, 80), box(300, 100, 80)])
+    assert set(first) == {1}
+    second = step(tracker, [box(100, 100, 80), box(300, 100, 80)])
+    assert set(second) == {1, 2}
+    # person 2 leaves: it coasts on its prediction for max_age frames, then dies
+    alive = [set(step(tracker, [box(100, 100, 80)])) for _ in range(8)]
+    assert alive[0] == {1, 2} and alive[-1] == {1}
+    assert 2 not in {t.id for t in tracker.tracks}
+
+
+def test_detector_schedule_and_prediction_between_detections() -> None:
+    tracker = Tracker(TrackerConfig(detect_every=3, min_hits=1))
+    ran = []
+    for f in range(12):
+        tracker.predict()
+        ran.append(tracker.needs_detection())
+        if ran[-1]:
+            tracker.update(box(100 + 5 * f, 100, 80)[None], np.array([0.9]))
+    assert ran == [True, False, False] * 4
+    # between detections the constant-velocity prediction keeps up with the motion
+    tracker.predict()
+    cx = (tracker.active()[0].box[0] + tracker.active()[0].box[2]) / 2
+    assert abs(cx - (100 + 5 * 12)) < 4
+
+
+def test_mesh_refinement_and_lost_tracks_trigger_detection() -> None:
+    tracker = Tracker(TrackerConfig(detect_every=5, min_hits=1))
+    tracker.predict()
+    tracker.update(box(100, 100, 80)[None], np.array([0.9]))
+    tracker.predict()
+    assert not tracker.needs_detection()
+    tracker.refine(1, box(104, 100, 80), confidence=0.8)  # agrees: a correction
+    assert abs(box_to_state(tracker.active()[0].box)[0] - 100) > 0.5
+    assert not tracker.needs_detection()
+    tracker.refine(1, box(400, 100, 80), confidence=0.8)  # far away: lost, re-detect
+    assert tracker.needs_detection()
+
+
+def test_one_euro_removes_jitter_and_smooths_occluded_vertices_more() -> None:
+    rng = np.random.default_rng(0)
+    filt = OneEuroFilter(SmoothingConfig(strength=1.0))
+    vis = np.array([1.0, 0.0])
+    truth = np.array([[100.0, 100.0, 0.0], [120.0, 100.0, 0.0]])
+    raw, out = [], []
+    for _ in range(60):
+        x = truth + rng.normal(0, 2.0, truth.shape)
+        raw.append(x)
+        out.append(filt(x, vis, 1 / 30, scale=200.0))
+    raw_err = np.abs(np.array(raw[20:]) - truth).mean(axis=(0, 2))
+    out_err = np.abs(np.array(out[20:]) - truth).mean(axis=(0, 2))
+    assert (out_err < 0.6 * raw_err).all()
+    assert out_err[1] < out_err[0]  # occluded vertex smoothed more strongly
+    np.testing.assert_allclose(out[0], raw[0])  # first sample passes through
