@@ -9,6 +9,7 @@ optimizer, scheduler and RNG states come back from the checkpoint.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import os
 import time
@@ -123,6 +124,8 @@ def train(cfg: TrainConfig, max_steps: int | None = None) -> dict[str, float]:
     torch.manual_seed(cfg.seed)
     run = cfg.run_dir
     run.mkdir(parents=True, exist_ok=True)
+    if rank == 0:
+        (run / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=1) + "\n")
 
     mcfg = MeshPoseConfig.preset(cfg.model, **cfg.model_overrides)
     net = MeshPoseNet(mcfg)
