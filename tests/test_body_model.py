@@ -15,7 +15,7 @@ import torch
 
 from meshpose_core.body import AssetError, BodyModel
 from meshpose_core.body.body_model import NUM_VERTICES, mirror_bone_index
-from meshpose_core.body.npz_io import read_npz
+from meshpose_core.npz_io import read_npz
 from meshpose_core.topology import LEVEL_SIZES, Topology
 
 FIXTURE = Path(__file__).parent / "fixtures" / "body_model_reference.npz"

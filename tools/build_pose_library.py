@@ -28,8 +28,8 @@ sys.path.insert(0, str(ROOT))
 
 from meshpose_core.body.body_model import ANNY_TO_CANONICAL, BodyModel  # noqa: E402
 from meshpose_core.body.bvh import load_bvh  # noqa: E402
-from meshpose_core.body.npz_io import write_npz  # noqa: E402
 from meshpose_core.body.poses import FORMAT_VERSION, LIBRARY_PATH  # noqa: E402
+from meshpose_core.npz_io import write_npz  # noqa: E402
 
 FLEXION_RANGE_DEG = (0.0, 150.0)  # knee / elbow bend from straight
 from meshpose_core.body.retarget import (  # noqa: E402

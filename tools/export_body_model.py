@@ -34,7 +34,7 @@ from meshpose_core.body.body_model import (  # noqa: E402
     FORMAT_VERSION,
     BodyModel,
 )
-from meshpose_core.body.npz_io import write_npz  # noqa: E402
+from meshpose_core.npz_io import write_npz  # noqa: E402
 from tools.topobuild.anny_source import POSE_RANGES_DEG  # noqa: E402
 from tools.topobuild.symmetry import MIRROR_X, symmetry_map  # noqa: E402
 

@@ -21,9 +21,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from meshpose_core.npz_io import read_npz, require
+
 from ..topology import Topology
 from .kinematics import depth_levels, linear_blend_skinning, skinning_transforms
-from .npz_io import read_npz, require
 from .rotations import axis_angle_to_matrix, special_procrustes
 
 FORMAT_VERSION = 1

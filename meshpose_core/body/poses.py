@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from meshpose_core.npz_io import read_npz, require
+
 from .body_model import mirror_bone_index
-from .npz_io import read_npz, require
 
 FORMAT_VERSION = 1
 LIBRARY_PATH = Path(__file__).resolve().parents[2] / "data" / "poses" / "pose_library.npz"

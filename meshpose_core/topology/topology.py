@@ -18,6 +18,8 @@ from typing import Literal
 
 import numpy as np
 
+from meshpose_core.npz_io import read_npz
+
 from .parts import NUM_PARTS
 
 FORMAT_VERSION = 1
@@ -43,23 +45,8 @@ class TopologyError(RuntimeError):
     """A topology file is missing, corrupt or of another format version."""
 
 
-def _read_npz(path: Path, expected_version: int = FORMAT_VERSION) -> dict[str, np.ndarray]:
-    if not path.is_file():
-        raise TopologyError(
-            f"topology file not found: {path} (rebuild with tools/build_topology.py)"
-        )
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            data = {k: z[k] for k in z.files}
-    except Exception as exc:  # zipfile/ValueError/OSError: all mean "not a valid npz"
-        raise TopologyError(f"topology file {path} is unreadable or corrupt: {exc}") from exc
-    version = int(data.get("format_version", -1))
-    if version != expected_version:
-        raise TopologyError(
-            f"topology file {path} has format version {version}, this code reads version "
-            f"{expected_version}; rebuild it with tools/build_topology.py or update the code"
-        )
-    return data
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    return read_npz(path, FORMAT_VERSION, "rebuild it with tools/build_topology.py", TopologyError)
 
 
 @dataclass(frozen=True, eq=False)

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from meshpose_core.detection import RotatedRoi
+from meshpose_core.npz_io import read_npz
 from meshpose_core.topology import NUM_COCO
 
 FORMAT_VERSION = 1
@@ -126,19 +127,10 @@ class LabelFileError(RuntimeError):
 
 def load_labels(path: Path | str) -> tuple[PersonLabels, dict[str, Any]]:
     """-> (labels, meta)."""
-    path = Path(path)
-    if not path.is_file():
-        raise LabelFileError(
-            f"label file not found: {path} (make it with tools/label_real_frames.py)"
-        )
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            data = {k: z[k] for k in z.files}
-    except Exception as exc:  # zipfile/ValueError/OSError: all mean "not a valid npz"
-        raise LabelFileError(f"label file {path} is unreadable: {exc}") from exc
-    version = int(data.pop("format_version", -1))
-    if version != FORMAT_VERSION:
-        raise LabelFileError(f"{path}: format version {version}, this code reads {FORMAT_VERSION}")
+    data = read_npz(
+        Path(path), FORMAT_VERSION, "make it with tools/label_real_frames.py", LabelFileError
+    )
+    data.pop("format_version")
     meta = json.loads(str(data.pop("meta")))
     try:
         return PersonLabels(**data), meta

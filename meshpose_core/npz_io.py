@@ -1,4 +1,5 @@
-"""Versioned .npz files for the body assets: one reader and writer with clear errors."""
+"""Versioned .npz files (topology, body model, poses, labels): one reader and writer with
+clear errors, never unpickling."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import numpy as np
 
 
 class AssetError(RuntimeError):
-    """A body asset is missing, corrupt, incomplete or of another format version."""
+    """An asset file is missing, corrupt, incomplete or of another format version."""
 
 
 def write_npz(path: Path, format_version: int, arrays: dict[str, np.ndarray]) -> None:
@@ -17,18 +18,24 @@ def write_npz(path: Path, format_version: int, arrays: dict[str, np.ndarray]) ->
     np.savez_compressed(path, format_version=np.int32(format_version), **arrays)
 
 
-def read_npz(path: Path, format_version: int, rebuild_hint: str) -> dict[str, np.ndarray]:
-    """Read every array of a versioned npz; raises AssetError (with ``rebuild_hint``)."""
+def read_npz(
+    path: Path,
+    format_version: int,
+    rebuild_hint: str,
+    error: type[Exception] = AssetError,
+) -> dict[str, np.ndarray]:
+    """Read every array of a versioned npz; raises ``error`` (with ``rebuild_hint``)."""
+    path = Path(path)
     if not path.is_file():
-        raise AssetError(f"{path} not found ({rebuild_hint})")
+        raise error(f"{path} not found ({rebuild_hint})")
     try:
         with np.load(path, allow_pickle=False) as z:
             data = {k: z[k] for k in z.files}
     except Exception as exc:  # zipfile/ValueError/OSError all mean "not a valid npz"
-        raise AssetError(f"{path} is unreadable or corrupt: {exc} ({rebuild_hint})") from exc
+        raise error(f"{path} is unreadable or corrupt: {exc} ({rebuild_hint})") from exc
     version = int(data.get("format_version", -1))
     if version != format_version:
-        raise AssetError(
+        raise error(
             f"{path} has format version {version}, this code reads version {format_version} "
             f"({rebuild_hint}, or update the code)"
         )
