@@ -45,7 +45,7 @@ from meshpose_core.pipeline import (
     parse_layers,
 )
 from meshpose_core.pipeline.layers import DEFAULT_LAYERS, LAYERS, RENDERERS, check_renderer
-from meshpose_core.pipeline.network import model_path
+from meshpose_core.pipeline.network import DEFAULT_MODEL, model_path
 from meshpose_core.pipeline.sinks import Sink, interrupts_deferred
 from meshpose_core.pipeline.sources import Frame
 from meshpose_core.render import RendererUnavailable
@@ -106,9 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     model = ap.add_argument_group("model")
     model.add_argument(
         "--model",
-        default="xs",
+        default=DEFAULT_MODEL,
         help=f"{' | '.join(PRESET_NAMES)} (weights/meshpose_<name>.safetensors) or a "
-        ".safetensors / .onnx path",
+        f".safetensors / .onnx path (default {DEFAULT_MODEL}: the shipped model)",
     )
     model.add_argument(
         "--device",
@@ -254,6 +254,13 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # --help, or a usage error already printed on one line
         return int(exc.code or 0)
     _apply_defaults(args)
+    if (args.webcam or args.video) and not args.headless:
+        from app.gui import can_show_gui
+
+        if can_show_gui():  # else: processed headless below, with a note saying why
+            from app.gui.main_window import run_gui
+
+            return run_gui(args)
 
     try:
         config = _config(args)

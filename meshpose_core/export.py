@@ -50,6 +50,7 @@ def export_onnx(net: MeshPoseNet, out: Path, want_iuv: bool = False, opset: int 
     with torch.no_grad(), warnings.catch_warnings():
         # the TorchScript exporter is the one that needs no onnxscript; it warns it is legacy
         warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", UserWarning)  # constant-folding notes of the tracer
         torch.onnx.export(
             wrapper,
             (torch.randn(1, 3, h, w),),

@@ -188,7 +188,8 @@ class Pipeline:
         frame's render time is not known while it is drawn)."""
         lat = self._last_latency
         stages = " ".join(f"{k[:3]} {lat.get(k, 0.0):.1f}" for k in STAGES)
-        return [f"{self._fps:5.1f} FPS  {people} people  {self.network.name}", f"ms: {stages}"]
+        who = f"{people} person" if people == 1 else f"{people} people"
+        return [f"{self._fps:5.1f} FPS  {who}  {self.network.name}", f"ms: {stages}"]
 
     def close(self) -> None:
         """Release the renderer (call from the thread that processed)."""

@@ -35,9 +35,13 @@ class ModelUnavailable(RuntimeError):  # noqa: N818 - reads as a state, like the
     """The chosen model's weights do not exist (yet); the message says how to get them."""
 
 
+# The model the product ships weights for (XS-sized, on BlazePose-full's pretrained features).
+DEFAULT_MODEL = "xs_bp"
+
+
 @dataclass(frozen=True)
 class NetworkConfig:
-    model: str = "xs"  # preset name (weights/meshpose_<name>.safetensors) or a file path
+    model: str = DEFAULT_MODEL  # preset name (weights/meshpose_<name>.safetensors) or a path
     device: str = "auto"
     backend: str = "auto"
     want_iuv: bool = False  # the network's own dense IUV per crop (costly on CPU)
