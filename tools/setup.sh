@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(libegl1 libegl-mesa0 libgl1-mesa-dri)
+APT_PACKAGES=(libegl1 libegl-mesa0 libgl1-mesa-dri libgl1 libxkbcommon0 libfontconfig1 libglib2.0-0 libdbus-1-3)
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
   for p in "${APT_PACKAGES[@]}"; do

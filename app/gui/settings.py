@@ -1,0 +1,226 @@
+"""What the user controls, as frozen values that the worker applies and QSettings remembers.
+
+Two groups, because they cost differently: ``LayerSettings`` change only how a frame is drawn
+(applied on the next frame), ``ModelSettings`` change the pipeline itself (the worker rebuilds
+its ``Pipeline``, about a second). Defaults are the CLI's own (``app.cli.build_parser``), and
+every setting maps onto a CLI option, so a GUI session can be repeated headless.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from types import MappingProxyType
+
+from PyQt6.QtCore import QSettings
+
+from meshpose_core.pipeline import (
+    LAYERS,
+    NetworkConfig,
+    PipelineConfig,
+    RenderConfig,
+    SmoothingConfig,
+    TrackerConfig,
+    parse_layers,
+)
+from meshpose_core.pipeline.layers import DEFAULT_OPACITY
+
+# The GUI's layers in shortcut order (keys 1-7). "video" is the frame under the overlays;
+# the others are the pipeline's layers of the same name, except "garment" (see below).
+GUI_LAYERS: tuple[str, ...] = (
+    "video",
+    "mesh",
+    "visibility",
+    "iuv",
+    "keypoints",
+    "boxes",
+    "garment",
+)
+LAYER_LABELS: Mapping[str, str] = MappingProxyType(
+    {
+        "video": "Video",
+        "mesh": "Shaded mesh",
+        "visibility": "Visibility",
+        "iuv": "IUV (DensePose)",
+        "keypoints": "Skeleton",
+        "boxes": "Boxes + IDs",
+        "garment": "Garment",
+    }
+)
+# Layers shown but not yet drawable, with the reason (a tooltip).
+UNAVAILABLE_LAYERS: Mapping[str, str] = MappingProxyType(
+    {"garment": "Try-on garments need a garment layer in the pipeline (TODO, see docs/gui.md)"}
+)
+MODEL_PRESETS: tuple[tuple[str, str], ...] = (
+    ("XS", "xs"),
+    ("S", "s"),
+    ("L", "l"),
+    ("XS-BP", "xs_bp"),
+)
+
+
+@dataclass(frozen=True)
+class LayerState:
+    enabled: bool
+    opacity: float  # in [0, 1]
+
+
+def _default_layer_states() -> Mapping[str, LayerState]:
+    from app.cli import build_parser  # the CLI's default --layers
+
+    shown = dict(parse_layers(build_parser().get_default("layers")))
+    states = {"video": LayerState(True, 1.0), "garment": LayerState(False, 1.0)}
+    for name in GUI_LAYERS:
+        if name in LAYERS:
+            states[name] = LayerState(name in shown, shown.get(name, DEFAULT_OPACITY[name]))
+    return MappingProxyType(states)
+
+
+@dataclass(frozen=True)
+class LayerSettings:
+    """Checkbox and opacity of every GUI layer."""
+
+    states: Mapping[str, LayerState] = field(default_factory=_default_layer_states)
+
+    def __getitem__(self, name: str) -> LayerState:
+        return self.states[name]
+
+    def with_layer(
+        self, name: str, enabled: bool | None = None, opacity: float | None = None
+    ) -> LayerSettings:
+        old = self.states[name]
+        new = LayerState(
+            old.enabled if enabled is None else bool(enabled),
+            old.opacity if opacity is None else min(max(float(opacity), 0.0), 1.0),
+        )
+        return LayerSettings(MappingProxyType({**self.states, name: new}))
+
+    def pipeline_layers(self) -> tuple[tuple[str, float], ...]:
+        """The enabled pipeline layers with their opacity, in the pipeline's drawing order."""
+        return tuple(
+            (n, self.states[n].opacity)
+            for n in LAYERS
+            if n in self.states and self.states[n].enabled
+        )
+
+    @property
+    def video_opacity(self) -> float:
+        video = self.states["video"]
+        return video.opacity if video.enabled else 0.0
+
+    @classmethod
+    def from_spec(cls, spec: str, base: LayerSettings | None = None) -> LayerSettings:
+        """A CLI ``--layers`` value applied to ``base``: listed layers on, other ones off."""
+        listed = dict(parse_layers(spec))
+        out = base or cls()
+        for name in GUI_LAYERS:
+            if name in LAYERS:
+                out = out.with_layer(name, name in listed, listed.get(name))
+        return out
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """Everything that needs a new ``Pipeline``: model, backend and the tracking options."""
+
+    model: str  # preset name (xs, s, l, xs_bp) or a weights file path
+    backend: str
+    device: str
+    threads: int
+    renderer: str
+    max_people: int
+    smoothing: float
+    detect_every: int
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> ModelSettings:
+        return cls(
+            model=args.model,
+            backend=args.backend,
+            device=args.device,
+            threads=args.threads,
+            renderer=args.renderer,
+            max_people=args.max_people,
+            smoothing=args.smooth,
+            detect_every=args.detect_every,
+        )
+
+    @classmethod
+    def defaults(cls) -> ModelSettings:
+        from app.cli import build_parser
+
+        return cls.from_args(build_parser().parse_args([]))
+
+    def overridden_by(self, cli: ModelSettings) -> ModelSettings:
+        """These settings with every value that ``cli`` changes from the defaults."""
+        base = ModelSettings.defaults()
+        changed = {
+            f.name: getattr(cli, f.name)
+            for f in fields(ModelSettings)
+            if getattr(cli, f.name) != getattr(base, f.name)
+        }
+        return replace(self, **changed)
+
+    def pipeline_config(self, layers: LayerSettings) -> PipelineConfig:
+        """The library configuration these settings stand for."""
+        return PipelineConfig(
+            network=NetworkConfig(
+                model=self.model, device=self.device, backend=self.backend, threads=self.threads
+            ),
+            tracker=TrackerConfig(detect_every=self.detect_every, max_tracks=self.max_people),
+            smoothing=SmoothingConfig(strength=self.smoothing),
+            render=RenderConfig(layers=layers.pipeline_layers(), renderer=self.renderer),
+        )
+
+    def cli_args(self, layers: LayerSettings) -> list[str]:
+        """The ``run_demo.py`` options that reproduce these settings headless."""
+        spec = ",".join(f"{n}:{o:g}" for n, o in layers.pipeline_layers())
+        return [
+            f"--model={self.model}",
+            f"--backend={self.backend}",
+            f"--device={self.device}",
+            f"--threads={self.threads}",
+            f"--renderer={self.renderer}",
+            f"--max-people={self.max_people}",
+            f"--smooth={self.smoothing:g}",
+            f"--detect-every={self.detect_every}",
+            f"--layers={spec}",
+        ]
+
+
+# -- QSettings ------------------------------------------------------------------------------
+
+
+def load_layers(store: QSettings) -> LayerSettings:
+    out = LayerSettings()
+    for name in GUI_LAYERS:
+        state = out[name]
+        out = out.with_layer(
+            name,
+            store.value(f"layers/{name}/enabled", state.enabled, type=bool),
+            store.value(f"layers/{name}/opacity", state.opacity, type=float),
+        )
+    return out
+
+
+def save_layers(store: QSettings, layers: LayerSettings) -> None:
+    for name, state in layers.states.items():
+        store.setValue(f"layers/{name}/enabled", state.enabled)
+        store.setValue(f"layers/{name}/opacity", state.opacity)
+
+
+def load_model(store: QSettings) -> ModelSettings:
+    base = ModelSettings.defaults()
+    values = {
+        f.name: store.value(
+            f"model/{f.name}", getattr(base, f.name), type=type(getattr(base, f.name))
+        )
+        for f in fields(ModelSettings)
+    }
+    return replace(base, **values)
+
+
+def save_model(store: QSettings, model: ModelSettings) -> None:
+    for f in fields(ModelSettings):
+        store.setValue(f"model/{f.name}", getattr(model, f.name))
