@@ -177,14 +177,14 @@ def test_images_folder_with_obj_export(tiny_model, schema, tmp_path, capsys) -> 
 @pytest.mark.parametrize(
     ("args", "status", "message"),
     [
-        (["--video", "missing.mp4"], 1, "video file not found"),
-        (["--video", "{garbage}"], 1, "cannot read video"),
+        (["--video", "missing.mp4", "--headless"], 1, "video file not found"),
+        (["--video", "{garbage}", "--headless"], 1, "cannot read video"),
         (["--images", "{garbage}"], 1, "unsupported image format"),
         (["--webcam", "--camera", "97", "--headless"], 1, "no camera found at index 97"),
         (["--renderer", "pyrender"], 2, "pyrender"),
         (["--layers", "mesh,bones"], 2, "unknown layer 'bones'"),
         (["--detect-every", "0"], 2, "must be >= 1"),
-        (["--video", "{clip}", "--out", "{tmp}/x.avi"], 1, "must be an .mp4"),
+        (["--video", "{clip}", "--out", "{tmp}/x.avi", "--headless"], 1, "must be an .mp4"),
     ],
 )
 def test_bad_inputs_give_one_error_line(tiny_model, clip, tmp_path, capsys, args, status, message):
