@@ -19,12 +19,12 @@ import threading
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
-from types import TracebackType
 from typing import Any, TextIO
 
 import cv2
 import numpy as np
 
+from meshpose_core.closeable import Closeable
 from meshpose_core.topology import Topology
 
 from .results import FrameResult, PersonResult
@@ -69,22 +69,11 @@ def interrupts_deferred() -> Iterator[None]:
                 os.kill(os.getpid(), held[0])
 
 
-class Sink:
+class Sink(Closeable):
     """Base: ``write`` per frame, ``close`` once (more calls are harmless)."""
 
     def close(self) -> None:
         """Finish the file."""
-
-    def __enter__(self) -> Sink:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def _parent_ready(path: Path) -> Path:

@@ -14,10 +14,11 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
 import cv2
 import numpy as np
+
+from meshpose_core.closeable import Closeable
 
 IMAGE_SUFFIXES: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 DEFAULT_FPS = 30.0  # when a camera or a file does not say
@@ -68,7 +69,7 @@ def as_rgb8(image: np.ndarray, channel_order: str = "bgr") -> np.ndarray:
     return np.ascontiguousarray(rgb)
 
 
-class Source(abc.ABC):
+class Source(Closeable, abc.ABC):
     """An iterable of ``Frame``; use as a context manager (or call ``close``)."""
 
     description: str = "source"
@@ -78,19 +79,8 @@ class Source(abc.ABC):
     @abc.abstractmethod
     def __iter__(self) -> Iterator[Frame]: ...
 
-    def close(self) -> None:  # noqa: B027 - optional hook
+    def close(self) -> None:
         """Release the device or file."""
-
-    def __enter__(self) -> Source:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 class WebcamSource(Source):

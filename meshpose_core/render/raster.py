@@ -24,9 +24,10 @@ from __future__ import annotations
 import abc
 from collections.abc import Sequence
 from dataclasses import dataclass
-from types import TracebackType
 
 import numpy as np
+
+from meshpose_core.closeable import Closeable
 
 # Mesh as given by callers: (vertices (V, 3) float px, faces (F, 3) int vertex indices).
 Mesh = tuple[np.ndarray, np.ndarray]
@@ -167,7 +168,7 @@ def check_size(width: int, height: int) -> tuple[int, int]:
     return w, h
 
 
-class Rasterizer(abc.ABC):
+class Rasterizer(Closeable, abc.ABC):
     """A rasterisation backend. See the module docstring for the conventions.
 
     Use as a context manager (or call ``close``) to free backend resources.
@@ -214,19 +215,8 @@ class Rasterizer(abc.ABC):
         """Backend work on validated input (at least one face in total): fill every pixel of
         ``out`` (uninitialised, C-contiguous, of the right size)."""
 
-    def close(self) -> None:  # noqa: B027 - optional hook, nothing to free by default
+    def close(self) -> None:
         """Free backend resources; the rasterizer must not be used afterwards."""
-
-    def __enter__(self) -> Rasterizer:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def rasterize(
