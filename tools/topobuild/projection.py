@@ -4,24 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from meshpose_core.data.synthetic.dense_labels import barycentric_in_triangles
 
-def barycentric(points: np.ndarray, tri: np.ndarray) -> np.ndarray:
-    """(N, 3) points and (N, 3, 3) triangles -> (N, 3) barycentric coordinates of the points'
-    projections on the triangles' planes (clamped into the triangle, renormalised)."""
-    a, b, c = tri[:, 0], tri[:, 1], tri[:, 2]
-    v0, v1, v2 = b - a, c - a, points - a
-    d00 = (v0 * v0).sum(1)
-    d01 = (v0 * v1).sum(1)
-    d11 = (v1 * v1).sum(1)
-    d20 = (v2 * v0).sum(1)
-    d21 = (v2 * v1).sum(1)
-    den = d00 * d11 - d01 * d01
-    den = np.where(np.abs(den) < 1e-30, 1e-30, den)
-    v = (d11 * d20 - d01 * d21) / den
-    w = (d00 * d21 - d01 * d20) / den
-    bary = np.stack([1 - v - w, v, w], axis=1)
-    bary = np.clip(bary, 0, None)
-    return bary / bary.sum(1, keepdims=True)
+# one barycentric projection for the build and the data engine
+barycentric = barycentric_in_triangles
 
 
 def project(points: np.ndarray, vertices: np.ndarray, faces: np.ndarray):
