@@ -24,6 +24,7 @@ import os
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -46,8 +47,8 @@ from meshpose_core.pipeline import (
     parse_layers,
 )
 from meshpose_core.pipeline.layers import DEFAULT_LAYERS, draw_skeleton
-from meshpose_core.pipeline.network import ModelUnavailable, model_path
-from meshpose_core.pipeline.sources import read_image
+from meshpose_core.pipeline.network import DEFAULT_MODEL, ModelUnavailable, model_path
+from meshpose_core.pipeline.sources import Frame, read_image
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE_CLIP = REPO / "assets" / "samples" / "gym_run.mp4"
@@ -152,29 +153,51 @@ def clip_from_image(image_path: Path, frames: int, width: int, out: Path) -> Pat
     return out
 
 
+def time_stream(
+    clip: Path,
+    frames: int,
+    out: Path,
+    stats: RunStats,
+    step: Callable[[Frame, float], tuple[np.ndarray | None, dict[str, float], int]],
+) -> RunStats:
+    """The timed loop both pipelines share: capture, ``step(frame, capture_ms)`` ->
+    (annotated frame, stage latency ms, people), then H.264 encoding; warm-up frames are not
+    counted."""
+    with VideoSource(clip) as source:
+        sink: VideoSink | None = None
+        it = iter(source)
+        try:
+            for i in range(frames + WARMUP_FRAMES):
+                t0 = time.perf_counter()
+                frame = next(it, None)
+                if frame is None:
+                    break
+                annotated, lat, people = step(frame, (time.perf_counter() - t0) * 1e3)
+                t = time.perf_counter()
+                if annotated is not None:
+                    if sink is None:
+                        sink = VideoSink(out, frame.width, frame.height, source.fps)
+                    sink.write(annotated)
+                lat = {**lat, "sink": (time.perf_counter() - t) * 1e3}
+                if i >= WARMUP_FRAMES:
+                    stats.add((time.perf_counter() - t0) * 1e3, lat, people)
+        finally:
+            if sink is not None:
+                sink.close()
+    return stats
+
+
 def run_meshpose(clip: Path, config: PipelineConfig, frames: int, tmp: Path) -> RunStats:
     layers = ",".join(name for name, _ in config.render.layers) or "none"
     stats = RunStats("MeshPose", clip.stem, layers)
-    with VideoSource(clip) as source, Pipeline(config) as pipe:
-        sink: VideoSink | None = None
-        it = iter(source)
-        for i in range(frames + WARMUP_FRAMES):
-            t0 = time.perf_counter()
-            frame = next(it, None)
-            if frame is None:
-                break
-            result = pipe.process(frame, (time.perf_counter() - t0) * 1e3)
-            t = time.perf_counter()
-            if result.annotated is not None:
-                if sink is None:
-                    sink = VideoSink(tmp / "meshpose.mp4", frame.width, frame.height, source.fps)
-                sink.write(result.annotated)
-            lat = {**result.latency_ms, "sink": (time.perf_counter() - t) * 1e3}
-            if i >= WARMUP_FRAMES:
-                stats.add((time.perf_counter() - t0) * 1e3, lat, len(result.people))
+    with Pipeline(config) as pipe:
+
+        def step(frame: Frame, capture_ms: float) -> tuple:
+            result = pipe.process(frame, capture_ms)
+            return result.annotated, result.latency_ms, len(result.people)
+
+        time_stream(clip, frames, tmp / "meshpose.mp4", stats, step)
         stats.pipeline = f"MeshPose {pipe.network.name} [{layers}]"
-        if sink is not None:
-            sink.close()
     return stats
 
 
@@ -182,32 +205,19 @@ def run_blazepose(clip: Path, config: PipelineConfig, frames: int, tmp: Path) ->
     stats = RunStats("BlazePose-full (LiteRT) [skeleton]", clip.stem, "skeleton")
     detector = BlazePoseDetector(config.detector)
     model = BlazePoseFull(detector, config.network.threads, config.tracker.max_tracks)
-    with VideoSource(clip) as source:
-        sink: VideoSink | None = None
-        it = iter(source)
-        for i in range(frames + WARMUP_FRAMES):
-            t0 = time.perf_counter()
-            frame = next(it, None)
-            if frame is None:
-                break
-            lat = dict.fromkeys(STAGES, 0.0)
-            lat["capture"] = (time.perf_counter() - t0) * 1e3
-            people = model.step(frame.image, lat)
-            t = time.perf_counter()
-            out = frame.image.copy()
-            for kp in people:
-                draw_skeleton(out, kp, np.array([66, 135, 245]), 0.5)
-            lat["render"] = (time.perf_counter() - t) * 1e3
-            t = time.perf_counter()
-            if sink is None:
-                sink = VideoSink(tmp / "blazepose.mp4", frame.width, frame.height, source.fps)
-            sink.write(out)
-            lat["sink"] = (time.perf_counter() - t) * 1e3
-            if i >= WARMUP_FRAMES:
-                stats.add((time.perf_counter() - t0) * 1e3, lat, len(people))
-        if sink is not None:
-            sink.close()
-    return stats
+
+    def step(frame: Frame, capture_ms: float) -> tuple:
+        lat = dict.fromkeys(STAGES, 0.0)
+        lat["capture"] = capture_ms
+        people = model.step(frame.image, lat)
+        t = time.perf_counter()
+        out = frame.image.copy()
+        for kp in people:
+            draw_skeleton(out, kp, np.array([66, 135, 245]), 0.5)
+        lat["render"] = (time.perf_counter() - t) * 1e3
+        return out, lat, len(people)
+
+    return time_stream(clip, frames, tmp / "blazepose.mp4", stats, step)
 
 
 def resolve_model(model: str | None, tmp: Path) -> tuple[str, bool]:
@@ -215,7 +225,7 @@ def resolve_model(model: str | None, tmp: Path) -> tuple[str, bool]:
     if model is not None:
         return model, False
     try:
-        return str(model_path("xs")), False
+        return str(model_path(DEFAULT_MODEL)), False
     except ModelUnavailable:
         path = tmp / "meshpose_xs_random.safetensors"
         save_checkpoint(MeshPoseNet(MeshPoseConfig.preset("xs")), path, {"weights": "random"})
