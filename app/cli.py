@@ -2,8 +2,9 @@
 or images and write the annotated result (and optional JSON / OBJ / NPZ exports).
 
 With no arguments it processes the bundled sample clip headless into ``out/``. Every error is
-one line on stderr with a non-zero exit status (1: bad input or output, 2: bad usage or no
-model weights, 130: interrupted); whatever was written before an error or Ctrl-C is kept and
+one line on stderr with a non-zero exit status (1: bad input or output, e.g. an unreadable
+garment image, 2: bad usage, e.g. an unknown garment name, or no model weights, 130:
+interrupted); whatever was written before an error or Ctrl-C is kept and
 complete (the video playable, the JSON valid).
 """
 
@@ -50,6 +51,15 @@ from meshpose_core.pipeline.sinks import Sink, interrupts_deferred
 from meshpose_core.pipeline.sources import Frame
 from meshpose_core.render import RendererUnavailable
 from meshpose_core.topology import FORMAT_VERSION, LEVEL_SIZES, TopologyError
+from meshpose_core.tryon import (
+    GarmentError,
+    UnknownGarment,
+    format_outfit,
+    list_garments,
+    load_outfits,
+    parse_outfit,
+)
+from meshpose_core.tryon.regions import REGIONS
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_CLIP = REPO / "assets" / "samples" / "gym_run.mp4"
@@ -63,7 +73,7 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Shows defaults, except the uninformative None / False."""
 
     def _get_help_string(self, action: argparse.Action) -> str:
-        if action.default in (None, False) or action.default is argparse.SUPPRESS:
+        if action.default in (None, False, []) or action.default is argparse.SUPPRESS:
             return action.help or ""
         return super()._get_help_string(action) or ""
 
@@ -146,6 +156,20 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="LIST",
         help=f"comma-separated layers from {','.join(LAYERS)}, each optionally with an "
         "opacity as name:0.5; '' renders nothing",
+    )
+    proc.add_argument(
+        "--garment",
+        action="append",
+        default=[],
+        metavar="NAME|PATH",
+        help="dress people in an outfit (adds the garment layer): a shipped garment "
+        "(--list-garments), an atlas-layout PNG, IMAGE.png@REGION for a plain image on a body "
+        f"region ({', '.join(sorted(REGIONS))}), or a .npz mesh garment; join the garments of "
+        "one outfit with + (striped_tshirt+flared_skirt). Repeat for several outfits: people "
+        "take them in turn, in the order they appear, and keep theirs",
+    )
+    proc.add_argument(
+        "--list-garments", action="store_true", help="print the shipped garments' names and exit"
     )
     proc.add_argument(
         "--max-people",
@@ -237,6 +261,37 @@ def _apply_defaults(args: argparse.Namespace) -> None:
             args.out = args.out or str(OUT_DIR / "gym_run_annotated.mp4")
 
 
+def _apply_garments(args: argparse.Namespace) -> None:
+    """``--garment`` turns the garment layer on (after the listed layers, at full opacity)."""
+    if args.garment and "garment" not in dict(parse_layers(args.layers)):
+        args.layers = f"{args.layers},garment" if args.layers.strip() else "garment"
+
+
+def _outfits(args: argparse.Namespace) -> tuple[tuple[str, ...], ...]:
+    return tuple(parse_outfit(spec) for spec in args.garment)
+
+
+def _check_garments(args: argparse.Namespace) -> int:
+    """Load every garment now (the pipeline then finds them loaded), so that a bad name or
+    file is one error line before any input is opened or frame processed: the exit status
+    (0 when all is well; 2 for a bad option or name, 1 for a file that cannot be read)."""
+    try:
+        _apply_garments(args)
+        outfits = _outfits(args)
+        layers = dict(parse_layers(args.layers))
+    except ValueError as exc:  # GarmentError (an empty garment in a+b) or a bad --layers
+        return _fail(str(exc), EXIT_USAGE)
+    if "garment" in layers and not outfits:
+        return _fail("the garment layer needs --garment NAME (see --list-garments)", EXIT_USAGE)
+    try:
+        load_outfits(outfits)
+    except UnknownGarment as exc:
+        return _fail(str(exc), EXIT_USAGE)
+    except GarmentError as exc:
+        return _fail(str(exc), EXIT_INPUT)
+    return EXIT_OK
+
+
 def _config(args: argparse.Namespace) -> PipelineConfig:
     return PipelineConfig(
         network=NetworkConfig(
@@ -244,7 +299,9 @@ def _config(args: argparse.Namespace) -> PipelineConfig:
         ),
         tracker=TrackerConfig(detect_every=args.detect_every, max_tracks=args.max_people),
         smoothing=SmoothingConfig(strength=args.smooth),
-        render=RenderConfig(layers=parse_layers(args.layers), renderer=args.renderer),
+        render=RenderConfig(
+            layers=parse_layers(args.layers), renderer=args.renderer, outfits=_outfits(args)
+        ),
     )
 
 
@@ -253,6 +310,12 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help, or a usage error already printed on one line
         return int(exc.code or 0)
+    if args.list_garments:
+        print("\n".join(list_garments()))
+        return EXIT_OK
+    status = _check_garments(args)
+    if status != EXIT_OK:
+        return status
     _apply_defaults(args)
     if (args.webcam or args.video) and not args.headless:
         from app.gui import can_show_gui
@@ -319,9 +382,10 @@ def _run(args: argparse.Namespace, config: PipelineConfig, source: Source, displ
         stack.callback(display.close)
         pipeline = Pipeline(config)
         stack.callback(pipeline.close)
+        outfits = " | ".join(format_outfit(o) for o in config.render.outfits)
         print(
             f"meshpose-demo: {source.description} with {pipeline.network.name}, "
-            f"layers {args.layers or 'none'}",
+            f"layers {args.layers or 'none'}" + (f", outfits {outfits}" if outfits else ""),
             file=sys.stderr,
         )
         sinks = _Sinks(args, pipeline, source, written)

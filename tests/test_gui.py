@@ -20,6 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -28,9 +29,10 @@ from PyQt6.QtGui import QDropEvent
 from PyQt6.QtWidgets import QComboBox
 
 from app.cli import SAMPLE_CLIP
+from app.gui.garment_panel import OPEN_IMAGE
 from app.gui.main_window import MainWindow
 from app.gui.player import SourceSpec
-from app.gui.settings import GUI_LAYERS, UNAVAILABLE_LAYERS, LayerSettings, ModelSettings
+from app.gui.settings import GUI_LAYERS, LayerSettings, ModelSettings, load_layers, save_layers
 from app.gui.worker import FramePacket
 from meshpose_core.model import checkpoint
 from meshpose_core.model.checkpoint import save_checkpoint
@@ -168,9 +170,6 @@ def test_window_plays_the_sample_clip(qtbot, window: MainWindow) -> None:
 def test_every_layer_and_opacity_change_the_picture(qtbot, window: MainWindow) -> None:
     base = pause(qtbot, window).image.copy()
     for i, name in enumerate(GUI_LAYERS):
-        if name in UNAVAILABLE_LAYERS:
-            assert not window.layer_panel.checkboxes[name].isEnabled()
-            continue
         key = str(i + 1)
         changed = toggled(qtbot, window, key)
         assert (changed != base).any(axis=2).sum() > 20, name
@@ -293,10 +292,69 @@ def test_snapshot_mesh_export_and_side_view(qtbot, window: MainWindow) -> None:
     qtbot.mouseMove(view, QPoint(140, 60))  # drag: turn by 60 degrees
     qtbot.mouseRelease(view, Qt.MouseButton.LeftButton, pos=QPoint(140, 60))
     assert view.yaw == pytest.approx(yaw + 60.0)
-    front = next_packet(qtbot, window, seq).side_view
-    assert front is not None and front.shape == side.shape and (front != side).any()
+
+    def turned() -> bool:  # a packet drawn after the turn reached the worker
+        p = window.packet
+        view = None if p is None or p.seq <= seq else p.side_view
+        return view is not None and view.shape == side.shape and bool((view != side).any())
+
+    qtbot.waitUntil(turned, timeout=WAIT_MS)
     window.side_dock.hide()
     play(qtbot, window)
+
+
+def test_garment_picker_changes_the_pipeline_outfits(
+    qtbot, window: MainWindow, tmp_path, monkeypatch
+) -> None:
+    pause(qtbot, window)
+    panel = window.garment_panel
+
+    def worn() -> tuple | None:
+        """The outfits the worker's pipeline draws (read from the GUI thread: a test only)."""
+        pipeline = window.worker._pipeline
+        return None if pipeline is None else pipeline.renderer.config.outfits
+
+    seq = window.worker.latest_seq
+    choose(panel.first[0], "flared_skirt")
+    qtbot.waitUntil(lambda: worn() == (("flared_skirt",),), timeout=WAIT_MS)
+    assert window.layer_panel.layers["garment"].enabled  # picking a garment shows the layer
+    next_packet(qtbot, window, seq)  # redrawn while paused
+    choose(panel.second[0], "striped_tshirt")
+    choose(panel.first[1], "loose_coat")
+    outfits = (("flared_skirt", "striped_tshirt"), ("loose_coat",))
+    qtbot.waitUntil(lambda: worn() == outfits, timeout=WAIT_MS)
+    assert "--garment=flared_skirt+striped_tshirt --garment=loose_coat" in window.command_line()
+
+    logo = tmp_path / "logo.png"  # a user image, placed on the chest
+    assert cv2.imwrite(str(logo), np.full((40, 60, 3), (20, 20, 240), np.uint8))
+    monkeypatch.setattr(panel, "choose_image", lambda: f"{logo}@chest")
+    choose(panel.second[1], OPEN_IMAGE)
+    outfits = (("flared_skirt", "striped_tshirt"), ("loose_coat", f"{logo}@chest"))
+    qtbot.waitUntil(lambda: worn() == outfits, timeout=WAIT_MS)
+    assert panel.second[1].currentText() == "logo.png @ chest"
+
+    broken = tmp_path / "broken.png"  # an unreadable one: the error dialog, nothing changes
+    broken.write_bytes(b"\x89PNG not really")
+    monkeypatch.setattr(panel, "choose_image", lambda: str(broken))
+    choose(panel.first[0], OPEN_IMAGE)
+    qtbot.waitUntil(
+        lambda: window._dialog is not None and window._dialog.isVisible(), timeout=WAIT_MS
+    )
+    assert "cannot read garment image" in window._dialog.text()
+    window._dialog.close()
+    qtbot.waitUntil(lambda: panel.outfits == outfits, timeout=WAIT_MS)
+    assert panel.first[0].currentData() == "flared_skirt" and worn() == outfits
+    assert window.layer_panel.layers.outfits == outfits
+    play(qtbot, window)
+
+
+def test_outfits_are_remembered(tmp_path) -> None:
+    store = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    for outfits in ((("loose_coat",),), (("striped_tshirt", "flared_skirt"), ("x.png@back",))):
+        save_layers(store, LayerSettings().with_outfits(outfits))
+        store.sync()
+        again = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+        assert load_layers(again).outfits == outfits
 
 
 def test_missing_camera_and_dropped_file_give_messages(qtbot, window: MainWindow) -> None:

@@ -197,6 +197,53 @@ def test_bad_inputs_give_one_error_line(tiny_model, clip, tmp_path, capsys, args
     assert len(error_lines(err)) == 1 and message in error_lines(err)[0], err
 
 
+@pytest.mark.parametrize(
+    ("garment", "status", "message"),
+    [
+        ("unknown_name", 2, "unknown garment 'unknown_name'; available: chest_logo"),
+        ("striped_tshirt+", 2, "empty garment in outfit"),
+        ("{broken}", 1, "cannot read garment image"),
+        ("{missing}", 1, "garment image not found"),
+        ("{broken_npz}", 1, "is unreadable or corrupt"),
+    ],
+)
+def test_bad_garment_is_one_error_line_before_any_frame(
+    tiny_model, clip, tmp_path, capsys, garment, status, message
+) -> None:
+    broken, broken_npz = tmp_path / "broken.png", tmp_path / "broken.npz"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n not really a PNG")
+    broken_npz.write_bytes(b"PK garbage")
+    fields = {"broken": broken, "missing": tmp_path / "missing.png", "broken_npz": broken_npz}
+    out, js = tmp_path / "out" / "a.mp4", tmp_path / "a.json"
+    args = ["--video", clip, "--model", tiny_model, "--headless", "--out", out]
+    args += ["--export-json", js, "--garment", "striped_tshirt", "--garment"]
+    rc, stdout, err = run_cli([*args, garment.format(**fields)], capsys)
+    assert rc == status, err
+    assert len(error_lines(err)) == 1 and message in error_lines(err)[0], err
+    assert err.count("\n") == 1 and not stdout  # nothing started, nothing written
+    assert not out.exists() and not out.parent.exists() and not js.exists()
+
+
+def test_garment_layer_needs_a_garment_and_names_are_listed(capsys) -> None:
+    rc, _, err = run_cli(["--layers", "mesh,garment"], capsys)
+    assert rc == 2 and "the garment layer needs --garment NAME" in err
+    rc, stdout, _ = run_cli(["--list-garments"], capsys)
+    assert rc == 0 and {"striped_tshirt", "flared_skirt"} <= set(stdout.split())
+
+
+def test_clip_with_outfits(tiny_model, clip, tmp_path, capsys) -> None:
+    """``--garment`` adds the garment layer; two outfits; a complete video comes out."""
+    out = tmp_path / "dressed.mp4"
+    args = ["--video", clip, "--model", tiny_model, "--backend", "torch", "--threads", "1"]
+    args += ["--headless", "--out", out, "--layers", "mesh"]
+    args += ["--garment", "striped_tshirt+flared_skirt", "--garment", "loose_coat"]
+    rc, _, err = run_cli(args, capsys)
+    assert rc == 0, err
+    assert "layers mesh,garment, outfits striped_tshirt+flared_skirt | loose_coat" in err
+    with av.open(str(out)) as c:
+        assert len(list(c.decode(video=0))) == CLIP_FRAMES
+
+
 def test_no_trained_weights_says_how_to_get_them(tmp_path, capsys, monkeypatch) -> None:
     monkeypatch.setattr(checkpoint, "WEIGHTS_DIR", tmp_path)  # as before the weights land
     rc, _, err = run_cli([], capsys)
@@ -220,6 +267,30 @@ def test_tracker_ids_on_the_clip(tiny_model, clip) -> None:
     assert [r.detected for r in results] == [True, True, False, False] + [True, False, False] * 2
     assert all([p.track_id for p in r.people] == [1] for r in results)
     assert all(r.latency_ms["capture"] > 0 for r in results)
+
+
+def test_results_at_processes_the_clip_from_its_start(tiny_model, clip) -> None:
+    """The chosen frames' results are those of a run over the whole clip (tracker warm), in
+    order; frames past the clip's end are left out."""
+    from meshpose_core.pipeline import VideoSource, results_at
+
+    config = PipelineConfig(
+        network=NetworkConfig(model=str(tiny_model), backend="torch", device="cpu", threads=1),
+        tracker=TrackerConfig(detect_every=3, refine_from_mesh=False),
+        render=RenderConfig(layers=()),
+    )
+    with Pipeline(config) as pipe:
+        with VideoSource(clip) as src:
+            full = list(pipe.run(src))
+        picked = list(results_at(pipe, clip, [7, 2, 99]))
+    assert [(f.index, r.index) for f, r in picked] == [(2, 2), (7, 7)]
+    for frame, result in picked:
+        assert frame.image.shape == (result.height, result.width, 3)
+        assert result.detected == full[frame.index].detected
+        expected = full[frame.index].people
+        assert [p.track_id for p in result.people] == [p.track_id for p in expected]
+        for got, want in zip(result.people, expected, strict=True):
+            np.testing.assert_allclose(got.vertices, want.vertices, atol=1e-3)
 
 
 def test_ctrl_c_leaves_playable_video_and_valid_json(tiny_model, schema, tmp_path) -> None:

@@ -1,9 +1,11 @@
-"""Try-on: binding exactness and attachment, occlusion, garment errors, region placement."""
+"""Try-on: binding exactness and attachment, occlusion, garment errors, region placement, the
+GL shader path against the numpy one, outfits."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from scipy import ndimage
@@ -14,12 +16,15 @@ from meshpose_core.tryon import (
     GarmentError,
     GarmentLibrary,
     MeshGarment,
+    OutfitCycle,
     TextureGarment,
     TryOnConfig,
     TryOnLayer,
     TryOnPerson,
+    UnknownGarment,
     list_garments,
     load_garment,
+    parse_outfit,
     pose_binding,
 )
 from meshpose_core.tryon.atlas import BodyAtlas, seam_faces
@@ -256,7 +261,8 @@ def test_texture_garment_changes_only_its_region(
     body = front_view(topo.vertices)
     frame = np.full((H, W, 3), 90, np.uint8)
     out = layer.render(frame, [TryOnPerson(body, (logo,))])
-    changed = (out != frame).any(axis=2)
+    # > 1: the GL path returns 8-bit colour, and an alpha under half a step rounds to one
+    changed = np.abs(out.astype(int) - frame).max(axis=2) > 1
     assert changed.sum() > 300
     rast = layer._rasterizer()
     px = body.copy()
@@ -328,3 +334,74 @@ def test_layer_lags_the_hem_of_a_tracked_person(lib: GarmentLibrary, topo: Topol
         lagging.reset()
         again = alpha_image(lagging.draw(W, H, [TryOnPerson(turned, (skirt,), track_id=7)]))
         np.testing.assert_array_equal(again, now)
+
+
+# -- GL shader path, outfits ------------------------------------------------------------------
+
+
+def test_shader_and_numpy_paths_agree(lib: GarmentLibrary, topo: Topology, posed) -> None:
+    """The fragment-shader painting (GL) and the numpy painting give the same layer, to the
+    8-bit rounding and the odd edge pixel: three garments, two overlapping people."""
+    outfit = (lib.load("striped_tshirt"), lib.load("flared_skirt"), lib.load("crossbody_bag"))
+    a = front_view(posed[2], yaw=20)
+    b = front_view(posed[3]) * np.float32([0.8, 0.8, 0.8]) + np.float32([40, 40, 100])
+    vis = np.linspace(0.1, 1.0, 518, dtype=np.float32)
+    people = [TryOnPerson(a, outfit, vis), TryOnPerson(b, outfit[::-1])]
+    with create_rasterizer() as rast:
+        if rast.name != "gl":
+            pytest.skip("no OpenGL context here")
+        out = {}
+        for shader in (True, False):
+            cfg = TryOnConfig(soft_edges=False, shader_paint=shader)
+            with TryOnLayer(cfg, rast, topo, lib.atlas) as layer:
+                out[shader] = [(g.rect, g.rgba.astype(int)) for g in layer.draw(W, H, people)]
+    assert [r for r, _ in out[True]] == [r for r, _ in out[False]]
+    for (_, gl), (_, cpu) in zip(out[True], out[False], strict=True):
+        diff = np.abs(gl - cpu).max(axis=-1)
+        assert (gl[..., 3] > 0).sum() > 2000
+        assert np.mean(diff > 3) < 0.01 and np.median(diff[gl[..., 3] > 0]) <= 1
+
+
+def test_bodies_fragments_from_the_garment_pass(lib: GarmentLibrary, topo: Topology) -> None:
+    """``draw_with_bodies``: the bodies' fragments are the rasterizer's (garments in front
+    do not hide them), for the pipeline's surface layers."""
+    body = front_view(topo.vertices)
+    behind = body + np.float32([50, 10, 80])
+    people = [TryOnPerson(body, (lib.load("loose_coat"),)), TryOnPerson(behind, ())]
+    with create_rasterizer() as rast:
+        if rast.name != "gl":
+            pytest.skip("no OpenGL context here")
+        with TryOnLayer(TryOnConfig(), rast, topo, lib.atlas) as layer:
+            layers, frags, (r0, r1, c0, c1) = layer.draw_with_bodies(W, H, people)
+            mine = (frags.mesh_id[: r1 - r0, : c1 - c0], frags.face_id[: r1 - r0, : c1 - c0])
+            meshes = []
+            for v in (body, behind):
+                px = v.copy()
+                px[:, :2] += 0.5
+                meshes.append((px, topo.faces))
+            ref = rast.rasterize(meshes, W, H)
+    assert len(layers) == 1 and layers[0].rect == (r0, r1, c0, c1)
+    ref_id, ref_face = ref.mesh_id[r0:r1, c0:c1], ref.face_id[r0:r1, c0:c1]
+    assert (ref.mesh_id >= 0).sum() == (ref_id >= 0).sum()  # the rectangle holds the bodies
+    assert (mine[0] == ref_id).mean() > 0.999 and (mine[1] == ref_face).mean() > 0.995
+    assert (mine[0] == 1).sum() > 1000  # the second body, partly behind the first
+
+
+def test_outfits_parse_load_and_cycle(lib: GarmentLibrary, tmp_path: Path) -> None:
+    assert parse_outfit("striped_tshirt + flared_skirt") == ("striped_tshirt", "flared_skirt")
+    with pytest.raises(GarmentError, match="empty garment"):
+        parse_outfit("striped_tshirt++flared_skirt")
+    logo = tmp_path / "logo@2x.png"  # an @ in a file name is not a region
+    assert cv2.imwrite(str(logo), np.full((30, 50, 3), 200, np.uint8))
+    placed = lib.load(f"{logo}@back")
+    assert isinstance(placed, TextureGarment) and placed.name == "logo@2x@back"
+    assert placed.faces.sum() < 0.2 * len(placed.faces)
+    assert isinstance(lib.load(logo), TextureGarment)  # the same file as an atlas texture
+    with pytest.raises(UnknownGarment):
+        lib.load("ball_gown@chest")
+    cycle = OutfitCycle()
+    assert cycle.assign([3, 1], 2) == [1, 0]  # appearing together: by id
+    assert cycle.assign([1, 3, 7], 2) == [0, 1, 0]
+    assert cycle.assign([7, 9], 2) == [0, 1]  # 3 gone: nobody changes clothes
+    cycle.reset()
+    assert cycle.assign([9], 2) == [0]

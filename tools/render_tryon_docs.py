@@ -1,15 +1,18 @@
 """Render the pictures of docs/tryon.md.
 
     python tools/render_tryon_docs.py [--out docs/images]
-    python tools/render_tryon_docs.py --model weights/meshpose_xs.safetensors \\
-        --frames assets/samples/gym_run.mp4:40 other_clip.mp4:120 photo.jpg \\
-        [--garments flared_skirt,striped_tshirt,crossbody_bag]
+    python tools/render_tryon_docs.py --model xs_bp|PATH \\
+        [--frames assets/samples/gym_run.mp4:45 other_clip.mp4:60,120 ...] \\
+        [--garments flared_skirt,striped_tshirt+crossbody_bag] [--layers garment]
 
 Without ``--model``: every shipped garment on the posed fixture bodies (front and back)
 over a neutral backdrop with the body drawn in a skin tone, several people with different
-outfits in one frame, and the occlusion / visibility cases. With ``--model`` and
-``--frames``: people are detected (BlazePose), the network predicts their meshes and every
-listed garment is drawn over each real frame (``tryon_real_<frame>.png``).
+outfits in one frame, and the occlusion / visibility cases. With ``--model``:
+``tryon_real.png``, one row per garment (default: every shipped one) and one column per real
+frame; each clip goes through the MeshPose Live pipeline from its start up to its chosen
+frames (the tracker is warm, as in the CLI) and the pipeline's garment layer dresses everyone
+found there; tiles are cut around the people. Missing clips are skipped with a note; fewer
+than two frames is an error.
 """
 
 from __future__ import annotations
@@ -216,69 +219,141 @@ def template_preview(lib: GarmentLibrary, out: Path) -> str:
     return path.name
 
 
-VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm")
+MEDIA = ROOT.parent / "shared" / "media" / "videos"
+DEFAULT_FRAMES = (  # clips missing here are skipped with a note
+    f"{ROOT / 'assets' / 'samples' / 'gym_run.mp4'}:45",
+    f"{MEDIA / 'romp_sample_video2.mp4'}:60",
+    f"{MEDIA / 'mmpose_demo_street.mp4'}:4",
+)
+REAL_LAYERS = "garment"
+TILE_HEIGHT = 300
+CROP_MARGIN = 0.12  # around the people's boxes, as a fraction of their union's height
+ROW_LABEL = 180  # px of the garment-name column
+HEADER = 26  # px of the frame-label strip
 
 
-def read_frame(spec: str) -> tuple[np.ndarray, str]:
-    """``image.jpg`` or ``clip.mp4:INDEX`` -> (RGB frame, a name for the output file)."""
-    path, _, index = spec.partition(":") if ":" in Path(spec).name else (spec, "", "")
-    if Path(path).suffix.lower() not in VIDEO_SUFFIXES:
-        return np.asarray(Image.open(path).convert("RGB")), Path(path).stem
-    cap = cv2.VideoCapture(path)
-    cap.set(cv2.CAP_PROP_POS_FRAMES, int(index or 0))
-    ok, bgr = cap.read()
-    cap.release()
-    if not ok:
-        raise SystemExit(f"cannot read frame {index or 0} of {path}")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), f"{Path(path).stem}_{int(index or 0)}"
+def people_crop(people: Sequence, width: int, height: int) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1): the union of the people's boxes with a margin, inside the frame;
+    the whole frame when nobody was found."""
+    if not people:
+        return 0, 0, width, height
+    boxes = np.array([p.box for p in people], np.float64)
+    x0, y0 = boxes[:, :2].min(0)
+    x1, y1 = boxes[:, 2:].max(0)
+    pad = CROP_MARGIN * (y1 - y0)
+    x0, y0 = max(int(x0 - pad), 0), max(int(y0 - pad), 0)
+    x1, y1 = min(int(np.ceil(x1 + pad)), width), min(int(np.ceil(y1 + pad)), height)
+    return x0, y0, x1, y1
 
 
 def real_frames(args: argparse.Namespace, lib: GarmentLibrary, out: Path) -> list[str]:
-    """Detect, predict and dress every person of each given frame."""
-    from meshpose_core.detection import BlazePoseDetector
-    from meshpose_core.predictor import MeshPose
+    """Every outfit (one per row) on real frames (one per column) through the MeshPose Live
+    pipeline: each clip is processed from its start up to its chosen frames (the tracker is
+    warm, as in the CLI), then the pipeline's garment layer dresses everyone found there;
+    the tiles are cut around the people -> ``tryon_real.png``."""
+    from meshpose_core.pipeline import (
+        LayerRenderer,
+        ModelUnavailable,
+        NetworkConfig,
+        Pipeline,
+        PipelineConfig,
+        RenderConfig,
+        parse_layers,
+        results_at,
+    )
+    from meshpose_core.pipeline.network import model_path
+    from meshpose_core.tryon import GarmentError, load_outfits, parse_outfit
+    from tools.render_results_docs import label as caption
+    from tools.render_results_docs import parse_clip, save_small
 
-    model = MeshPose.from_pretrained(args.model, device="cpu")
-    detector = BlazePoseDetector()
-    garments = [lib.load(n) for n in args.garments.split(",")]
-    size = model.input_size
-    written = []
-    with TryOnLayer() as layer:
-        for spec in args.frames:
-            rgb, stem = read_frame(spec)
-            people = []
-            for det in detector.detect(rgb):
-                x0, y0, x1, y1 = det.box
-                side = max(x1 - x0, y1 - y0) * 1.25
-                k = max(size) / side
-                cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-                m = np.array([[k, 0, size[1] / 2 - k * cx], [0, k, size[0] / 2 - k * cy]])
-                crop = cv2.warpAffine(rgb, m, (size[1], size[0]), flags=cv2.INTER_LINEAR)
-                pred = model.predict(crop[None])
-                v = pred.vertices_high[0].astype(np.float64)
-                img_v = np.stack([(v[:, 0] - m[0, 2]) / k, (v[:, 1] - m[1, 2]) / k, v[:, 2] / k], 1)
-                people.append(TryOnPerson(img_v.astype(np.float32), tuple(garments),
-                                          visibility=pred.visibility[0]))  # fmt: skip
-            path = out / f"tryon_real_{stem}.png"
-            Image.fromarray(layer.render(rgb, people)).save(path)
-            written.append(path.name)
-    return written
+    try:
+        names = args.garments.split(",") if args.garments else lib.names()
+        outfits = [parse_outfit(n) for n in names]
+        load_outfits(tuple(outfits))  # a bad name or file: one line, before any frame
+        layers = parse_layers(args.layers)
+        specs = [parse_clip(spec) for spec in args.frames or DEFAULT_FRAMES]
+        model_path(args.model)
+    except (GarmentError, ValueError, argparse.ArgumentTypeError, ModelUnavailable) as exc:
+        raise SystemExit(f"error: {exc}") from None
+    clips = []
+    for clip, frames in specs:
+        if clip.is_file():
+            clips.append((clip, frames))
+        else:
+            print(f"note: {clip} not found (skipped)", file=sys.stderr)
+    if sum(len(frames) for _, frames in clips) < 2:
+        raise SystemExit("error: fewer than two real frames to render; give --frames")
+    config = PipelineConfig(
+        network=NetworkConfig(model=args.model, threads=args.threads),
+        render=RenderConfig(layers=()),  # the pipeline draws nothing; the frames we keep below
+    )
+    columns: list[tuple[str, list[np.ndarray]]] = []  # (frame label, one tile per outfit)
+    with Pipeline(config) as pipe:
+        # the pipeline's layer renderer, one outfit at a time (one GL context in this thread)
+        renderer = LayerRenderer(RenderConfig(layers=layers, outfits=(outfits[0],)))
+        try:
+            for clip, frames in clips:
+                found = set()
+                for frame, result in results_at(pipe, clip, frames):
+                    x0, y0, x1, y1 = people_crop(result.people, frame.width, frame.height)
+                    size = (round((x1 - x0) * TILE_HEIGHT / (y1 - y0)), TILE_HEIGHT)
+                    tiles = []
+                    for outfit in outfits:
+                        renderer.reset()  # everyone found wears this row's outfit
+                        renderer.set_outfits((outfit,))
+                        image = renderer.render(frame.image, result.people)[y0:y1, x0:x1]
+                        tiles.append(cv2.resize(image, size, interpolation=cv2.INTER_AREA))
+                    n = len(result.people)
+                    columns.append((f"{clip.stem} #{frame.index}, {n} found", tiles))
+                    found.add(frame.index)
+                if missing := sorted(set(frames) - found):
+                    print(f"note: {clip} has no frame {missing} (skipped)", file=sys.stderr)
+        finally:
+            renderer.close()
+        print(f"model {pipe.network.name}, rasterizer {renderer.backend}")
+    if len(columns) < 2:
+        raise SystemExit(f"error: {len(columns)} real frame(s) found; at least two are needed")
+
+    widths = [tiles[0].shape[1] for _, tiles in columns]
+    header = np.full((HEADER, ROW_LABEL + sum(widths), 3), 40, np.uint8)
+    x = ROW_LABEL
+    for (text, _), w in zip(columns, widths, strict=True):
+        header = caption(header, text, (x + 6, 4), 14)
+        x += w
+    strips = [header]
+    for i, outfit in enumerate(outfits):
+        name = np.full((TILE_HEIGHT, ROW_LABEL, 3), 40, np.uint8)
+        name = caption(name, "\n+ ".join(outfit), (8, 8), 15)
+        strips.append(np.concatenate([name, *(tiles[i] for _, tiles in columns)], axis=1))
+    path = save_small(np.concatenate(strips, axis=0), out / "tryon_real.png", args.max_bytes)
+    print(f"{path.name}: {path.stat().st_size / 1e3:.0f} kB, {len(outfits)} rows x {len(columns)}")
+    return [path.name]
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "images")
-    ap.add_argument("--model", help="MeshPose checkpoint: render real frames instead")
-    ap.add_argument(
-        "--frames", nargs="*", default=[], help="images or clip.mp4:FRAME (with --model)"
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--garments", default="flared_skirt,striped_tshirt,crossbody_bag")
+    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "images")
+    ap.add_argument("--model", help="preset name or checkpoint: render real frames instead")
+    ap.add_argument(
+        "--frames",
+        nargs="+",
+        help="with --model: clip.mp4:FRAME[,FRAME] ... (default: gym_run.mp4:45 and, when "
+        "present, ../shared/media/videos/romp_sample_video2.mp4:60, mmpose_demo_street.mp4:4)",
+    )
+    ap.add_argument(
+        "--garments",
+        help="with --model: one row per garment, comma-separated (a+b: one row wearing both); "
+        "default: every shipped garment",
+    )
+    ap.add_argument("--layers", default=REAL_LAYERS, help="with --model: the pipeline's layers")
+    ap.add_argument("--threads", type=int, default=1, help="with --model: network CPU threads")
+    ap.add_argument("--max-bytes", type=int, default=2_000_000, help="size limit of the grid")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     lib = GarmentLibrary()
     if args.model:
-        if not args.frames:
-            ap.error("--model needs --frames")
         written = real_frames(args, lib, args.out)
     else:
         topo = Topology.load("high")

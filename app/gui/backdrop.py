@@ -15,7 +15,6 @@ import cv2
 import numpy as np
 
 from meshpose_core.pipeline import LayerRenderer, PersonResult, RenderConfig
-from meshpose_core.render import Rasterizer
 
 
 def faded(image: np.ndarray, opacity: float) -> np.ndarray:
@@ -34,16 +33,17 @@ class BackdropRenderer(LayerRenderer):
         super().__init__(config)
         self.video_opacity = video_opacity
 
-    def set_layers(self, layers: tuple[tuple[str, float], ...], video_opacity: float) -> None:
-        """New layers and opacities from the next ``render`` on (keeps the GL context)."""
+    def set_layers(
+        self,
+        layers: tuple[tuple[str, float], ...],
+        video_opacity: float,
+        outfits: tuple[tuple[str, ...], ...],
+    ) -> None:
+        """New layers, opacities and outfits from the next ``render`` on (keeps the GL
+        context). ``GarmentError`` if an outfit cannot be loaded: nothing changes then."""
+        self.set_outfits(outfits)
         self.config = replace(self.config, layers=layers)
         self.video_opacity = video_opacity
-
-    def rasterizer(self) -> Rasterizer:
-        """The rasterizer this renderer draws with (created on first use, in the calling
-        thread). Other drawing in the rendering thread must share it: the GL backend makes its
-        context current only once, so a second GL context in the same thread breaks both."""
-        return self._rasterizer()
 
     def render(
         self, image: np.ndarray, people: Sequence[PersonResult], hud: Sequence[str] = ()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtWidgets import QCheckBox, QGridLayout, QGroupBox, QLabel, QSlider, QWidget
 
-from .settings import GUI_LAYERS, LAYER_LABELS, UNAVAILABLE_LAYERS, LayerSettings
+from .settings import GUI_LAYERS, LAYER_LABELS, LayerSettings
 
 
 class LayerPanel(QGroupBox):
@@ -35,10 +35,6 @@ class LayerPanel(QGroupBox):
             slider.valueChanged.connect(lambda v, n=name: self._edit(n, opacity=v / 100))
             box.setToolTip(f"Show or hide the layer (key {row + 1})")
             slider.setToolTip("Opacity")
-            if name in UNAVAILABLE_LAYERS:
-                for w in (box, slider, value):
-                    w.setEnabled(False)
-                    w.setToolTip(UNAVAILABLE_LAYERS[name])
             grid.addWidget(box, row, 0)
             grid.addWidget(slider, row, 1)
             grid.addWidget(value, row, 2)
@@ -76,4 +72,4 @@ class LayerPanel(QGroupBox):
     def _show_value(self, name: str) -> None:
         state = self._layers[name]
         self._values[name].setText(f"{round(state.opacity * 100)}%")
-        self.sliders[name].setEnabled(state.enabled and name not in UNAVAILABLE_LAYERS)
+        self.sliders[name].setEnabled(state.enabled)

@@ -29,7 +29,9 @@ from PyQt6.QtWidgets import (
 
 from app.cli import OUT_DIR, SAMPLE_CLIP, build_parser
 from meshpose_core.pipeline import ImageSink, ObjSink, SinkError
+from meshpose_core.tryon import list_garments, parse_outfit
 
+from .garment_panel import GarmentPanel
 from .image_view import TurntableView, VideoView
 from .layer_panel import LayerPanel
 from .model_panel import ModelPanel
@@ -109,6 +111,7 @@ class MainWindow(QMainWindow):
         if last_file:
             self.source_panel.last_folder = str(Path(last_file).parent)
         self.layer_panel = LayerPanel(layers)
+        self.garment_panel = GarmentPanel(layers.outfits, list_garments())
         self.model_panel = ModelPanel(model)
         self.stats = StatsPanel()
         self.side_view = TurntableView()
@@ -142,14 +145,19 @@ class MainWindow(QMainWindow):
 
         controls = QWidget()
         stack = QVBoxLayout(controls)
-        for panel in (self.source_panel, self.layer_panel, self.model_panel):
+        panels = (self.source_panel, self.layer_panel, self.garment_panel, self.model_panel)
+        for panel in panels:
             stack.addWidget(panel)
         stack.addStretch(1)
         scroll = QScrollArea()
         scroll.setWidget(controls)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setMinimumWidth(300)
+        bar = scroll.verticalScrollBar()
+        # wide enough for the panels and a vertical scroll bar: no horizontal one
+        scroll.setMinimumWidth(
+            max(300, controls.minimumSizeHint().width()) + (bar.sizeHint().width() if bar else 0)
+        )
         self.controls_dock = self._dock("Controls", scroll, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.stats_dock = self._dock(
             "Performance", self.stats, Qt.DockWidgetArea.RightDockWidgetArea
@@ -235,6 +243,8 @@ class MainWindow(QMainWindow):
         w.problem.connect(self.show_problem)
         self.source_panel.open_requested.connect(self.open_source)
         self.layer_panel.changed.connect(w.set_layers)
+        self.garment_panel.changed.connect(self._outfits_picked)
+        w.outfits_changed.connect(self._outfits_worn)
         self.model_panel.changed.connect(w.set_model)
         self.transport.play_clicked.connect(w.toggle_playing)
         self.transport.step_clicked.connect(w.step)
@@ -340,6 +350,20 @@ class MainWindow(QMainWindow):
     def open_source(self, spec: SourceSpec) -> None:
         self.show_message(f"Opening {spec.label}…")
         self.worker.open_source(spec)
+
+    def _outfits_picked(self, outfits: tuple[tuple[str, ...], ...]) -> None:
+        """A garment picked: dress people in it (and show the garment layer if it was off)."""
+        layers = self.layer_panel.layers.with_outfits(outfits)
+        if not layers["garment"].enabled:
+            layers = layers.with_layer("garment", enabled=True)
+        self.layer_panel.set_layers(layers)
+        self.worker.set_layers(layers)
+
+    def _outfits_worn(self, outfits: tuple[tuple[str, ...], ...]) -> None:
+        """What the worker dresses people in now (after a garment that could not be loaded:
+        the previous outfits)."""
+        self.garment_panel.set_outfits(outfits)
+        self.layer_panel.set_layers(self.layer_panel.layers.with_outfits(outfits))
 
     def _set_realtime(self, on: bool) -> None:
         self.store.setValue("realtime", on)
@@ -506,6 +530,8 @@ def initial_settings(
     layers = load_layers(store)
     if args.layers != build_parser().get_default("layers"):
         layers = LayerSettings.from_spec(args.layers, layers)
+    if args.garment:
+        layers = layers.with_outfits(tuple(parse_outfit(g) for g in args.garment))
     return model, layers
 
 

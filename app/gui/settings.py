@@ -1,9 +1,10 @@
 """What the user controls, as frozen values that the worker applies and QSettings remembers.
 
 Two groups, because they cost differently: ``LayerSettings`` change only how a frame is drawn
-(applied on the next frame), ``ModelSettings`` change the pipeline itself (the worker rebuilds
-its ``Pipeline``, about a second). Defaults are the CLI's own (``app.cli.build_parser``), and
-every setting maps onto a CLI option, so a GUI session can be repeated headless.
+(applied on the next frame; the outfits of the garment layer included), ``ModelSettings``
+change the pipeline itself (the worker rebuilds its ``Pipeline``, about a second). Defaults
+are the CLI's own (``app.cli.build_parser``), and every setting maps onto a CLI option, so a
+GUI session can be repeated headless.
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ from meshpose_core.pipeline import (
     parse_layers,
 )
 from meshpose_core.pipeline.layers import DEFAULT_OPACITY
+from meshpose_core.tryon import format_outfit, parse_outfit
 
 # The GUI's layers in shortcut order (keys 1-7). "video" is the frame under the overlays;
-# the others are the pipeline's layers of the same name, except "garment" (see below).
+# the others are the pipeline's layers of the same name.
 GUI_LAYERS: tuple[str, ...] = (
     "video",
     "mesh",
@@ -48,10 +50,8 @@ LAYER_LABELS: Mapping[str, str] = MappingProxyType(
         "garment": "Garment",
     }
 )
-# Layers shown but not yet drawable, with the reason (a tooltip).
-UNAVAILABLE_LAYERS: Mapping[str, str] = MappingProxyType(
-    {"garment": "Try-on garments need a garment layer in the pipeline (TODO, see docs/gui.md)"}
-)
+# What the garment layer dresses people in until the user picks something else.
+DEFAULT_OUTFITS: tuple[tuple[str, ...], ...] = (("striped_tshirt",),)
 MODEL_PRESETS: tuple[tuple[str, str], ...] = (
     ("XS", "xs"),
     ("S", "s"),
@@ -70,7 +70,7 @@ def _default_layer_states() -> Mapping[str, LayerState]:
     from app.cli import build_parser  # the CLI's default --layers
 
     shown = dict(parse_layers(build_parser().get_default("layers")))
-    states = {"video": LayerState(True, 1.0), "garment": LayerState(False, 1.0)}
+    states = {"video": LayerState(True, 1.0)}
     for name in GUI_LAYERS:
         if name in LAYERS:
             states[name] = LayerState(name in shown, shown.get(name, DEFAULT_OPACITY[name]))
@@ -79,9 +79,11 @@ def _default_layer_states() -> Mapping[str, LayerState]:
 
 @dataclass(frozen=True)
 class LayerSettings:
-    """Checkbox and opacity of every GUI layer."""
+    """Checkbox and opacity of every GUI layer, and the garment layer's outfits (person k in
+    order of appearance wears ``outfits[k % n]``; never empty)."""
 
     states: Mapping[str, LayerState] = field(default_factory=_default_layer_states)
+    outfits: tuple[tuple[str, ...], ...] = DEFAULT_OUTFITS
 
     def __getitem__(self, name: str) -> LayerState:
         return self.states[name]
@@ -94,7 +96,10 @@ class LayerSettings:
             old.enabled if enabled is None else bool(enabled),
             old.opacity if opacity is None else min(max(float(opacity), 0.0), 1.0),
         )
-        return LayerSettings(MappingProxyType({**self.states, name: new}))
+        return replace(self, states=MappingProxyType({**self.states, name: new}))
+
+    def with_outfits(self, outfits: tuple[tuple[str, ...], ...]) -> LayerSettings:
+        return replace(self, outfits=tuple(tuple(o) for o in outfits) or DEFAULT_OUTFITS)
 
     def pipeline_layers(self) -> tuple[tuple[str, float], ...]:
         """The enabled pipeline layers with their opacity, in the pipeline's drawing order."""
@@ -170,13 +175,17 @@ class ModelSettings:
             ),
             tracker=TrackerConfig(detect_every=self.detect_every, max_tracks=self.max_people),
             smoothing=SmoothingConfig(strength=self.smoothing),
-            render=RenderConfig(layers=layers.pipeline_layers(), renderer=self.renderer),
+            render=RenderConfig(
+                layers=layers.pipeline_layers(), renderer=self.renderer, outfits=layers.outfits
+            ),
         )
 
     def cli_args(self, layers: LayerSettings) -> list[str]:
         """The ``run_demo.py`` options that reproduce these settings headless."""
         spec = ",".join(f"{n}:{o:g}" for n, o in layers.pipeline_layers())
+        garments = [f"--garment={format_outfit(o)}" for o in layers.outfits]
         return [
+            *(garments if layers["garment"].enabled else []),
             f"--model={self.model}",
             f"--backend={self.backend}",
             f"--device={self.device}",
@@ -201,13 +210,19 @@ def load_layers(store: QSettings) -> LayerSettings:
             store.value(f"layers/{name}/enabled", state.enabled, type=bool),
             store.value(f"layers/{name}/opacity", state.opacity, type=float),
         )
-    return out
+    saved = store.value("garments/outfits", [], type=list)
+    try:
+        outfits = tuple(parse_outfit(str(spec)) for spec in saved)
+    except ValueError:  # an edited settings file: keep the default
+        outfits = ()
+    return out.with_outfits(outfits)
 
 
 def save_layers(store: QSettings, layers: LayerSettings) -> None:
     for name, state in layers.states.items():
         store.setValue(f"layers/{name}/enabled", state.enabled)
         store.setValue(f"layers/{name}/opacity", state.opacity)
+    store.setValue("garments/outfits", [format_outfit(o) for o in layers.outfits])
 
 
 def load_model(store: QSettings) -> ModelSettings:

@@ -33,6 +33,7 @@ from meshpose_core.pipeline import (
     SinkError,
     SourceError,
 )
+from meshpose_core.tryon import GarmentError, load_outfits
 
 from .backdrop import BackdropRenderer
 from .player import Player, SourceSpec
@@ -104,6 +105,7 @@ class PipelineWorker(QThread):
     playback_changed = pyqtSignal(object)  # PlaybackState
     message = pyqtSignal(str)  # one line for the status bar
     problem = pyqtSignal(object)  # Problem, for a dialog
+    outfits_changed = pyqtSignal(object)  # the outfits worn now, after a change or a refusal
 
     def __init__(
         self, model: ModelSettings, layers: LayerSettings, parent: QObject | None = None
@@ -183,6 +185,7 @@ class PipelineWorker(QThread):
 
     def run(self) -> None:
         try:
+            self._check_outfits()
             while not self._stopping:
                 if self._wanted_model != self._running_model:
                     self._rebuild()
@@ -428,11 +431,29 @@ class PipelineWorker(QThread):
         network = self._pipeline.network
         return PipelineInfo(self._running_model, network.name, network.device, self._renderer_shown)
 
+    def _check_outfits(self) -> None:
+        """Remembered outfits whose file has gone: say so and wear the default ones."""
+        try:
+            load_outfits(self._layers.outfits)
+        except GarmentError as exc:
+            self.problem.emit(Problem("Cannot load the garment", str(exc)))
+            self._layers = self._layers.with_outfits(())
+            self.outfits_changed.emit(self._layers.outfits)
+
     def _set_layers(self, layers: LayerSettings) -> None:
+        """New layers and outfits; an outfit that cannot be loaded is refused with a dialog
+        and the previous one stays (loaded here, in the thread that renders)."""
+        if layers.outfits != self._layers.outfits:
+            try:
+                load_outfits(layers.outfits)
+            except GarmentError as exc:
+                self.problem.emit(Problem("Cannot load the garment", str(exc)))
+                layers = layers.with_outfits(self._layers.outfits)
+            self.outfits_changed.emit(layers.outfits)
         self._layers = layers
         renderer = self._pipeline.renderer if self._pipeline else None
         if isinstance(renderer, BackdropRenderer):
-            renderer.set_layers(layers.pipeline_layers(), layers.video_opacity)
+            renderer.set_layers(layers.pipeline_layers(), layers.video_opacity, layers.outfits)
         self._redraw_needed = not self._playing
 
     def _set_playing(self, playing: bool) -> None:

@@ -1,5 +1,6 @@
 """``python -m meshpose_core.bench model [--presets xs,s,l] [--batches 1,8] [--iuv]``
-``python -m meshpose_core.bench pipeline [--video CLIP] [--model PATH] [--crowd IMAGE]``."""
+``python -m meshpose_core.bench pipeline [--video CLIP] [--model PATH] [--crowd IMAGE]``
+``python -m meshpose_core.bench tryon [--people 1,3] [--outfits striped_tshirt ...]``."""
 
 from __future__ import annotations
 
@@ -26,9 +27,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--max-people", type=int, default=5)
     p.add_argument("--detect-every", type=int, default=3)
-    t = sub.add_parser("tryon", help="try-on layer cost per frame and per person")
+    t = sub.add_parser("tryon", help="garment layer cost per person and frame")
     t.add_argument("--people", default="1,3")
-    t.add_argument("--garments", default="striped_tshirt,flared_skirt,crossbody_bag")
+    t.add_argument(
+        "--outfits",
+        nargs="+",
+        default=["striped_tshirt", "striped_tshirt+flared_skirt+crossbody_bag"],
+        help="outfits to time, each garments joined by +",
+    )
+    t.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)
     if args.what == "model":
         from .model_bench import run
@@ -51,6 +58,16 @@ def main(argv: list[str] | None = None) -> None:
             args.threads,
             args.max_people,
             args.detect_every,
+        )
+    elif args.what == "tryon":
+        from meshpose_core.tryon import parse_outfit
+
+        from .garment_bench import run as run_tryon
+
+        run_tryon(
+            [int(n) for n in args.people.split(",")],
+            [parse_outfit(o) for o in args.outfits],
+            args.threads,
         )
 
 

@@ -37,9 +37,23 @@ class RegressionHeadConfig:
 
 
 class VertexPoseHead(nn.Module):
-    """(B, C, h, w) -> scores (B, V, h, w), fg_logit (B, 1, h, w)."""
+    """(B, C, h, w) -> scores (B, V, h, w), fg_logit (B, 1, h, w).
 
-    def __init__(self, in_channels: int, num_vertices: int, cfg: VertexPoseHeadConfig) -> None:
+    prior_channels > 0: the last that many feature channels are keypoint heatmap logits and
+    a fixed 1x1 mix of them (``prior_weight``, a buffer set by ``set_prior``; see
+    ``vertex_prior``) is added to every score map: the learned layers are a residual on it.
+    The prior stays fixed because fine-tuning it with Adam moves every weight by about the
+    learning rate per step whatever the gradient's size, and with logits in the hundreds
+    that wrecked it within a few hundred small-batch steps.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        num_vertices: int,
+        cfg: VertexPoseHeadConfig,
+        prior_channels: int = 0,
+    ) -> None:
         super().__init__()
         if cfg.beta <= 0:
             raise ValueError(f"beta must be positive, got {cfg.beta}")
@@ -50,12 +64,25 @@ class VertexPoseHead(nn.Module):
         self.body = nn.Sequential(*blocks)
         self.out = nn.Conv2d(ch, num_vertices + 1, 1)  # V score maps + 1 foreground logit
         self.num_vertices = num_vertices
+        self.prior_channels = prior_channels
+        if prior_channels:
+            self.register_buffer("prior_weight", torch.zeros(num_vertices, prior_channels, 1, 1))
         log_beta = torch.tensor(math.log(cfg.beta))
         if cfg.learn_beta:
             self.log_beta = nn.Parameter(log_beta)
         else:
             self.register_buffer("log_beta", log_beta)
         init_weights(self)
+
+    @torch.no_grad()
+    def set_prior(self, weights: torch.Tensor) -> None:
+        """(V, prior_channels) prior weights; the learned score rows restart at zero so the
+        initial score maps are exactly the prior."""
+        if not self.prior_channels:
+            raise ValueError("this head has no prior channels")
+        self.prior_weight.copy_(weights.reshape(self.prior_weight.shape))
+        self.out.weight[: self.num_vertices].zero_()
+        self.out.bias[: self.num_vertices].zero_()
 
     @property
     def beta(self) -> torch.Tensor:
@@ -65,8 +92,12 @@ class VertexPoseHead(nn.Module):
     def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         # Score maps in NCHW even in a channels_last model: the spatial softmax then reads
         # each map contiguously (XS, 2 CPU cores: ~0.8 ms instead of ~4.5 ms of decoding).
-        out = self.out(self.body(features)).contiguous()
-        return out[:, : self.num_vertices], out[:, self.num_vertices :]
+        out = self.out(self.body(features))
+        scores, fg_logit = out[:, : self.num_vertices], out[:, self.num_vertices :]
+        if self.prior_channels:
+            heatmaps = features[:, -self.prior_channels :]
+            scores = scores + nn.functional.conv2d(heatmaps, self.prior_weight)
+        return scores.contiguous(), fg_logit
 
 
 class RegressionHead(nn.Module):
@@ -85,23 +116,83 @@ class RegressionHead(nn.Module):
     the visibility loss can use without disturbing depth ("mean of the z features").
     """
 
-    def __init__(self, in_channels: int, num_vertices: int, cfg: RegressionHeadConfig) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        num_vertices: int,
+        cfg: RegressionHeadConfig,
+        extra_channels: int = 0,
+    ) -> None:
         super().__init__()
         c, self.bins, self.num_vertices = in_channels, cfg.bins, num_vertices
-        self.psi = nn.Linear(c, 3 * c * cfg.bins)
+        self.in_channels, self.extra_channels = in_channels, extra_channels
+        if extra_channels:  # keypoint prior buffers (see set_keypoint_prior)
+            self.register_buffer("prior_mix", torch.zeros(num_vertices, extra_channels // 2))
+            self.register_buffer("prior_centres", torch.zeros(2, cfg.bins))
+            self.register_buffer("prior_inv_s2", torch.zeros(2))
+            self.register_buffer("prior_extent", torch.zeros(2))
+        self.psi = nn.Linear(c + extra_channels, 3 * c * cfg.bins)
         self.act = nn.ReLU(inplace=True)
         self.f1d = nn.Conv1d(3 * c, 3 * num_vertices, kernel_size=1, groups=3)
         init_weights(self)
 
-    def forward(self, features: torch.Tensor) -> dict[str, torch.Tensor]:
-        pooled = features.mean(dim=(2, 3))  # (B, C)
+    @torch.no_grad()
+    def set_visibility_bias(self, logit: float) -> None:
+        """Start every vertex at visibility sigmoid(logit) (shifting all z logits of a vertex
+        leaves its depth unchanged): with a VertexPose prior, trust the prior at first."""
+        v = self.num_vertices
+        self.f1d.bias[2 * v :].add_(logit - self.f1d.bias[2 * v :].mean())
+
+    @torch.no_grad()
+    def set_keypoint_prior(
+        self,
+        prior: torch.Tensor,
+        ranges: dict[str, tuple[float, float]],
+        input_size: tuple[int, int],
+        width: float = 1.0,
+    ) -> None:
+        """Add fixed x and y bin logits -(c_b - X)^2 / s^2 peaked at the prior's keypoint
+        mix X = sum_k a_k x_k (s = ``width`` bins): prior (V, K) sum-to-one weights over the
+        K keypoints whose (x / W, y / H) are the extra inputs; input_size (H, W) of the crop.
+        Fixed, like the VertexPose prior: the learned logits are a residual on it."""
+        v, k = prior.shape
+        if self.extra_channels != 2 * k or v != self.num_vertices:
+            raise ValueError(f"prior {tuple(prior.shape)} does not fit this head")
+        self.prior_mix.copy_(prior)
+        for axis, name in enumerate(("x", "y")):
+            lo, hi = ranges[name]
+            self.prior_centres[axis] = torch.linspace(lo, hi, self.bins)
+            self.prior_inv_s2[axis] = ((self.bins - 1) / (width * (hi - lo))) ** 2
+            self.prior_extent[axis] = float(input_size[1 - axis])
+
+    def prior_logits(self, extra: torch.Tensor) -> torch.Tensor:
+        """(B, 2K) keypoints -> (B, 2, V, bins) fixed x, y logits (zero before a prior is set)."""
+        keypoints = extra.reshape(extra.shape[0], -1, 2) * self.prior_extent  # (B, K, 2) px
+        mix = torch.einsum("vk,bka->bav", self.prior_mix, keypoints)  # (B, 2, V)
+        offset = self.prior_centres[None, :, None, :] - mix[..., None]  # (B, 2, V, bins)
+        return -(offset**2) * self.prior_inv_s2[None, :, None, None]
+
+    def forward(
+        self, features: torch.Tensor, extra: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
+        """features (B, >= C, h, w): the first C channels are pooled (a backbone's heatmap
+        channels after them stay out: their logit means are large and uninformative);
+        extra (B, extra_channels) global inputs (or None)."""
+        pooled = features[:, : self.in_channels].mean(dim=(2, 3))  # (B, C)
+        if self.extra_channels:
+            if extra is None:
+                raise ValueError("this regression head needs its extra pooled inputs")
+            pooled = torch.cat((pooled, extra), dim=1)
         b = pooled.shape[0]
         expanded = self.act(self.psi(pooled)).reshape(b, -1, self.bins)  # (B, 3C, C')
         logits = self.f1d(expanded).reshape(b, 3, self.num_vertices, self.bins)
+        xy_logits = logits[:, :2]
+        if self.extra_channels:
+            xy_logits = xy_logits + self.prior_logits(extra)  # type: ignore[arg-type]
         z_logits = logits[:, 2]
         return {
-            "x_logits": logits[:, 0],
-            "y_logits": logits[:, 1],
+            "x_logits": xy_logits[:, 0],
+            "y_logits": xy_logits[:, 1],
             "z_logits": z_logits,
             "vis_logit": z_logits.mean(dim=-1),
         }

@@ -34,18 +34,22 @@ from .heads import RegressionHead, RegressionHeadConfig, VertexPoseHead, VertexP
 IMAGE_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
 IMAGE_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
 
-# Size variants of the paper: name -> (backbone, input (height, width), VertexPose head width).
-# XS takes 192x192 crops to stay near 15 ms on two CPU cores (see backbones/mobilenet.py).
-_PRESETS: Mapping[str, tuple[str, tuple[int, int], int]] = MappingProxyType(
+# Size variants of the paper: name -> (backbone, input (height, width), VertexPose head
+# width, spatial softmax beta). XS takes 192x192 crops to stay near 15 ms on two CPU cores
+# (see backbones/mobilenet.py).
+_PRESETS: Mapping[str, tuple[str, tuple[int, int], int, float]] = MappingProxyType(
     {
-        "l": ("hrnet_w32", (256, 256), 256),
-        "s": ("resnet50", (256, 256), 128),
-        "xs": ("mobilenet_v2", (192, 192), 96),
-        # XS-sized, initialised from MediaPipe BlazePose-full's pose features (Apache-2.0)
-        "xs_bp": ("blazepose_full", (192, 192), 96),
+        "l": ("hrnet_w32", (256, 256), 256, 1.0),
+        "s": ("resnet50", (256, 256), 128, 1.0),
+        "xs": ("mobilenet_v2", (192, 192), 96, 1.0),
+        # XS-sized, on MediaPipe BlazePose-full's pose features and heatmap prior
+        # (Apache-2.0); beta: the sharpness at which BlazePose's heatmap logits localise best
+        "xs_bp": ("blazepose_full", (192, 192), 96, 16.0),
     }
 )
-INPUT_MULTIPLE = 32  # HRNet's coarsest branch is stride 32
+INPUT_MULTIPLE = 32
+# Initial visibility logit with a VertexPose prior: w = 0.95, the fused XY is the prior's.
+PRIOR_VISIBILITY_LOGIT = 3.0  # HRNet's coarsest branch is stride 32
 
 
 @dataclass(frozen=True)
@@ -74,8 +78,9 @@ class MeshPoseConfig:
         key = name.lower()
         if key not in _PRESETS:
             raise ValueError(f"unknown preset {name!r}; choose one of {sorted(_PRESETS)}")
-        backbone, input_size, head_width = _PRESETS[key]
-        base = cls(backbone, input_size=input_size, vertex_head=VertexPoseHeadConfig(head_width))
+        backbone, input_size, head_width, beta = _PRESETS[key]
+        head = VertexPoseHeadConfig(head_width, beta=beta)
+        base = cls(backbone, input_size=input_size, vertex_head=head)
         return config_replace(base, overrides)
 
     def to_dict(self) -> dict[str, Any]:
@@ -98,8 +103,23 @@ class MeshPoseNet(nn.Module):
         self.cfg = cfg
         self.backbone = build_backbone(cfg.backbone, **cfg.backbone_kwargs)
         channels = self.backbone.out_channels
-        self.vertex_head = VertexPoseHead(channels, cfg.num_vertices, cfg.vertex_head)
-        self.regression_head = RegressionHead(channels, cfg.num_vertices, cfg.regression_head)
+        prior_channels = getattr(self.backbone, "prior_channels", 0)
+        self.regression_head = RegressionHead(
+            channels - prior_channels,
+            cfg.num_vertices,
+            cfg.regression_head,
+            getattr(self.backbone, "pooled_channels", 0),
+        )
+        self.vertex_head = VertexPoseHead(
+            channels, cfg.num_vertices, cfg.vertex_head, prior_channels
+        )
+        if prior_channels:
+            prior = self.backbone.vertex_prior(cfg.num_vertices)
+            if prior is not None:
+                self.vertex_head.set_prior(prior)
+                h, w = cfg.input_size
+                self.regression_head.set_keypoint_prior(prior, bin_ranges(w, h), (h, w))
+                self.regression_head.set_visibility_bias(PRIOR_VISIBILITY_LOGIT)
 
     @property
     def stride(self) -> int:
@@ -109,8 +129,15 @@ class MeshPoseNet(nn.Module):
         """-> scores (B, V, H/4, W/4), fg_logit (B, 1, H/4, W/4), x/y/z_logits (B, V, bins),
         vis_logit (B, V)."""
         features = self.backbone(images)
+        pooled_extra = None
+        if isinstance(features, tuple):  # backbones with a global summary (BlazePose)
+            features, pooled_extra = features
         scores, fg_logit = self.vertex_head(features)
-        return {"scores": scores, "fg_logit": fg_logit, **self.regression_head(features)}
+        return {
+            "scores": scores,
+            "fg_logit": fg_logit,
+            **self.regression_head(features, pooled_extra),
+        }
 
     def decode(
         self,

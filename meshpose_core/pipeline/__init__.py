@@ -8,7 +8,7 @@
 """
 
 from .crops import CropConfig, crop_transform, invert_affine, to_image_px, warp_crops
-from .engine import Pipeline, PipelineConfig
+from .engine import Pipeline, PipelineConfig, results_at
 from .layers import LAYERS, LayerRenderer, RenderConfig, parse_layers
 from .network import ModelUnavailable, Network, NetworkConfig
 from .results import STAGES, FrameResult, PersonResult
@@ -51,6 +51,7 @@ __all__ = [
     "invert_affine",
     "open_source",
     "parse_layers",
+    "results_at",
     "to_image_px",
     "warp_crops",
 ]

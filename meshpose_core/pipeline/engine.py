@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -27,7 +28,7 @@ from .layers import LayerRenderer, RenderConfig
 from .network import Network, NetworkConfig
 from .results import STAGES, FrameResult, PersonResult
 from .smoothing import MeshSmoother, SmoothingConfig
-from .sources import Frame
+from .sources import Frame, VideoSource
 from .tracker import Track, Tracker, TrackerConfig, mesh_box
 
 
@@ -67,10 +68,12 @@ class Pipeline:
         self._last_latency: dict[str, float] = {}
 
     def reset(self) -> None:
-        """Forget tracks and filter state: the next frame starts an unrelated input."""
+        """Forget tracks, filter and outfit state: the next frame starts an unrelated input."""
         self.tracker.reset()
         if self.smoother is not None:
             self.smoother.reset()
+        if self.renderer is not None:
+            self.renderer.reset()
 
     def run(self, frames: Iterable[Frame]) -> Iterator[FrameResult]:
         """Process a source frame by frame; the time spent getting each frame is "capture"."""
@@ -201,6 +204,26 @@ class Pipeline:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def results_at(
+    pipe: Pipeline, video: str | Path, indices: Iterable[int]
+) -> Iterator[tuple[Frame, FrameResult]]:
+    """Process ``video`` as the CLI does, from its start (``pipe.reset()`` first) and every
+    frame in order, so that the tracker is warm, up to the last of ``indices``; yield
+    (frame, result) for each of ``indices`` the video has, in order (fewer than asked: the
+    video is shorter). ``SourceError`` for a missing or unreadable video."""
+    wanted = sorted(set(indices))
+    if not wanted:
+        return
+    pipe.reset()
+    with VideoSource(video) as source:
+        for frame in source:
+            result = pipe.process(frame)
+            if frame.index in wanted:
+                yield frame, result
+            if frame.index >= wanted[-1]:
+                return
 
 
 @contextlib.contextmanager

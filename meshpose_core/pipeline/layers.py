@@ -1,4 +1,5 @@
-"""Drawing a frame's results onto the frame: mesh, visibility, IUV, skeleton, boxes, HUD.
+"""Drawing a frame's results onto the frame: mesh, visibility, IUV, garments, skeleton, boxes,
+HUD.
 
 Each layer has its own opacity and only enabled layers cost anything. The three surface
 layers share one rasterisation of every person's high-poly mesh (all people in one call, so
@@ -8,16 +9,23 @@ cover. People are ordered in depth by a weak-perspective model: a person whose b
 depth z (image px) converts to that distance unit by the same ``1 / side``; shading uses the
 unmodified pixel-space mesh, so normals are not distorted by that conversion.
 
-The GL rasterizer belongs to the thread that created it: ``LayerRenderer`` creates it on the
-first ``render`` call, in the rendering thread, and falls back to the numpy rasterizer where
-no OpenGL context can be had.
+The ``garment`` layer dresses every person (``RenderConfig.outfits``; person k in order of
+appearance wears outfit k mod n) with ``meshpose_core.tryon.TryOnLayer``: garments
+depth-tested against all bodies, faded by visibility, shaded, blended. With the GL
+rasterizer and a surface layer on, that layer's one rasterisation also gives the surface
+layers their fragments (``TryOnLayer.draw_with_bodies``): bodies are drawn once per frame,
+not twice.
+
+The GL rasterizer belongs to the thread that created it: ``LayerRenderer`` creates it (and
+the try-on layer, which draws with it) on the first ``render`` call, in the rendering thread,
+and falls back to the numpy rasterizer where no OpenGL context can be had.
 """
 
 from __future__ import annotations
 
 import importlib.util
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -35,15 +43,29 @@ from meshpose_core.render import (
     visibility_colormap,
 )
 from meshpose_core.topology import Topology
+from meshpose_core.tryon import (
+    Garment,
+    GarmentError,
+    OutfitCycle,
+    TryOnConfig,
+    TryOnLayer,
+    load_outfits,
+    person_from_result,
+    shared_library,
+)
+from meshpose_core.tryon.layer import GarmentLayer, xy_box
 
 from .results import PersonResult
 
-LAYERS: tuple[str, ...] = ("mesh", "visibility", "iuv", "keypoints", "boxes", "hud")
+LAYERS: tuple[str, ...] = ("mesh", "visibility", "iuv", "garment", "keypoints", "boxes", "hud")
 SURFACE_LAYERS: frozenset[str] = frozenset({"mesh", "visibility", "iuv"})
+# composited over the frame in the order given, before the drawn layers (skeleton, boxes, HUD)
+PAINTED_LAYERS: frozenset[str] = SURFACE_LAYERS | {"garment"}
 DEFAULT_OPACITY: dict[str, float] = {
     "mesh": 0.7,
     "visibility": 0.6,
     "iuv": 0.8,
+    "garment": 1.0,
     "keypoints": 1.0,
     "boxes": 1.0,
     "hud": 1.0,
@@ -67,8 +89,18 @@ TRACK_PALETTE = np.array(
 )  # fmt: skip
 
 
+def _default_tryon() -> TryOnConfig:
+    return TryOnConfig(hem_lag=0.5)  # tracked people: hems swing a little after the hips
+
+
 @dataclass(frozen=True)
 class RenderConfig:
+    """layers: (name, opacity) in drawing order (``parse_layers``); outfits: what the
+    ``garment`` layer dresses people in, each outfit a tuple of garment names or paths
+    (``meshpose_core.tryon``: a shipped name, an atlas PNG, ``IMAGE@REGION``, a ``.npz``);
+    person k in order of appearance wears ``outfits[k % len(outfits)]``; tryon: how
+    garments look."""
+
     layers: tuple[tuple[str, float], ...] = tuple(
         (n, DEFAULT_OPACITY[n]) for n in DEFAULT_LAYERS.split(",")
     )
@@ -76,6 +108,8 @@ class RenderConfig:
     keypoint_threshold: float = 0.3  # skeleton: hide keypoints scored below this
     iuv_mode: str = "contour"  # see meshpose_core.render.iuv_colormap
     focal: float = 1.0  # assumed focal length / max(W, H), only to order people in depth
+    outfits: tuple[tuple[str, ...], ...] = ()
+    tryon: TryOnConfig = field(default_factory=_default_tryon)
 
 
 def parse_layers(spec: str) -> tuple[tuple[str, float], ...]:
@@ -124,12 +158,16 @@ def ordering_depth(z: np.ndarray, box_side: float, focal_px: float) -> np.ndarra
 
 def people_bounds(people: Sequence[PersonResult], width: int, height: int) -> tuple[int, ...]:
     """(r0, r1, c0, c1) frame rectangle covering every person's high-poly mesh (+1 px)."""
-    xy = np.concatenate([p.vertices_high[:, :2] for p in people])
-    finite = xy[np.isfinite(xy).all(axis=1)]
-    if not len(finite):
-        return (0, 0, 0, 0)
-    lo = np.floor(finite.min(0)).astype(int) - 1
-    hi = np.ceil(finite.max(0)).astype(int) + 2
+    box = np.stack([xy_box(p.vertices_high) for p in people])
+    lo, hi = box[:, 0].min(axis=0), box[:, 1].max(axis=0)
+    if not (np.isfinite(lo).all() and np.isfinite(hi).all()):  # rare: drop the bad vertices
+        xy = np.concatenate([p.vertices_high[:, :2] for p in people])
+        finite = xy[np.isfinite(xy).all(axis=1)]
+        if not len(finite):
+            return (0, 0, 0, 0)
+        lo, hi = finite.min(0), finite.max(0)
+    lo = np.floor(lo).astype(int) - 1
+    hi = np.ceil(hi).astype(int) + 2
     c0, r0 = max(lo[0], 0), max(lo[1], 0)
     c1, r1 = min(hi[0], width), min(hi[1], height)
     return (r0, max(r1, r0), c0, max(c1, c0))
@@ -190,7 +228,11 @@ def draw_hud(image: np.ndarray, lines: Sequence[str]) -> None:
 
 
 class LayerRenderer:
-    """Renders ``FrameResult`` people onto frames; one per rendering thread, ``close()`` it."""
+    """Renders ``FrameResult`` people onto frames; one per rendering thread, ``close()`` it.
+
+    Garments of ``config.outfits`` are loaded here, so a bad name or file raises
+    ``GarmentError`` (a ``ValueError``, one line) before any frame is drawn.
+    """
 
     def __init__(self, config: RenderConfig | None = None) -> None:
         self.config = config = config or RenderConfig()
@@ -201,17 +243,42 @@ class LayerRenderer:
         self._topology = Topology.load("high")
         self._rast: Rasterizer | None = None
         self._frags: Fragments | None = None
+        self._tryon: TryOnLayer | None = None
+        self._outfits: tuple[tuple[Garment, ...], ...] = ()
+        self._cycle = OutfitCycle()
+        self.set_outfits(config.outfits)
         self.backend = "none"  # which rasterizer is in use, once created
 
     @property
     def needs_surface(self) -> bool:
         return any(name in SURFACE_LAYERS for name, _ in self.config.layers)
 
+    def set_outfits(self, outfits: tuple[tuple[str, ...], ...]) -> None:
+        """Load and use new outfits from the next frame on (``GarmentError`` if one cannot be
+        loaded; the current ones then stay). A track keeps its place in the cycle."""
+        if any(name == "garment" for name, _ in self.config.layers) and not outfits:
+            raise GarmentError("the garment layer needs at least one outfit (--garment NAME)")
+        self._outfits = load_outfits(outfits) if outfits else ()
+        if self.config.outfits != outfits:
+            self.config = replace(self.config, outfits=outfits)
+
+    def rasterizer(self) -> Rasterizer:
+        """The rasterizer this renderer draws with (created on first use, in the calling
+        thread). Other drawing in the rendering thread must share it: the GL backend makes its
+        context current only once, so a second GL context in the same thread breaks both."""
+        return self._rasterizer()
+
     def _rasterizer(self) -> Rasterizer:
+        """The rasterizer, and the try-on layer drawing with it: both created on first use,
+        in the rendering thread (a GL context belongs to its thread)."""
         if self._rast is None:
             kind = "cpu" if self.config.renderer == "cpu" else "auto"
             self._rast = create_rasterizer(kind)
             self.backend = self._rast.name
+        if self._tryon is None and self._outfits:
+            self._tryon = TryOnLayer(
+                self.config.tryon, self._rast, self._topology, shared_library().atlas
+            )
         return self._rast
 
     def _fragments(
@@ -239,24 +306,55 @@ class LayerRenderer:
         frags = self._rasterizer().rasterize(meshes, bw, bh, out=self._frags)
         return sub_fragments(frags, 0, r1 - r0, 0, c1 - c0)
 
+    def _garments(
+        self, people: Sequence[PersonResult], width: int, height: int, with_bodies: bool
+    ) -> tuple[list[GarmentLayer], tuple[Fragments, tuple[int, int, int, int]] | None]:
+        """Every person dressed in their outfit -> the garment layers, and (``with_bodies``,
+        GL only) the bodies' fragments and rectangle from the same rasterisation."""
+        self._rasterizer()
+        assert self._tryon is not None
+        focal = self.config.focal * max(width, height)
+        which = self._cycle.assign([p.track_id for p in people], len(self._outfits))
+        dressed = [
+            person_from_result(p, self._outfits[k], focal)
+            for p, k in zip(people, which, strict=True)
+        ]
+        if with_bodies:
+            shared = self._tryon.draw_with_bodies(width, height, dressed)
+            if shared is not None:
+                layers, frags, rect = shared
+                r0, r1, c0, c1 = rect
+                return layers, (sub_fragments(frags, 0, r1 - r0, 0, c1 - c0), rect)
+        return self._tryon.draw(width, height, dressed), None
+
     def render(
         self, image: np.ndarray, people: Sequence[PersonResult], hud: Sequence[str] = ()
     ) -> np.ndarray:
         """(H, W, 3) uint8 RGB frame (not modified) -> annotated copy."""
         out = np.array(image, copy=True)
         height, width = out.shape[:2]
-        layers = self.config.layers
-        r0, r1, c0, c1 = people_bounds(people, width, height) if people else (0, 0, 0, 0)
-        if self.needs_surface and r1 > r0 and c1 > c0:
-            roi = self._fragments(people, (r0, r1, c0, c1), max(width, height))
-            # normals and interpolation do not depend on the position: unshifted meshes
-            shade = [(p.vertices_high, self._topology.faces) for p in people]
-            for name, opacity in layers:
-                if name in SURFACE_LAYERS and opacity > 0:
-                    layer = self._surface_layer(name, roi, shade, people)
-                    out[r0:r1, c0:c1] = overlay(out[r0:r1, c0:c1], layer, roi.mask, opacity)
-        for name, opacity in layers:
-            if name in SURFACE_LAYERS or opacity <= 0:
+        painted = [(n, o) for n, o in self.config.layers if n in PAINTED_LAYERS and o > 0]
+        surface = any(name in SURFACE_LAYERS for name, _ in painted)
+        garments: list[GarmentLayer] = []
+        roi: tuple[Fragments, tuple[int, int, int, int]] | None = None
+        if people and self._outfits and any(name == "garment" for name, _ in painted):
+            garments, roi = self._garments(people, width, height, with_bodies=surface)
+        if surface and people and roi is None:
+            rect = people_bounds(people, width, height)
+            if rect[1] > rect[0] and rect[3] > rect[2]:
+                roi = self._fragments(people, rect, max(width, height)), rect
+        # normals and interpolation do not depend on the position: unshifted meshes
+        shade = [(p.vertices_high, self._topology.faces) for p in people]
+        for name, opacity in painted:
+            if name == "garment":
+                for layer in garments:
+                    layer.composite_into(out, opacity)
+            elif roi is not None:
+                frags, (r0, r1, c0, c1) = roi
+                layer = self._surface_layer(name, frags, shade, people)
+                out[r0:r1, c0:c1] = overlay(out[r0:r1, c0:c1], layer, frags.mask, opacity)
+        for name, opacity in self.config.layers:
+            if name in PAINTED_LAYERS or opacity <= 0:
                 continue
             target = out if opacity >= 1.0 else out.copy()
             self._draw_layer(name, target, people, hud)
@@ -297,8 +395,17 @@ class LayerRenderer:
         elif name == "hud":
             draw_hud(image, hud)
 
+    def reset(self) -> None:
+        """Forget per-track state (outfit order, garment motion): a new, unrelated input."""
+        self._cycle.reset()
+        if self._tryon is not None:
+            self._tryon.reset()
+
     def close(self) -> None:
-        """Release the rasterizer (from the thread that rendered)."""
+        """Release the try-on layer, then the rasterizer (from the thread that rendered)."""
+        if self._tryon is not None:
+            self._tryon.close()
+            self._tryon = None
         if self._rast is not None:
             self._rast.close()
             self._rast = None

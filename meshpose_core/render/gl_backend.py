@@ -146,6 +146,16 @@ class GLRasterizer(Rasterizer):
             self._vbo = self._ctx.buffer(reserve=capacity * 4, dynamic=True)
             self._vao = self._ctx.vertex_array(self._prog, [(self._vbo, "3f", "in_pos")])
 
+    @property
+    def context(self) -> Any:
+        """The moderngl context, for other drawing in the rendering thread (a second context
+        in one thread breaks the first). Other drawing need not restore GL state: each
+        ``rasterize`` sets all it uses."""
+        if self._ctx is None:
+            raise RuntimeError("GLRasterizer is closed")
+        self._check_thread()
+        return self._ctx
+
     def _check_thread(self) -> None:
         if threading.get_ident() != self._thread:
             raise RuntimeError(

@@ -150,6 +150,8 @@ def prepare_mesh(vertices: np.ndarray, faces: np.ndarray) -> PreparedMesh:
     f = np.ascontiguousarray(f, dtype=np.int32)
     if f.size and (int(f.min()) < 0 or int(f.max()) >= len(v)):
         raise ValueError(f"face index out of range [0, {len(v)})")
+    if not v.size or float(np.abs(v).max()) <= MAX_COORD_PX:  # the common case, in one pass
+        return PreparedMesh(vertices=v, faces=f, drawable=None)
     valid_vertex = np.all(np.abs(v) <= MAX_COORD_PX, axis=1)  # False for NaN too
     drawable = None if bool(valid_vertex.all()) else valid_vertex[f].all(axis=1)
     return PreparedMesh(vertices=v, faces=f, drawable=drawable)

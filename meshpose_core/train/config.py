@@ -34,6 +34,7 @@ class TrainConfig:
     steps: int = 20000
     lr: float = 1e-3
     weight_decay: float = 0.0
+    pretrained_lr_scale: float = 1.0  # lr factor for a pretrained backbone (BlazePose)
     amp: bool = True  # only on CUDA
     seed: int = 0
     out_dir: str = "runs/xs"

@@ -113,6 +113,25 @@ def save_state(run: Path, net, opt, sched, step: int, cfg: TrainConfig, metrics:
     os.replace(run / "last_state.tmp.pt", _state_path(run))
 
 
+def param_groups(net: MeshPoseNet, lr: float, pretrained_scale: float) -> list[dict]:
+    """Pretrained backbone weights (``backbone.net``, e.g. BlazePose's) learn at
+    ``pretrained_scale`` x lr (0: frozen): fine-tuning keeps the real-image features the
+    heads and the VertexPose prior rely on instead of overwriting them with early, noisy
+    gradients (measured: at 1e-4 with batch 12, LSP PCK fell from 60 % to 36 % in 650 steps)."""
+    pretrained = getattr(net.backbone, "net", None)
+    if pretrained is None or pretrained_scale == 1.0:
+        return [{"params": list(net.parameters()), "lr": lr}]
+    ids = {id(p) for p in pretrained.parameters()}
+    rest = [p for p in net.parameters() if id(p) not in ids]
+    if pretrained_scale == 0.0:  # frozen: no gradients, no backward pass through it
+        pretrained.requires_grad_(False)
+        return [{"params": rest, "lr": lr}]
+    return [
+        {"params": list(pretrained.parameters()), "lr": lr * pretrained_scale},
+        {"params": rest, "lr": lr},
+    ]
+
+
 def train(cfg: TrainConfig, max_steps: int | None = None) -> dict[str, float]:
     """Run (or resume) training in ``cfg.out_dir``; ``max_steps`` stops early (tests).
     Returns the last logged loss terms."""
@@ -132,7 +151,9 @@ def train(cfg: TrainConfig, max_steps: int | None = None) -> dict[str, float]:
     if cfg.init_from:
         net.load_state_dict(load_checkpoint(Path(cfg.init_from))[0].state_dict())
     net.to(device).train()
-    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = torch.optim.Adam(
+        param_groups(net, cfg.lr, cfg.pretrained_lr_scale), lr=cfg.lr, weight_decay=cfg.weight_decay
+    )
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, [cfg.steps // 2], gamma=0.1)
     step = 0
     if _state_path(run).is_file():

@@ -9,12 +9,13 @@ Typical use, in the rendering thread::
         people = [TryOnPerson(vertices_high, (tee, logo, skirt), visibility, track_id)]
         frame = layer.render(frame, people)  # or composite(frame, layer.draw(w, h, people))
 
-See ``docs/tryon.md``.
+In the real-time pipeline this is the ``garment`` layer (``RenderConfig.outfits``,
+``--garment``). See ``docs/tryon.md``.
 """
 
 from .atlas import BodyAtlas
 from .binding import SurfaceBinding, body_scale, make_binding, pose_binding
-from .garment import Garment, GarmentError, MeshGarment, TextureGarment
+from .garment import Garment, GarmentError, MeshGarment, TextureGarment, UnknownGarment
 from .layer import (
     GarmentLayer,
     TryOnConfig,
@@ -23,8 +24,9 @@ from .layer import (
     composite,
     person_from_result,
 )
+from .outfits import Outfit, OutfitCycle, format_outfit, load_outfits, parse_outfit
 from .regions import REGIONS, Region
-from .registry import GARMENT_DIR, GarmentLibrary, list_garments, load_garment
+from .registry import GARMENT_DIR, GarmentLibrary, list_garments, load_garment, shared_library
 
 __all__ = [
     "GARMENT_DIR",
@@ -35,17 +37,24 @@ __all__ = [
     "GarmentLayer",
     "GarmentLibrary",
     "MeshGarment",
+    "Outfit",
+    "OutfitCycle",
     "Region",
     "SurfaceBinding",
     "TextureGarment",
     "TryOnConfig",
     "TryOnLayer",
     "TryOnPerson",
+    "UnknownGarment",
     "body_scale",
     "composite",
+    "format_outfit",
     "list_garments",
     "load_garment",
+    "load_outfits",
     "make_binding",
+    "parse_outfit",
     "person_from_result",
     "pose_binding",
+    "shared_library",
 ]

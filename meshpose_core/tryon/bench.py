@@ -69,6 +69,7 @@ def benchmark_tryon(
     threads: int = 2,
     rounds: int = 5,
     iters: int = 10,
+    shader_paint: bool = True,
 ) -> TryOnBenchmark:
     """Time ``TryOnLayer.render`` on a ``width`` x ``height`` frame with ``people`` people."""
     torch.set_num_threads(threads)  # only the numpy/cv2 side matters; keep torch from competing
@@ -82,13 +83,15 @@ def benchmark_tryon(
     frame = np.full((height, width, 3), 128, np.uint8)
     warmup = 5
     with create_rasterizer(renderer) as rast:
-        layer = TryOnLayer(TryOnConfig(), rasterizer=rast, topology=topo, atlas=lib.atlas)
+        cfg = TryOnConfig(shader_paint=shader_paint)
+        layer = TryOnLayer(cfg, rasterizer=rast, topology=topo, atlas=lib.atlas)
         cpu0 = time.process_time()
         latency = time_call(
             lambda: layer.render(frame, persons), rounds=rounds, iters=iters, warmup=warmup
         )
         cpu_ms = (time.process_time() - cpu0) * 1e3 / (warmup + rounds * iters)
         name = rast.name
+        layer.close()
     return TryOnBenchmark(
         people, width, height, name, latency.median_ms, latency.best_round_ms, cpu_ms
     )

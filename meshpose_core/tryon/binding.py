@@ -72,7 +72,7 @@ def body_scale(vertices: np.ndarray, faces: np.ndarray, rest_area: float) -> flo
 
 def _unit(x: np.ndarray) -> np.ndarray:
     """Normalise (3, ...) component-major vectors along axis 0."""
-    return x / np.maximum(np.sqrt((x * x).sum(axis=0)), 1e-12)
+    return x / np.maximum(np.sqrt(x[0] * x[0] + x[1] * x[1] + x[2] * x[2]), 1e-12)
 
 
 def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -90,19 +90,22 @@ def _frames(
     each (3, ...) for ``face`` (...) and ``bary`` (..., 3).
 
     Component-major because every step is then an elementwise operation on contiguous
-    arrays (reductions over a trailing axis of 3 are ~10x slower in numpy), and one gather
-    of 8-wide rows (position, normal, padding) hits numpy's fast path for ``take``.
+    arrays: reductions over a trailing axis of 3, and gathers of (V, 3) rows, are several
+    times slower in numpy than gathers from the (3, V) transposes (this runs per garment per
+    person per frame).
     """
-    table = np.zeros((len(vertices), 8), vertices.dtype)
-    table[:, :3] = vertices
-    table[:, 3:6] = normals
-    corners = np.moveaxis(np.take(faces, face, axis=0), -1, 0)  # (3, ...)
-    g = np.take(table, corners.reshape(-1), axis=0).T.reshape((8, *corners.shape))
-    mixed = (g[:6] * np.moveaxis(bary, -1, 0)).sum(axis=1)  # (6, ...)
-    n = _unit(mixed[3:6])
-    e = g[:3, 1] - g[:3, 0]
-    t = _unit(e - (e * n).sum(axis=0) * n)
-    return mixed[:3], t, _cross(n, t), n
+    corners = np.take(faces, face.reshape(-1), axis=0)  # (M, 3)
+    vt = np.ascontiguousarray(np.asarray(vertices).T)
+    nt = np.ascontiguousarray(np.asarray(normals, vt.dtype).T)
+    b = np.ascontiguousarray(np.asarray(bary, vt.dtype).reshape(-1, 3).T)  # (3, M)
+    p = [np.take(vt, corners[:, i], axis=1) for i in range(3)]  # (3, M) per corner
+    m = [np.take(nt, corners[:, i], axis=1) for i in range(3)]
+    point = p[0] * b[0] + p[1] * b[1] + p[2] * b[2]
+    n = _unit(m[0] * b[0] + m[1] * b[1] + m[2] * b[2])
+    e = p[1] - p[0]
+    t = _unit(e - (e[0] * n[0] + e[1] * n[1] + e[2] * n[2]) * n)
+    shape = (3, *face.shape)
+    return point.reshape(shape), t.reshape(shape), _cross(n, t).reshape(shape), n.reshape(shape)
 
 
 def anchor_frames(

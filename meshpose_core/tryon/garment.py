@@ -32,6 +32,10 @@ class GarmentError(ValueError):
     """An unknown garment name or an unreadable / invalid garment file (one-line message)."""
 
 
+class UnknownGarment(GarmentError):  # noqa: N818 - a GarmentError, named for what it is
+    """A garment name that is neither shipped nor a path (a usage error, not a bad file)."""
+
+
 @dataclass(frozen=True, eq=False)
 class TextureGarment:
     """Paint on the body atlas. texture: premultiplied mip pyramid of the atlas image;

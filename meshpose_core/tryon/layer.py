@@ -14,6 +14,11 @@ network says the body is occluded or out of the crop). Only the rectangle the ga
 cover is rasterised and shaded, in buffers rounded up to ``roi_bucket`` pixels so that the
 GL framebuffer keeps its size between frames.
 
+With a GL rasterizer the painting runs in GL's fragment shader (``gl_paint``) and one RGBA
+image comes back per group; the numpy path below (fragments, then per-pixel gathers and
+texture sampling) serves the CPU rasterizer and the cases the shader does not take (more
+than ``MAX_TEXTURES`` texture garments on one body, non-finite vertices).
+
 Threading: like the renderer, a ``TryOnLayer`` belongs to the thread that renders (its GL
 rasterizer is created there, on the first call, unless one is given).
 """
@@ -26,12 +31,13 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from ..render import Fragments, Mesh, Rasterizer, create_rasterizer
+from ..render import Fragments, GLRasterizer, Mesh, Rasterizer, create_rasterizer
 from ..render.shading import DEFAULT_LIGHT_DIR
 from ..topology import Topology, Upsampling, part_index
 from .atlas import BodyAtlas
-from .binding import body_scale, interpolate_at_anchors, pose_binding, surface_area
+from .binding import interpolate_at_anchors, pose_binding, surface_area
 from .garment import Garment, MeshGarment, TextureGarment
+from .gl_paint import MAX_TEXTURES, GLGarmentPainter, PaintMesh
 from .motion import HemLag
 from .normals import VertexNormals
 from .texture import Texture
@@ -48,7 +54,9 @@ class TryOnConfig:
     light_dir: Lambert shading (light direction in the pixel frame, x right, y down, z away);
     soft_edges: 3x3 box filter on the garment layer (anti-aliased edges); hem_lag: secondary
     motion smoothing in [0, 1) for tracked people (0 = off); roi_bucket: render buffer sizes
-    are multiples of this; renderer: ``create_rasterizer`` backend when none is given.
+    are multiples of this; renderer: ``create_rasterizer`` backend when none is given;
+    shader_paint: with a GL rasterizer, paint in the fragment shader (False: the numpy path,
+    e.g. to compare the two).
     """
 
     opacity: float = 1.0
@@ -60,6 +68,7 @@ class TryOnConfig:
     hem_lag: float = 0.0
     roi_bucket: int = 64
     renderer: str = "auto"
+    shader_paint: bool = True
 
 
 @dataclass(frozen=True, eq=False)
@@ -100,20 +109,25 @@ def person_from_result(result: object, garments: Sequence[Garment], focal_px: fl
 class GarmentLayer:
     """Garments over ``rect`` = (r0, r1, c0, c1) of a frame (one group of people).
 
-    color: (r1 - r0, c1 - c0, 3) float32 premultiplied RGB in 0..255; alpha: same (h, w) in
-    [0, 1]. A GUI can upload it as a texture, or ``composite`` the frame's layers.
+    rgba: (r1 - r0, c1 - c0, 4) uint8 premultiplied RGBA (what the GL path reads back, and
+    what cv2 blends fastest). A GUI can upload it as a texture, or ``composite`` the layers.
     """
 
     rect: tuple[int, int, int, int]
-    color: np.ndarray
-    alpha: np.ndarray
+    rgba: np.ndarray
 
-    def composite_into(self, frame: np.ndarray) -> None:
-        """Blend over an (H, W, 3) uint8 RGB frame, in place."""
+    @property
+    def alpha(self) -> np.ndarray:
+        """(h, w) float32 coverage in [0, 1]."""
+        return self.rgba[..., 3].astype(np.float32) * np.float32(1.0 / 255.0)
+
+    def composite_into(self, frame: np.ndarray, opacity: float = 1.0) -> None:
+        """Blend over an (H, W, 3) uint8 RGB frame, in place, at ``opacity`` in [0, 1]."""
         r0, r1, c0, c1 = self.rect
-        base = frame[r0:r1, c0:c1].astype(np.float32)
-        blended = base * (1.0 - self.alpha[..., None]) + self.color
-        frame[r0:r1, c0:c1] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+        rgba = self.rgba if opacity >= 1.0 else cv2.convertScaleAbs(self.rgba, alpha=opacity)
+        keep = cv2.cvtColor(255 - rgba[..., 3], cv2.COLOR_GRAY2RGB)
+        base = cv2.multiply(frame[r0:r1, c0:c1], keep, scale=1.0 / 255.0)
+        frame[r0:r1, c0:c1] = cv2.add(base, np.ascontiguousarray(rgba[..., :3]))
 
 
 def composite(frame: np.ndarray, layers: Sequence[GarmentLayer]) -> np.ndarray:
@@ -122,6 +136,17 @@ def composite(frame: np.ndarray, layers: Sequence[GarmentLayer]) -> np.ndarray:
     for layer in layers:
         layer.composite_into(out)
     return out
+
+
+def xy_box(points: np.ndarray) -> np.ndarray:
+    """(2, 2) [min, max] of the x and y of (N, >= 2) points (NaN if any is NaN).
+
+    Column by column: numpy reduces one strided column ~50x faster than an (N, 3) array
+    along axis 0 (3 us instead of 150 us for a body), and this runs several times per person
+    per frame.
+    """
+    x, y = points[:, 0], points[:, 1]
+    return np.array([[x.min(), y.min()], [x.max(), y.max()]], np.float64)
 
 
 def overlap_groups(boxes: Sequence[np.ndarray]) -> list[list[int]]:
@@ -156,13 +181,19 @@ class _Posed:
 
     vertices: np.ndarray  # (V, 3) float32
     normals: np.ndarray  # (V, 3)
-    front: np.ndarray  # (F_front,) indices of the faces turned toward the camera
+    face_normals: np.ndarray  # (F, 3) cross products
     visibility: np.ndarray  # (V,)
     scale: float  # pixels per rest-template metre
     textures: list[TextureGarment] = field(default_factory=list)
     meshes: list[tuple[MeshGarment, np.ndarray, np.ndarray, np.ndarray]] = field(
         default_factory=list
     )  # (garment, vertices, normals, visibility)
+
+    def front(self) -> np.ndarray:
+        """(F_front,) indices of the faces turned toward the camera: a closed body's back
+        faces never win the depth test, and not drawing them saves ~40 % of the
+        rasterisation (outward normals face the camera with z < 0)."""
+        return np.flatnonzero(self.face_normals[:, 2] <= 0)
 
     def painted_faces(self) -> np.ndarray | None:
         """(F,) bool body faces any of the texture garments paints, None without any."""
@@ -172,16 +203,18 @@ class _Posed:
 
     def reach(self) -> np.ndarray:
         """(2, 2) [min, max] screen xy of the body and all its garments (NaN-free)."""
-        boxes = [self.vertices[:, :2]] + [gv[:, :2] for _, gv, _, _ in self.meshes]
-        pts = np.concatenate(boxes)
+        box = np.stack([xy_box(m) for m in (self.vertices, *(gv for _, gv, _, _ in self.meshes))])
+        out = np.stack([box[:, 0].min(axis=0), box[:, 1].max(axis=0)])
+        if np.isfinite(out).all():
+            return out
+        pts = np.concatenate([self.vertices[:, :2]] + [gv[:, :2] for _, gv, _, _ in self.meshes])
         pts = pts[np.isfinite(pts).all(axis=1)]
         return np.stack([pts.min(axis=0), pts.max(axis=0)]) if len(pts) else np.zeros((2, 2))
 
     def extents(self) -> list[np.ndarray]:
         """(2, 2) [min, max] screen xy of every garment (texture ones: their painted part)."""
         parts = [np.take(self.vertices[:, :2], t.vertices, axis=0) for t in self.textures]
-        parts += [gv[:, :2] for _, gv, _, _ in self.meshes]
-        return [np.stack([p.min(axis=0), p.max(axis=0)]) for p in parts]
+        return [xy_box(p) for p in parts] + [xy_box(gv) for _, gv, _, _ in self.meshes]
 
 
 @dataclass(frozen=True, eq=False)
@@ -233,11 +266,12 @@ class TryOnLayer:
         self._atlas_uv = uv_table(self.atlas.corner_uv)
         self._normals = VertexNormals(topo.faces, topo.num_vertices)
         # size from the torso's area: rigid enough, 10x fewer faces than the body
-        self._scale_faces = topo.faces[np.isin(topo.face_part, TORSO_PARTS)]
-        self._rest_area = surface_area(topo.vertices, self._scale_faces)
+        self._scale_faces = np.flatnonzero(np.isin(topo.face_part, TORSO_PARTS))
+        self._rest_area = surface_area(topo.vertices, topo.faces[self._scale_faces])
         self._upsampling = Upsampling.load()
         self._rast = rasterizer
         self._owns_rast = rasterizer is None
+        self._painter: GLGarmentPainter | None = None
         self._frags: Fragments | None = None
         self._lag = HemLag(config.hem_lag)
         light = np.asarray(config.light_dir, np.float32)
@@ -264,14 +298,15 @@ class TryOnLayer:
             raise ValueError(f"vertices must be ({self.topology.num_vertices}, 3), got {v.shape}")
         v[:, :2] += 0.5  # network pixel convention -> renderer's
         normals, face_normals = self._normals(v)
+        # body_scale from the cross products already made: |n| is twice the face's area
+        torso = np.take(face_normals, self._scale_faces, axis=0)
+        area = 0.5 * float(np.sqrt(np.einsum("ij,ij->i", torso, torso)).sum())
         posed = _Posed(
             vertices=v,
             normals=normals,
-            # a closed body's back faces never win the depth test: not drawing them saves
-            # ~40 % of the rasterisation (outward normals face the camera with z < 0)
-            front=np.flatnonzero(face_normals[:, 2] <= 0),
+            face_normals=face_normals,
             visibility=self._body_visibility(person.visibility),
-            scale=body_scale(v, self._scale_faces, self._rest_area),
+            scale=float(np.sqrt(area / self._rest_area)),
         )
         for g in person.garments:
             if isinstance(g, TextureGarment):
@@ -280,7 +315,8 @@ class TryOnLayer:
             gv, gn = pose_binding(g.binding, v, self._faces, posed.scale, posed.normals)
             if person.track_id is not None and self.config.hem_lag > 0:
                 key = (person.track_id, id(g))
-                gv = self._lag.apply(key, gv, v.mean(axis=0), posed.scale, g.lag_weight)
+                root = np.array([v[:, 0].mean(), v[:, 1].mean(), v[:, 2].mean()], np.float32)
+                gv = self._lag.apply(key, gv, root, posed.scale, g.lag_weight)
             vis = (
                 np.ones(len(gv), np.float32)
                 if person.visibility is None
@@ -326,7 +362,8 @@ class TryOnLayer:
             meshes.append((v, faces))
 
         for person, p in zip(people, posed, strict=True):
-            add(p.vertices, self._faces[p.front], person.depth_order)
+            front = p.front()
+            add(p.vertices, self._faces[front], person.depth_order)
             if not p.textures:
                 items.append(None)  # an occluder only
                 continue
@@ -334,7 +371,7 @@ class TryOnLayer:
             table = vertex_table(p.normals, p.visibility)
             painted = p.painted_faces()
             items.append(
-                _Item(textures, self._atlas_uv, self._faces, table, p.scale, painted, p.front)
+                _Item(textures, self._atlas_uv, self._faces, table, p.scale, painted, front)
             )
         for person, p in zip(people, posed, strict=True):
             for g, gv, gn, vis in p.meshes:
@@ -372,6 +409,22 @@ class TryOnLayer:
         color = rgba[:, :3] * (fade * shade * 255.0)[:, None]
         return color, alpha
 
+    def _pose_all(self, people: Sequence[TryOnPerson]) -> list[_Posed]:
+        posed = [self._pose(p) for p in people]
+        if self.config.hem_lag > 0:
+            self._lag.keep_only(
+                (p.track_id, id(g)) for p in people if p.track_id is not None for g in p.garments
+            )
+        return posed
+
+    def _buffer_size(self, rects: Sequence[tuple[int, int, int, int]]) -> tuple[int, int]:
+        """(height, width) of the render buffer: the largest rectangle rounded up to
+        ``roi_bucket``, one size per frame so that the GL framebuffer keeps its size."""
+        bucket = self.config.roi_bucket
+        bh = max(-(-(r[1] - r[0]) // bucket) * bucket for r in rects)
+        bw = max(-(-(r[3] - r[2]) // bucket) * bucket for r in rects)
+        return bh, bw
+
     def draw(
         self,
         width: int,
@@ -386,11 +439,7 @@ class TryOnLayer:
         faces)`` that hide garments and are not drawn (a table, a tracked hand-held object),
         with depths comparable to the people's after their ``depth_order``.
         """
-        posed = [self._pose(p) for p in people]
-        if self.config.hem_lag > 0:
-            self._lag.keep_only(
-                (p.track_id, id(g)) for p in people if p.track_id is not None for g in p.garments
-            )
+        posed = self._pose_all(people)
         groups = []
         for members in overlap_groups([p.reach() for p in posed]):
             rect = self._rect([posed[i] for i in members], width, height)
@@ -398,9 +447,17 @@ class TryOnLayer:
                 groups.append((members, rect))
         if not groups:
             return []
-        bucket = self.config.roi_bucket  # one buffer size per frame: the GL framebuffer stays
-        bh = max(-(-(r[1] - r[0]) // bucket) * bucket for _, r in groups)
-        bw = max(-(-(r[3] - r[2]) // bucket) * bucket for _, r in groups)
+        bh, bw = self._buffer_size([r for _, r in groups])
+        painter = self._shader_painter(people, occluders)
+        if painter is not None:
+            layers = []
+            for members, rect in groups:
+                meshes = self._paint_meshes(
+                    [people[i] for i in members], [posed[i] for i in members], occluders
+                )
+                image, _ = painter.draw(meshes, bw, bh, rect[::2])
+                layers.append(self._garment_layer(image, rect))
+            return layers
         if self._frags is None or not self._frags.is_buffer_for(bw, bh):
             self._frags = Fragments.allocate(bw, bh)
         return [
@@ -410,6 +467,100 @@ class TryOnLayer:
             for members, rect in groups
         ]
 
+    def draw_with_bodies(
+        self, width: int, height: int, people: Sequence[TryOnPerson]
+    ) -> tuple[list[GarmentLayer], Fragments, tuple[int, int, int, int]] | None:
+        """``draw`` and, from the same rasterisation, the fragments of the bodies alone
+        (``mesh_id`` = index in ``people``; garments do not hide them) over one rectangle
+        (r0, r1, c0, c1) covering every body and garment: for layers that shade the bodies
+        themselves (the pipeline's mesh, visibility and IUV layers), which then need no
+        rasterisation of their own. Bodies' back faces are not drawn.
+
+        None (nothing done) when the frame cannot take the shader path (no GL rasterizer,
+        see the module docstring): the caller rasterises the bodies itself and calls ``draw``.
+        """
+        painter = self._shader_painter(people, ())
+        if painter is None or not people:
+            return None
+        posed = self._pose_all(people)
+        lo = np.min([p.reach()[0] for p in posed], axis=0)
+        hi = np.max([p.reach()[1] for p in posed], axis=0)
+        # +2 px for the soft edges; at least one pixel inside the frame, whoever is off it
+        c0, r0 = (int(v) for v in np.clip(np.floor(lo) - 2, 0, (width - 1, height - 1)))
+        c1, r1 = (int(v) for v in np.minimum(np.ceil(hi) + 2, (width, height)))
+        rect = (r0, max(r1, r0 + 1), c0, max(c1, c0 + 1))
+        bh, bw = self._buffer_size([rect])
+        meshes = self._paint_meshes(people, posed, ())
+        image, frags = painter.draw(meshes, bw, bh, rect[::2], bodies=len(people))
+        assert frags is not None
+        worn = any(p.textures or p.meshes for p in posed)
+        return ([self._garment_layer(image, rect)] if worn else []), frags, rect
+
+    def _shader_painter(
+        self, people: Sequence[TryOnPerson], occluders: Sequence[Mesh]
+    ) -> GLGarmentPainter | None:
+        """The GL painter when this frame can be painted in the fragment shader, else None."""
+        rast = self._rasterizer()
+        if not (self.config.shader_paint and isinstance(rast, GLRasterizer)):
+            return None
+        for p in people:
+            if sum(isinstance(g, TextureGarment) for g in p.garments) > MAX_TEXTURES:
+                return None
+        meshes = [np.asarray(p.vertices) for p in people] + [np.asarray(v) for v, _ in occluders]
+        if not all(np.isfinite(v).all() for v in meshes):  # the rasterizer drops such faces
+            return None
+        if self._painter is None:
+            cfg = self.config
+            self._painter = GLGarmentPainter(
+                rast, self._light, cfg.ambient, cfg.diffuse, cfg.visibility_ramp, cfg.opacity
+            )
+        return self._painter
+
+    def _paint_meshes(
+        self, people: Sequence[TryOnPerson], posed: list[_Posed], occluders: Sequence[Mesh]
+    ) -> list[PaintMesh]:
+        """What the GL painter draws for one group: bodies first, then garments, occluders."""
+        meshes = []
+        for person, p in zip(people, posed, strict=True):
+            textures = tuple((t.texture, t.texture.level_for(p.scale)) for t in p.textures)
+            painted = tuple(t.faces for t in p.textures) or None
+            meshes.append(
+                PaintMesh(
+                    kind=self.atlas,
+                    faces=self._faces,
+                    corner_uv=self.atlas.corner_uv,
+                    vertices=p.vertices,
+                    normals=p.normals,
+                    visibility=p.visibility,
+                    order=person.depth_order,
+                    textures=textures,
+                    painted=painted,
+                    cull=True,
+                )
+            )
+        for person, p in zip(people, posed, strict=True):
+            for g, gv, gn, vis in p.meshes:
+                level = g.texture.level_for(p.scale)
+                textures = ((g.texture, level),)
+                meshes.append(
+                    PaintMesh(g, g.faces, g.corner_uv, gv, gn, vis, person.depth_order, textures)
+                )
+        for verts, faces in occluders:
+            v = np.array(verts, np.float32, copy=True)
+            v[:, :2] += 0.5
+            zeros = np.zeros(len(v), np.float32)
+            corner_uv = np.zeros((len(faces), 3, 2), np.float32)
+            meshes.append(PaintMesh(None, np.asarray(faces), corner_uv, v, v, zeros))
+        return meshes
+
+    def _garment_layer(self, image: np.ndarray, rect: tuple[int, int, int, int]) -> GarmentLayer:
+        """The painter's premultiplied RGBA8 buffer -> the layer over ``rect``."""
+        r0, r1, c0, c1 = rect
+        h, w = r1 - r0, c1 - c0
+        if self.config.soft_edges:
+            image = cv2.blur(image[: h + 1, : w + 1], (3, 3), borderType=cv2.BORDER_CONSTANT)
+        return GarmentLayer(rect, image[:h, :w].copy())
+
     def _draw_group(
         self,
         people: Sequence[TryOnPerson],
@@ -418,7 +569,7 @@ class TryOnLayer:
         occluders: Sequence[Mesh],
     ) -> GarmentLayer:
         """Rasterise and paint one group of people over its rectangle of the frame."""
-        r0, r1, c0, c1 = rect
+        r0, _, c0, _ = rect
         meshes, items = self._scene(people, posed, (r0, c0), occluders)
         assert self._frags is not None
         bh, bw = self._frags.height, self._frags.width
@@ -428,8 +579,7 @@ class TryOnLayer:
         fg_ids = ids[fg]
         fg_face = frags.face_id.reshape(-1)[fg]
         bary = frags.bary.reshape(-1, 3)
-        color = np.zeros((bh * bw, 3), np.float32)
-        alpha = np.zeros(bh * bw, np.float32)
+        rgba = np.zeros((bh * bw, 4), np.float32)
         for m, item in enumerate(items):
             if item is None:
                 continue
@@ -441,14 +591,10 @@ class TryOnLayer:
             pix = fg[sel]
             if len(pix):
                 b = np.take(bary, pix, axis=0).T
-                color[pix], alpha[pix] = self._paint(item, face, b)
-        color = color.reshape(bh, bw, 3)
-        alpha = alpha.reshape(bh, bw)
-        h, w = r1 - r0, c1 - c0
-        if self.config.soft_edges:
-            color = cv2.blur(color[: h + 1, : w + 1], (3, 3), borderType=cv2.BORDER_CONSTANT)
-            alpha = cv2.blur(alpha[: h + 1, : w + 1], (3, 3), borderType=cv2.BORDER_CONSTANT)
-        return GarmentLayer(rect, color[:h, :w], alpha[:h, :w])
+                rgba[pix, :3], rgba[pix, 3] = self._paint(item, face, b)
+        rgba[:, 3] *= 255.0
+        image = np.clip(rgba + 0.5, 0, 255).astype(np.uint8).reshape(bh, bw, 4)
+        return self._garment_layer(image, rect)
 
     def render(
         self, frame: np.ndarray, people: Sequence[TryOnPerson], occluders: Sequence[Mesh] = ()
@@ -463,7 +609,11 @@ class TryOnLayer:
         self._lag.reset()
 
     def close(self) -> None:
-        """Release the rasterizer if this layer created it (from the rendering thread)."""
+        """Release the GL painter, and the rasterizer if this layer created it (from the
+        rendering thread)."""
+        if self._painter is not None:
+            self._painter.close()
+            self._painter = None
         if self._owns_rast and self._rast is not None:
             self._rast.close()
         self._rast = None

@@ -18,6 +18,9 @@ class VertexNormals:
 
     def __init__(self, faces: np.ndarray, num_vertices: int) -> None:
         self.faces = np.ascontiguousarray(faces, np.int64)
+        # one contiguous index array per corner: gathers from the (3, V) transpose are ~4x
+        # faster than gathering (V, 3) rows
+        self._corner = [np.ascontiguousarray(self.faces[:, i]) for i in range(3)]
         f = len(self.faces)
         rows = self.faces.reshape(-1)
         cols = np.repeat(np.arange(f), 3)
@@ -27,12 +30,21 @@ class VertexNormals:
 
     def face_normals(self, vertices: np.ndarray) -> np.ndarray:
         """(F, 3) float32 cross products (length = twice the face area)."""
-        v = np.asarray(vertices, np.float32)
-        a, b, c = (v[self.faces[:, i]] for i in range(3))
-        return np.cross(b - a, c - a)
+        vt = np.ascontiguousarray(np.asarray(vertices, np.float32).T)
+        a = np.take(vt, self._corner[0], axis=1)
+        e1 = np.take(vt, self._corner[1], axis=1) - a
+        e2 = np.take(vt, self._corner[2], axis=1) - a
+        return np.stack(
+            [
+                e1[1] * e2[2] - e1[2] * e2[1],
+                e1[2] * e2[0] - e1[0] * e2[2],
+                e1[0] * e2[1] - e1[1] * e2[0],
+            ],
+            axis=1,
+        )
 
     def __call__(self, vertices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         face_n = self.face_normals(vertices)
         n = self._incidence @ face_n
-        n /= np.maximum(np.sqrt((n * n).sum(axis=1, keepdims=True)), 1e-12)
+        n /= np.maximum(np.sqrt(np.einsum("ij,ij->i", n, n)), 1e-12)[:, None]
         return n.astype(np.float32, copy=False), face_n

@@ -1,12 +1,18 @@
 """Garments by name: the shipped ones in ``assets/garments``, or any file or image given.
 
 ``GarmentLibrary`` keeps what loading needs (the body atlas, its island masks) and the
-garments already loaded, so one library per application loads each garment once. The
-functions ``list_garments`` / ``load_garment`` make a throw-away library.
+garments already loaded, so one library per application loads each garment once
+(``shared_library()`` is that one library, for the CLI's checks and the pipeline's layer
+alike). The functions ``list_garments`` / ``load_garment`` make a throw-away library.
+
+A garment is given as a shipped name (``flared_skirt``), a path to a ``.npz`` mesh garment or
+to an atlas-layout image, or ``IMAGE@REGION`` for a plain image placed on a body region
+(``logo.png@chest``; regions in ``regions.REGIONS``).
 """
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +23,7 @@ from .garment import (
     Garment,
     GarmentError,
     TextureGarment,
+    UnknownGarment,
     read_mesh_garment,
     read_rgba,
     texel_density,
@@ -38,7 +45,7 @@ class GarmentLibrary:
         self.topology = topology or Topology.load("high")
         self._atlas: BodyAtlas | None = None
         self._face_maps: dict[tuple[int, int], np.ndarray] = {}
-        self._loaded: dict[Path, Garment] = {}
+        self._loaded: dict[tuple[object, ...], Garment] = {}
 
     @property
     def atlas(self) -> BodyAtlas:
@@ -66,17 +73,25 @@ class GarmentLibrary:
             if candidate.is_file() and path.name != TEMPLATE_NAME:
                 return candidate
         available = ", ".join(self.names()) or "none"
-        raise GarmentError(
+        raise UnknownGarment(
             f"unknown garment {str(name_or_path)!r}; available: {available} "
-            "(or give a path to a .npz garment or an atlas image)"
+            "(or give a path to a .npz garment, an atlas image, or IMAGE@REGION)"
         )
 
-    def load(self, name_or_path: str | Path) -> Garment:
-        """A shipped garment by name, a ``.npz`` mesh garment or an atlas image by path."""
-        path = self._resolve(name_or_path)
-        key = path.resolve()
+    def load(self, spec: str | Path) -> Garment:
+        """A shipped garment by name, a ``.npz`` mesh garment or an atlas image by path, or
+        ``IMAGE@REGION``: a plain image placed on a body region (``from_image``)."""
+        image, region = split_region(spec)
+        path = self._resolve(image)
+        # the file's time and size are part of the key: an image edited since is read again
+        stat = path.stat() if path.is_file() else None
+        key = (path.resolve(), region, stat and (stat.st_mtime_ns, stat.st_size))
         if key not in self._loaded:
-            if path.suffix == ".npz":
+            if region is not None:
+                if path.suffix.lower() not in IMAGE_SUFFIXES:
+                    raise GarmentError(f"{spec}: only an image can be placed on a region")
+                self._loaded[key] = self.from_image(path, region, name=f"{path.stem}@{region}")
+            elif path.suffix == ".npz":
                 self._loaded[key] = read_mesh_garment(path, self.topology.num_faces)
             elif path.suffix.lower() in IMAGE_SUFFIXES:
                 self._loaded[key] = self.texture_garment(path.stem, read_rgba(path))
@@ -139,6 +154,16 @@ class GarmentLibrary:
         return self.texture_garment(label, placed)
 
 
+def split_region(spec: str | Path) -> tuple[str | Path, str | None]:
+    """``"logo.png@chest"`` -> ("logo.png", "chest"); anything else -> (spec, None). Only a
+    known region name after the last ``@`` counts (a file name may contain ``@``)."""
+    text = str(spec)
+    head, sep, tail = text.rpartition("@")
+    if sep and head and tail in REGIONS:
+        return head, tail
+    return spec, None
+
+
 def painted_faces(face_map: np.ndarray, painted: np.ndarray, faces: np.ndarray) -> np.ndarray:
     """(F,) bool: faces with a painted texel, grown by one ring (faces smaller than a texel
     and bilinear footprints across face borders are not missed)."""
@@ -157,6 +182,14 @@ def _as_rgba(image: np.ndarray) -> np.ndarray:
     if image.shape[2] == 4:
         return image
     return np.concatenate([image, np.full((*image.shape[:2], 1), 255, np.uint8)], axis=2)
+
+
+@functools.cache
+def shared_library() -> GarmentLibrary:
+    """The process's library of the shipped garments: whoever loads a garment through it
+    (the CLI's check, the pipeline's garment layer) loads it once. Not thread-safe: load
+    from one thread (the rendering thread, or before it starts)."""
+    return GarmentLibrary()
 
 
 def list_garments(directory: Path | None = None) -> list[str]:

@@ -1,0 +1,82 @@
+"""A VertexPose prior from BlazePose's pretrained keypoint heatmaps.
+
+BlazePose-full's stride-4 head already localises 33 body landmarks on real people (its
+heatmaps alone score ~61 % PCK@0.1 on held-out LSP at 192 px). Each low-poly vertex is
+written as a convex combination of the landmarks it moves with (fitted on posed template
+bodies); adding the same combination of the landmark *logit* maps to the vertex's score map
+makes the spatial argsoftmax a product of experts whose mode lies at that combination of the
+landmark positions (exact for Gaussian-shaped heatmaps). Training then starts from a mesh
+that already follows real people and only has to learn the residual.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from scipy.optimize import nnls
+
+from meshpose_core.npz_io import read_npz, require, write_npz
+from meshpose_core.topology import KEYPOINT_NAMES
+
+# BlazePose heatmap channel of each of our landmarker keypoints (KEYPOINT_NAMES order);
+# -1: BlazePose has no such landmark. The 33 body landmarks are MediaPipe's list; channels
+# 33..38 are auxiliary ROI points and stay unused.
+BLAZEPOSE_CHANNEL: dict[str, int] = {
+    "nose": 0, "left_eye": 2, "right_eye": 5, "left_ear": 7, "right_ear": 8,
+    "left_shoulder": 11, "right_shoulder": 12, "left_elbow": 13, "right_elbow": 14,
+    "left_wrist": 15, "right_wrist": 16, "left_hip": 23, "right_hip": 24,
+    "left_knee": 25, "right_knee": 26, "left_ankle": 27, "right_ankle": 28,
+    "left_heel": 29, "right_heel": 30, "left_big_toe": 31, "right_big_toe": 32,
+}  # fmt: skip
+NUM_HEATMAPS = 39
+DEFAULT_PRIOR_PATH = Path(__file__).resolve().parents[2] / "weights" / "blazepose_vertex_prior.npz"
+PRIOR_FORMAT_VERSION = 1
+
+
+def prior_keypoints() -> tuple[list[int], list[int]]:
+    """(indices into KEYPOINT_NAMES, their BlazePose channels) for the mapped keypoints."""
+    pairs = [
+        (i, BLAZEPOSE_CHANNEL[n]) for i, n in enumerate(KEYPOINT_NAMES) if n in BLAZEPOSE_CHANNEL
+    ]
+    return [p[0] for p in pairs], [p[1] for p in pairs]
+
+
+def fit_vertex_weights(
+    vertices: np.ndarray, keypoints: np.ndarray, sum_weight: float = 1000.0
+) -> np.ndarray:
+    """Non-negative, sum-to-one weights writing each vertex as a mix of keypoints.
+
+    vertices (N, V, 3), keypoints (N, K, 3) over N posed bodies (metres) -> (V, K) float64.
+    Non-negativity keeps each vertex's product of experts sharp (no negative logit weights)
+    and makes the fit sparse; sum to one (enforced by a row weighted ``sum_weight``) keeps
+    the combined heatmap's sharpness that of a single landmark.
+    """
+    n, v, _ = vertices.shape
+    k = keypoints.shape[1]
+    design = keypoints.transpose(0, 2, 1).reshape(n * 3, k)  # (N*3, K)
+    design = np.vstack([design, np.full((1, k), sum_weight)])
+    weights = np.zeros((v, k))
+    for i in range(v):
+        target = np.append(vertices[:, i].reshape(n * 3), sum_weight)
+        weights[i], _ = nnls(design, target)
+    return weights
+
+
+def heatmap_prior(weights: np.ndarray, channels: list[int]) -> np.ndarray:
+    """(V, K) keypoint weights + their heatmap channels -> (V, NUM_HEATMAPS) 1x1 conv matrix."""
+    prior = np.zeros((weights.shape[0], NUM_HEATMAPS), np.float32)
+    prior[:, channels] = weights
+    return prior
+
+
+def save_prior(path: Path, prior: np.ndarray) -> None:
+    write_npz(path, PRIOR_FORMAT_VERSION, {"prior": prior.astype(np.float32)})
+
+
+def load_prior(path: Path | None = None) -> np.ndarray:
+    """(V, NUM_HEATMAPS) float32, written by tools/fit_vertex_prior.py."""
+    path = Path(path or DEFAULT_PRIOR_PATH)
+    data = read_npz(path, PRIOR_FORMAT_VERSION, "re-run tools/fit_vertex_prior.py")
+    (prior,) = require(data, path, "prior")
+    return prior.astype(np.float32)
