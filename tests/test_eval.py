@@ -184,7 +184,7 @@ def fixture_benchmark() -> Benchmark:
 def test_predictions_map_back_to_the_crop_centre() -> None:
     bench = fixture_benchmark()
     image = np.zeros((160, 240, 3), np.uint8)
-    out, made = predict_people(image, bench.people[:2], [CentreModel()], "gt", None, 1.25)
+    out, made, _ = predict_people(image, bench.people[:2], [CentreModel()], "gt", None, 1.25)
     assert made == 2
     for i, p in enumerate(bench.people[:2]):
         centre = (p.box[:2] + p.box[2:]) / 2  # box_roi centres the crop on the box

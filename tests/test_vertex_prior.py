@@ -78,3 +78,28 @@ def test_heatmap_softargmax_feeds_the_regression_in_crop_pixels() -> None:
     maps[0, 0, 10, 30] = 0.0
     xy = spatial_argsoftmax(maps, 1.0, 4)[0, 0]
     torch.testing.assert_close(xy, torch.tensor([30 * 4 + 1.5, 10 * 4 + 1.5]))
+
+
+def test_frozen_xy_residuals_keep_xy_and_train_depth() -> None:
+    from meshpose_core.model.meshpose import MeshPoseConfig, MeshPoseNet
+
+    torch.manual_seed(0)
+    net = MeshPoseNet(MeshPoseConfig.preset("xs_bp")).eval()  # eval: fixed BatchNorm stats
+    net.freeze_xy_residuals()
+    images = torch.randn(2, 3, 192, 192)
+    with torch.no_grad():
+        before = net.decode(net(images))
+    heads = [*net.vertex_head.parameters(), *net.regression_head.parameters()]
+    opt = torch.optim.Adam(heads, lr=1e-2)
+    for _ in range(3):
+        out = net.decode(net(images))
+        loss = out["vertices"].square().mean() + out["visibility"].mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        after = net.decode(net(images))
+    for key in ("xy_vertexpose", "xy_regressed"):  # XY is exactly the prior's
+        torch.testing.assert_close(after[key], before[key], rtol=0, atol=1e-4)
+    assert (after["vertices"][..., 2] - before["vertices"][..., 2]).abs().max() > 1e-3
+    assert (after["visibility"] - before["visibility"]).abs().max() > 1e-3

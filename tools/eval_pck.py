@@ -9,6 +9,11 @@ scored against the visible ground truth (--min-visibility 1 adds occluded-but-la
 joints). PCK threshold = alpha x max(box w, h): annotated box where the set has one, else the
 extent of the labelled joints. One table per run: people, joints, PCK per model, and how many
 people fit a model better with left/right swapped (a convention check).
+
+--silhouette adds silhouette IoU on the sets that outline people (COCO polygons: coco,
+tiny_coco_*): each model's person mask in the crop (MeshPose: its high-poly mesh rasterised;
+BlazePose: its segmentation > 0.5) against the ground-truth polygons warped into the same
+crop; mean IoU and the number of people scored per model ('-' where a set has no outlines).
 """
 
 from __future__ import annotations
@@ -31,22 +36,47 @@ from meshpose_core.eval.benchmarks import BENCHMARKS  # noqa: E402
 from meshpose_core.eval.crops import CROP_MODES, DEFAULT_MARGIN  # noqa: E402
 from meshpose_core.eval.models import BlazePoseKeypoints, KeypointModel, MeshPoseKeypoints  # noqa: E402
 from meshpose_core.eval.pck import DEFAULT_ALPHA  # noqa: E402
-from meshpose_core.eval.runner import BenchmarkScore, evaluate  # noqa: E402
+from meshpose_core.eval.runner import BenchmarkScore, ModelScore, evaluate  # noqa: E402
 
 
-def format_table(rows: list[BenchmarkScore], names: list[str]) -> str:
-    """Plain-text table: one line per benchmark, PCK (%) and side swaps per model."""
+def iou_cells(s: ModelScore) -> str:
+    """Mean IoU (%) and people scored; '-' where none were."""
+    iou = f"{100 * s.silhouette_iou:.1f}%" if s.silhouette_people else "-"
+    return f"{iou:>8}{s.silhouette_people:>7d}"
+
+
+def format_table(rows: list[BenchmarkScore], names: list[str], silhouette: bool = False) -> str:
+    """Plain-text table: one line per benchmark, PCK (%) and side swaps per model (and with
+    ``silhouette`` its mean IoU and how many people it was scored on)."""
+    extra = f"{'IoU':>8}{'scored':>7}" if silhouette else ""
     head = f"{'set':<16}{'people':>7}{'cropped':>8}{'joints':>7}" + "".join(
-        f"{'PCK ' + n:>22}{'L/R swaps':>10}" for n in names
+        f"{'PCK ' + n:>22}{'L/R swaps':>10}{extra}" for n in names
     )
     lines = [head, "-" * len(head)]
     for r in rows:
         first = r.scores[names[0]].result
         cells = "".join(
-            f"{100 * r.scores[n].result.pck:>21.1f}%{r.scores[n].side_swaps:>10d}" for n in names
+            f"{100 * r.scores[n].result.pck:>21.1f}%{r.scores[n].side_swaps:>10d}"
+            + (iou_cells(r.scores[n]) if silhouette else "")
+            for n in names
         )
         lines.append(f"{r.name:<16}{r.people:>7}{r.cropped:>8}{first.n_joints:>7}{cells}")
     return "\n".join(lines)
+
+
+def model_json(s: ModelScore, silhouette: bool) -> dict[str, object]:
+    """One model's results for --json (silhouette keys only with --silhouette; IoU null where
+    nobody was scored)."""
+    out: dict[str, object] = {
+        "joints": s.result.n_joints,
+        "correct": s.result.n_correct,
+        "pck": s.result.pck,
+        "side_swaps": s.side_swaps,
+    }
+    if silhouette:
+        out["silhouette_iou"] = s.silhouette_iou if s.silhouette_people else None
+        out["silhouette_people"] = s.silhouette_people
+    return out
 
 
 def main() -> None:
@@ -60,6 +90,7 @@ def main() -> None:
     ap.add_argument("--margin", type=float, default=DEFAULT_MARGIN)
     ap.add_argument("--alpha", type=float, default=DEFAULT_ALPHA)
     ap.add_argument("--min-visibility", type=int, choices=(1, 2), default=2)
+    ap.add_argument("--silhouette", action="store_true", help="also silhouette IoU vs polygons")
     ap.add_argument("--json", type=Path, help="also write the results here")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
@@ -96,6 +127,7 @@ def main() -> None:
                 args.margin,
                 args.alpha,
                 args.min_visibility,
+                args.silhouette,
             )
         )
     names = [m.name for m in models]
@@ -103,7 +135,7 @@ def main() -> None:
         f"PCK@{args.alpha} crop={args.crop} margin={args.margin} "
         f"joints with visibility >= {args.min_visibility}"
     )
-    print(format_table(rows, names))
+    print(format_table(rows, names, args.silhouette))
     if args.json:
         args.json.write_text(
             json.dumps(
@@ -113,15 +145,7 @@ def main() -> None:
                         r.name: {
                             "people": r.people,
                             "cropped": r.cropped,
-                            **{
-                                n: {
-                                    "joints": s.result.n_joints,
-                                    "correct": s.result.n_correct,
-                                    "pck": s.result.pck,
-                                    "side_swaps": s.side_swaps,
-                                }
-                                for n, s in r.scores.items()
-                            },
+                            **{n: model_json(s, args.silhouette) for n, s in r.scores.items()},
                         }
                         for r in rows
                     },

@@ -44,8 +44,9 @@ def main() -> None:
         "appearance, rendered by meshpose_core.data.synthetic; 40 % real crops: LSP-extended "
         "training split (human joints) and BlazePose-heavy teacher joints/masks of ../shared "
         "media (see data/real/README.md)",
-        "initialisation": "backbone from MediaPipe BlazePose-full (Apache-2.0), converted by "
-        "tools/convert_blazepose.py"
+        "initialisation": "backbone and its landmark heatmaps from MediaPipe BlazePose-full "
+        "(Apache-2.0), converted by tools/convert_blazepose.py; VertexPose and regression "
+        "priors from weights/blazepose_vertex_prior.npz (tools/fit_vertex_prior.py)"
         if net.cfg.backbone == "blazepose_full"
         else "scratch",
         "held_out_synthetic": evals[-1] if evals else None,

@@ -6,7 +6,10 @@ split. Each format's joints are mapped onto COCO-17 where it defines them
 (``meshpose_core.data.real.joints``). Visibility is normalised to 2 = visible, 1 = labelled
 but occluded, 0 = not labelled; formats that do not record occlusion (MPII as converted by
 mmpose, PoseTrack18, LSP) mark every labelled joint 2. The PCK reference box is the annotated
-person box where there is one, else the extent of the person's labelled joints.
+person box where there is one, else the extent of the person's labelled joints. COCO-format
+sets that outline people (COCO, tiny-COCO) also keep each person's ``segmentation`` polygons
+for silhouette IoU; RLE masks (in these sets only on crowd regions, which are left out) are
+not decoded (no pycocotools), so such a person has no outline.
 """
 
 from __future__ import annotations
@@ -35,12 +38,14 @@ ANNOTATED = "media/annotated"
 class EvalPerson:
     """image: path relative to the shared root; keypoints (17, 3): x, y (pixel centres),
     visibility (2 visible, 1 occluded, 0 none); box (4,) x0, y0, x1, y1 for PCK and GT crops;
-    box_source: 'annotated' or 'joints'."""
+    box_source: 'annotated' or 'joints'; polygons: the person's outline, each (P >= 3, 2)
+    image px (pixel centres, as keypoints), union = the person; () where the set has none."""
 
     image: str
     keypoints: np.ndarray
     box: np.ndarray
     box_source: str
+    polygons: tuple[np.ndarray, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -56,8 +61,21 @@ def coco_box(bbox: list[float]) -> np.ndarray:
     return np.array([x, y, x + w, y + h])
 
 
+def coco_polygons(segmentation: object) -> tuple[np.ndarray, ...]:
+    """COCO ``segmentation`` -> its polygons as (P, 2) arrays; () for RLE (a dict), a missing
+    one, or polygons of fewer than 3 points (nothing to fill)."""
+    if not isinstance(segmentation, list):
+        return ()
+    polys = (np.asarray(s, np.float64).reshape(-1, 2) for s in segmentation if len(s) >= 6)
+    return tuple(p for p in polys if np.isfinite(p).all())
+
+
 def person_from_joints(
-    image: str, joints: np.ndarray, mapping: tuple[int, ...], box: np.ndarray | None
+    image: str,
+    joints: np.ndarray,
+    mapping: tuple[int, ...],
+    box: np.ndarray | None,
+    polygons: tuple[np.ndarray, ...] = (),
 ) -> EvalPerson | None:
     """Source joints (K, 3) x, y, v -> EvalPerson (box from the source's own labelled joints,
     head top etc. included, when none is annotated); None without labelled COCO joints."""
@@ -69,7 +87,7 @@ def person_from_joints(
         source = "joints"
     else:
         source = "annotated"
-    return EvalPerson(image, coco, box, source)
+    return EvalPerson(image, coco, box, source, polygons)
 
 
 def read_coco_format(
@@ -84,6 +102,7 @@ def read_coco_format(
 
     Crowd annotations and people without keypoints are left out; ``visibility`` maps the
     format's flags to ours (default: COCO's, already ours); ``rename`` fixes file names.
+    Polygon ``segmentation`` outlines are kept (``coco_polygons``).
     """
     data = json.loads((root / json_path).read_text())
     files = {im["id"]: (rename or str)(im["file_name"]) for im in data["images"]}
@@ -98,7 +117,9 @@ def read_coco_format(
         joints = np.asarray(ann["keypoints"], np.float64).reshape(-1, 3)
         if visibility is not None:
             joints[:, 2] = visibility(joints[:, 2])
-        person = person_from_joints(image, joints, mapping, coco_box(ann["bbox"]))
+        person = person_from_joints(
+            image, joints, mapping, coco_box(ann["bbox"]), coco_polygons(ann.get("segmentation"))
+        )
         if person is not None:
             people.append(person)
     return people, missing

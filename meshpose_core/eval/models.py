@@ -2,17 +2,22 @@
 
 ``predict(crops (B, S, S, 3) uint8 RGB) -> (B, 17, 3)``: x, y in crop pixels (pixel centres),
 score. Both see exactly the same crop region, resampled to their own input size.
+``predict_with_masks`` (``SilhouetteModel``) also returns each crop's person mask from the same
+pass, for silhouette IoU: MeshPose's rasterised high-poly mesh, BlazePose's segmentation.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from meshpose_core.data.real.joints import BLAZEPOSE_TO_COCO, map_to_coco
 from meshpose_core.data.real.teacher import NUM_BODY, BlazePoseLandmarker, TeacherConfig
+from meshpose_core.topology import Topology
+
+from .silhouette import mesh_silhouette
 
 
 class KeypointModel(Protocol):
@@ -22,9 +27,20 @@ class KeypointModel(Protocol):
     def predict(self, crops: np.ndarray) -> np.ndarray: ...
 
 
+@runtime_checkable
+class SilhouetteModel(KeypointModel, Protocol):
+    """A keypoint model that also segments: keypoints and masks from one run, so scoring
+    silhouettes costs no second forward pass."""
+
+    def predict_with_masks(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """crops (B, S, S, 3) -> (keypoints as ``predict``, masks (B, S, S) bool, crop px)."""
+        ...
+
+
 class BlazePoseKeypoints:
     """BlazePose landmarks (one pass on the given crop, heatmap-refined as in MediaPipe);
-    score = min(visibility, presence)."""
+    score = min(visibility, presence); mask = its segmentation output > 0.5 (not per person:
+    it covers anyone in the crop)."""
 
     input_size = 256
 
@@ -37,19 +53,25 @@ class BlazePoseKeypoints:
         )
 
     def predict(self, crops: np.ndarray) -> np.ndarray:
+        return self.predict_with_masks(crops)[0]
+
+    def predict_with_masks(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         out = np.zeros((len(crops), 17, 3))
+        masks = np.zeros((len(crops), self.input_size, self.input_size), bool)
         for i, crop in enumerate(crops):
-            landmarks, _, _ = self.landmarker.run_crop(crop)
+            landmarks, _, mask = self.landmarker.run_crop(crop)  # mask: (256, 256) = the crop
             body = landmarks[:NUM_BODY]
             xy_score = np.concatenate(
                 [body[:, :2] - 0.5, np.minimum(body[:, 3], body[:, 4])[:, None]], axis=1
             )
             out[i] = map_to_coco(xy_score, BLAZEPOSE_TO_COCO)[0]
-        return out
+            masks[i] = mask > 0.5
+        return out, masks
 
 
 class MeshPoseKeypoints:
-    """A MeshPose checkpoint's COCO keypoints (regressed from its mesh)."""
+    """A MeshPose checkpoint's COCO keypoints (regressed from its mesh); mask = its high-poly
+    mesh rasterised in the crop (the whole body, parts hidden behind things included)."""
 
     def __init__(self, checkpoint: Path | str, name: str = "MeshPose", device: str = "cpu") -> None:
         from meshpose_core.predictor import MeshPose
@@ -60,3 +82,9 @@ class MeshPoseKeypoints:
 
     def predict(self, crops: np.ndarray) -> np.ndarray:
         return self.model.predict(crops).keypoints.astype(np.float64)
+
+    def predict_with_masks(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        pred = self.model.predict(crops)
+        faces = Topology.load("high").faces  # cached; the faces of ``vertices_high``
+        masks = np.stack([mesh_silhouette(v, faces, self.input_size) for v in pred.vertices_high])
+        return pred.keypoints.astype(np.float64), masks

@@ -84,6 +84,15 @@ class VertexPoseHead(nn.Module):
         self.out.weight[: self.num_vertices].zero_()
         self.out.bias[: self.num_vertices].zero_()
 
+    def xy_masks(self) -> dict[nn.Parameter, torch.Tensor]:
+        """0 on the learned score rows (what moves the vertex positions), 1 elsewhere."""
+        masks = {}
+        for p in (self.out.weight, self.out.bias):
+            m = torch.ones_like(p)
+            m[: self.num_vertices] = 0
+            masks[p] = m
+        return masks
+
     @property
     def beta(self) -> torch.Tensor:
         """Scalar tensor; exp of a log parameter keeps it positive while learning."""
@@ -164,6 +173,22 @@ class RegressionHead(nn.Module):
             self.prior_centres[axis] = torch.linspace(lo, hi, self.bins)
             self.prior_inv_s2[axis] = ((self.bins - 1) / (width * (hi - lo))) ** 2
             self.prior_extent[axis] = float(input_size[1 - axis])
+
+    def xy_masks(self) -> dict[nn.Parameter, torch.Tensor]:
+        """0 on the learned x and y logit paths (psi rows and f1D groups of those axes), 1 on
+        depth (and so visibility)."""
+        c = self.psi.out_features // (3 * self.bins)
+        v = self.num_vertices
+        masks = {}
+        for p in (self.psi.weight, self.psi.bias):
+            m = torch.ones_like(p).view(3, c * self.bins, -1)
+            m[:2] = 0
+            masks[p] = m.view_as(p)
+        for p in (self.f1d.weight, self.f1d.bias):
+            m = torch.ones_like(p)
+            m[: 2 * v] = 0
+            masks[p] = m
+        return masks
 
     def prior_logits(self, extra: torch.Tensor) -> torch.Tensor:
         """(B, 2K) keypoints -> (B, 2, V, bins) fixed x, y logits (zero before a prior is set)."""

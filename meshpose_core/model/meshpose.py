@@ -121,6 +121,16 @@ class MeshPoseNet(nn.Module):
                 self.regression_head.set_keypoint_prior(prior, bin_ranges(w, h), (h, w))
                 self.regression_head.set_visibility_bias(PRIOR_VISIBILITY_LOGIT)
 
+    @torch.no_grad()
+    def freeze_xy_residuals(self) -> None:
+        """Keep vertex XY exactly the prior's: zero the learned XY rows of both heads and mask
+        their gradients (depth, visibility and the foreground logit still learn). For a prior
+        (``xs_bp``) that real-image labels rate better than what our data teaches."""
+        masks = {**self.vertex_head.xy_masks(), **self.regression_head.xy_masks()}
+        for param, mask in masks.items():
+            param.mul_(mask)
+            param.register_hook(lambda grad, mask=mask: grad * mask)
+
     @property
     def stride(self) -> int:
         return self.backbone.stride

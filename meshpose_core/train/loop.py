@@ -150,6 +150,8 @@ def train(cfg: TrainConfig, max_steps: int | None = None) -> dict[str, float]:
     net = MeshPoseNet(mcfg)
     if cfg.init_from:
         net.load_state_dict(load_checkpoint(Path(cfg.init_from))[0].state_dict())
+    if not cfg.train_xy:
+        net.freeze_xy_residuals()
     net.to(device).train()
     opt = torch.optim.Adam(
         param_groups(net, cfg.lr, cfg.pretrained_lr_scale), lr=cfg.lr, weight_decay=cfg.weight_decay
