@@ -103,3 +103,18 @@ def test_frozen_xy_residuals_keep_xy_and_train_depth() -> None:
         torch.testing.assert_close(after[key], before[key], rtol=0, atol=1e-4)
     assert (after["vertices"][..., 2] - before["vertices"][..., 2]).abs().max() > 1e-3
     assert (after["visibility"] - before["visibility"]).abs().max() > 1e-3
+
+
+def test_checkpoint_carries_the_prior(tmp_path, monkeypatch) -> None:
+    """Loading needs no prior file: the buffers come with the weights."""
+    from meshpose_core.model import vertex_prior
+    from meshpose_core.model.checkpoint import load_checkpoint, save_checkpoint
+    from meshpose_core.model.meshpose import MeshPoseConfig, MeshPoseNet
+
+    net = MeshPoseNet(MeshPoseConfig.preset("xs_bp"))
+    path = tmp_path / "m.safetensors"
+    save_checkpoint(net, path, {})
+    monkeypatch.setattr(vertex_prior, "DEFAULT_PRIOR_PATH", tmp_path / "missing.npz")
+    loaded, _ = load_checkpoint(path)
+    torch.testing.assert_close(loaded.vertex_head.prior_weight, net.vertex_head.prior_weight)
+    torch.testing.assert_close(loaded.regression_head.prior_mix, net.regression_head.prior_mix)

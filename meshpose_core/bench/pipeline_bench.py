@@ -31,6 +31,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from meshpose_core.data.real.joints import BLAZEPOSE_TO_COCO
 from meshpose_core.detection import BlazePoseDetector, RotatedRoi
 from meshpose_core.detection.roi import roi_from_keypoints
 from meshpose_core.model.checkpoint import save_checkpoint
@@ -54,8 +55,6 @@ REPO = Path(__file__).resolve().parents[2]
 SAMPLE_CLIP = REPO / "assets" / "samples" / "gym_run.mp4"
 STREET = REPO / "assets" / "test_images" / "coco_000000252219_street.jpg"
 LANDMARK_MODEL = REPO / "assets" / "blazepose" / "pose_landmark_full.tflite"
-# BlazePose's 33 landmarks -> COCO-17 order (nose, eyes, ears, shoulders, ... ankles)
-BLAZEPOSE_TO_COCO = (0, 2, 5, 7, 8, 11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28)
 LANDMARK_INPUT = 256
 WARMUP_FRAMES = 5
 

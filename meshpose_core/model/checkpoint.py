@@ -85,7 +85,7 @@ def load_checkpoint(path: Path, device: str | torch.device = "cpu") -> tuple[Mes
         card = json.loads(meta.get("card", "{}"))
     except (KeyError, ValueError, TypeError) as exc:
         raise CheckpointError(f"{path} has an unreadable model config: {exc}") from exc
-    net = MeshPoseNet(cfg)
+    net = MeshPoseNet(cfg, init_prior=False)  # prior buffers are in the state dict
     try:
         state = load_file(str(path))
     except (SafetensorError, OSError) as exc:

@@ -98,7 +98,9 @@ class MeshPoseConfig:
 class MeshPoseNet(nn.Module):
     """images (B, 3, H, W), normalised with IMAGE_MEAN / IMAGE_STD -> raw head outputs."""
 
-    def __init__(self, cfg: MeshPoseConfig) -> None:
+    def __init__(self, cfg: MeshPoseConfig, init_prior: bool = True) -> None:
+        """init_prior: set a backbone's keypoint prior (read from its file) in the heads; a
+        checkpoint loader passes False, the prior buffers come with the weights."""
         super().__init__()
         self.cfg = cfg
         self.backbone = build_backbone(cfg.backbone, **cfg.backbone_kwargs)
@@ -113,7 +115,7 @@ class MeshPoseNet(nn.Module):
         self.vertex_head = VertexPoseHead(
             channels, cfg.num_vertices, cfg.vertex_head, prior_channels
         )
-        if prior_channels:
+        if prior_channels and init_prior:
             prior = self.backbone.vertex_prior(cfg.num_vertices)
             if prior is not None:
                 self.vertex_head.set_prior(prior)

@@ -16,17 +16,15 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import nnls
 
+from meshpose_core.data.real.joints import BLAZEPOSE_TO_COCO
 from meshpose_core.npz_io import read_npz, require, write_npz
-from meshpose_core.topology import KEYPOINT_NAMES
+from meshpose_core.topology import KEYPOINT_NAMES, NUM_COCO
 
-# BlazePose heatmap channel of each of our landmarker keypoints (KEYPOINT_NAMES order);
-# -1: BlazePose has no such landmark. The 33 body landmarks are MediaPipe's list; channels
-# 33..38 are auxiliary ROI points and stay unused.
+# BlazePose heatmap channel of each of our landmarker keypoints (KEYPOINT_NAMES order):
+# the COCO-17 through the same mapping the teacher labels use, plus heels and foot tips
+# (MediaPipe's 29/30 and 31/32). Channels 33..38 are auxiliary ROI points and stay unused.
 BLAZEPOSE_CHANNEL: dict[str, int] = {
-    "nose": 0, "left_eye": 2, "right_eye": 5, "left_ear": 7, "right_ear": 8,
-    "left_shoulder": 11, "right_shoulder": 12, "left_elbow": 13, "right_elbow": 14,
-    "left_wrist": 15, "right_wrist": 16, "left_hip": 23, "right_hip": 24,
-    "left_knee": 25, "right_knee": 26, "left_ankle": 27, "right_ankle": 28,
+    **dict(zip(KEYPOINT_NAMES[:NUM_COCO], BLAZEPOSE_TO_COCO, strict=True)),
     "left_heel": 29, "right_heel": 30, "left_big_toe": 31, "right_big_toe": 32,
 }  # fmt: skip
 NUM_HEATMAPS = 39
