@@ -188,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     proc.add_argument(
         "--detect-every",
         type=_positive_int,
-        default=3,
+        default=TrackerConfig.detect_every,
         metavar="N",
         help="run the person detector every N frames (sooner when a track is lost)",
     )

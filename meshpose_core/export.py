@@ -19,9 +19,12 @@ from torch import nn
 
 from meshpose_core.model.checkpoint import CheckpointError, load_checkpoint, resolve_weights
 from meshpose_core.model.decoding import TopologyArrays
-from meshpose_core.model.inference import fold_batchnorm
+from meshpose_core.model.inference import drop_zero_rows, fold_batchnorm
 from meshpose_core.model.meshpose import MeshPoseConfig, MeshPoseNet
 from meshpose_core.topology import Topology
+
+# Bumped whenever the exported graph changes for the same weights: keys the ONNX cache.
+EXPORT_VERSION = 2
 
 
 class ExportWrapper(nn.Module):
@@ -43,6 +46,7 @@ class ExportWrapper(nn.Module):
 def export_onnx(net: MeshPoseNet, out: Path, want_iuv: bool = False, opset: int = 17) -> Path:
     """Write ``out`` with a dynamic batch axis; returns the path."""
     net = fold_batchnorm(net.eval())
+    drop_zero_rows(net)
     wrapper = ExportWrapper(net, want_iuv).eval()
     h, w = net.cfg.input_size
     names = ["vertices", "visibility"] + (["iuv"] if want_iuv else [])

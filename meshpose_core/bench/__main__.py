@@ -26,7 +26,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--layers", default="mesh,keypoints,boxes,hud")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--max-people", type=int, default=5)
-    p.add_argument("--detect-every", type=int, default=3)
+    p.add_argument(
+        "--detect-every", type=int, help="default: the tracker's (3 with random-init weights)"
+    )
+    p.add_argument(
+        "--mode",
+        choices=("both", "sequential", "overlap"),
+        default="both",
+        help="sequential frames, overlapped decoding/inference/encoding (threads), or both",
+    )
     t = sub.add_parser("tryon", help="garment layer cost per person and frame")
     t.add_argument("--people", default="1,3")
     t.add_argument(
@@ -58,6 +66,7 @@ def main(argv: list[str] | None = None) -> None:
             args.threads,
             args.max_people,
             args.detect_every,
+            ("sequential", "overlap") if args.mode == "both" else (args.mode,),
         )
     elif args.what == "tryon":
         from meshpose_core.tryon import parse_outfit

@@ -39,15 +39,16 @@ def spatial_argsoftmax(
     """Expected position under softmax(beta * scores) over the h*w cells of each map.
 
     scores (B, V, h, w) -> (B, V, 2) as (x, y) in crop pixels. Differentiable, so the
-    VertexPose branch trains from a position loss; beta sharpens the distribution.
+    VertexPose branch trains from a position loss; beta sharpens the distribution. One
+    (h*w, 2) matrix product gives both coordinates (in ONNX Runtime ~4x faster than row and
+    column marginals each dotted with a vector).
     """
     b, v, h, w = scores.shape
-    prob = torch.softmax(beta * scores.reshape(b, v, h * w), dim=-1).reshape(b, v, h, w)
+    prob = torch.softmax(beta * scores.reshape(b, v, h * w), dim=-1)
     xs = cell_to_pixel(torch.arange(w, device=scores.device, dtype=scores.dtype), stride)
     ys = cell_to_pixel(torch.arange(h, device=scores.device, dtype=scores.dtype), stride)
-    x = prob.sum(dim=2) @ xs  # marginal over rows (B, V, w) . (w,)
-    y = prob.sum(dim=3) @ ys  # marginal over columns (B, V, h) . (h,)
-    return torch.stack((x, y), dim=-1)
+    grid = torch.stack((xs.repeat(h), ys.repeat_interleave(w)), dim=1)  # (h*w, 2) row-major
+    return prob @ grid
 
 
 def bin_centers(lo: float, hi: float, bins: int, like: torch.Tensor) -> torch.Tensor:
@@ -56,9 +57,11 @@ def bin_centers(lo: float, hi: float, bins: int, like: torch.Tensor) -> torch.Te
 
 
 def argsoftmax_1d(logits: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
-    """Expected bin centre under softmax over the last axis: (B, V, C') -> (B, V)."""
+    """Expected bin centre under softmax over the last axis: (B, V, C') -> (B, V).
+
+    A (C', 1) matrix, not a vector: ONNX Runtime's matrix-vector MatMul is ~2.5x slower."""
     centers = bin_centers(lo, hi, logits.shape[-1], logits)
-    return torch.softmax(logits, dim=-1) @ centers
+    return (torch.softmax(logits, dim=-1) @ centers[:, None]).squeeze(-1)
 
 
 def bin_ranges(width: float, height: float) -> dict[str, tuple[float, float]]:

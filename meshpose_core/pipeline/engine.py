@@ -1,10 +1,12 @@
 """The pipeline: frame -> detector/tracker -> crops -> network -> image-space meshes -> layers.
 
 ``Pipeline(PipelineConfig()).process(frame)`` returns a ``FrameResult`` with every person's
-mesh in image pixels, the annotated frame and per-stage latency. Stages run in sequence in
-the calling thread, which keeps latency per frame minimal and measurable stage by stage. The
-GL rasterizer is created by the first ``process`` call, so a pipeline must be used from one
-thread (create it there, or at least call ``process`` only from there).
+mesh in image pixels, the annotated frame and per-stage latency. ``process`` is ``infer``
+(detector, tracker, crops, network, upsampling) then ``annotate`` (the layers), in the
+calling thread, which keeps latency per frame minimal and measurable stage by stage.
+``run(frames, overlap=True)`` instead decodes, infers and annotates neighbouring frames at
+once on three threads (``prefetch``): more frames per second for one frame more latency. The
+GL rasterizer is created by the first ``annotate`` call, so annotate from one thread only.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from meshpose_core.topology import NUM_COCO, Topology, Upsampling
 from .crops import CropConfig, crop_transform, invert_affine, to_image_px, warp_crops
 from .layers import LayerRenderer, RenderConfig
 from .network import Network, NetworkConfig
+from .prefetch import prefetch
 from .results import STAGES, FrameResult, PersonResult
 from .smoothing import MeshSmoother, SmoothingConfig
 from .sources import Frame, VideoSource
@@ -75,20 +78,31 @@ class Pipeline:
         if self.renderer is not None:
             self.renderer.reset()
 
-    def run(self, frames: Iterable[Frame]) -> Iterator[FrameResult]:
-        """Process a source frame by frame; the time spent getting each frame is "capture"."""
-        it = iter(frames)
-        while True:
-            start = time.perf_counter()
-            frame = next(it, None)
-            if frame is None:
-                return
-            yield self.process(frame, (time.perf_counter() - start) * 1e3)
+    def run(self, frames: Iterable[Frame], overlap: bool = False) -> Iterator[FrameResult]:
+        """Process a source frame by frame; the time spent getting each frame is "capture".
+
+        overlap: decode the next frames and infer the next one in background threads while
+        this one is annotated and consumed (the caller's loop body runs concurrently with
+        them); results still come in order, one per frame."""
+        if not overlap:
+            for frame, capture_ms in timed(frames):
+                yield self.process(frame, capture_ms)
+            return
+        inferred = ((f, self.infer(f, ms)) for f, ms in prefetch(timed(frames), name="decode"))
+        for frame, result in prefetch(inferred, name="infer"):
+            self.annotate(frame, result)
+            yield result
 
     def process(self, frame: Frame | np.ndarray, capture_ms: float = 0.0) -> FrameResult:
         """One frame (a ``Frame`` or an (H, W, 3) uint8 RGB array) -> ``FrameResult``."""
         if isinstance(frame, np.ndarray):
             frame = Frame(frame, 0.0, 0)
+        result = self.infer(frame, capture_ms)
+        self.annotate(frame, result)
+        return result
+
+    def infer(self, frame: Frame, capture_ms: float = 0.0) -> FrameResult:
+        """Every stage but the layers: the people of ``frame`` (``annotated`` still None)."""
         now = time.perf_counter()
         if self._last_start is not None:
             rate = 1.0 / max(now - self._last_start, 1e-6)
@@ -125,12 +139,17 @@ class Pipeline:
             name=frame.name,
             detected=detected,
         )
+        return result
+
+    def annotate(self, frame: Frame, result: FrameResult) -> FrameResult:
+        """Draw the layers of ``result`` onto ``frame`` (sets ``annotated`` and the render
+        latency; nothing to do without layers); returns ``result``."""
         if self.renderer is not None:
             t = time.perf_counter()
-            hud = self.hud_lines(len(people))
-            result.annotated = self.renderer.render(frame.image, people, hud)
-            lat["render"] = (time.perf_counter() - t) * 1e3
-        self._last_latency = lat
+            hud = self.hud_lines(len(result.people))
+            result.annotated = self.renderer.render(frame.image, result.people, hud)
+            result.latency_ms["render"] = (time.perf_counter() - t) * 1e3
+        self._last_latency = result.latency_ms
         return result
 
     def _meshes(
@@ -224,6 +243,17 @@ def results_at(
                 yield frame, result
             if frame.index >= wanted[-1]:
                 return
+
+
+def timed(frames: Iterable[Frame]) -> Iterator[tuple[Frame, float]]:
+    """(frame, ms spent getting it) for each frame of ``frames``."""
+    it = iter(frames)
+    while True:
+        start = time.perf_counter()
+        frame = next(it, None)
+        if frame is None:
+            return
+        yield frame, (time.perf_counter() - start) * 1e3
 
 
 @contextlib.contextmanager

@@ -98,11 +98,12 @@ def cache_dir(configured: str | None) -> Path:
 
 def cached_onnx(weights: Path, want_iuv: bool, directory: Path) -> Path:
     """Export ``weights`` to ONNX once; later calls return the cached file."""
-    from meshpose_core.export import export_onnx
+    from meshpose_core.export import EXPORT_VERSION, export_onnx
     from meshpose_core.model.checkpoint import load_checkpoint
 
     key = file_sha256(weights)[:20]
-    out = directory / f"meshpose_{key}_{'iuv' if want_iuv else 'mesh'}.onnx"
+    kind = "iuv" if want_iuv else "mesh"
+    out = directory / f"meshpose_{key}_v{EXPORT_VERSION}_{kind}.onnx"
     if out.is_file():
         return out
     net, _ = load_checkpoint(weights)

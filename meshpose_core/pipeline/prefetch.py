@@ -1,0 +1,74 @@
+"""Running an iterator ahead in a background thread, so that consecutive stages overlap.
+
+``prefetch(frames)`` decodes the next frames while the caller works on the current one;
+chaining two (``prefetch(infer(f) for f in prefetch(frames))``) makes a three-stage pipeline
+where decoding, inference and rendering/encoding of neighbouring frames run at once. On two
+CPU cores this uses the time one stage leaves a core idle (onnxruntime's second thread, the
+encoder's waits): the native libraries release the GIL while they work.
+
+Order is kept, an exception in the background is raised in the consumer at the item where it
+happened, and closing the consumer (``break``, Ctrl-C, ``close()``) stops and joins the
+thread and closes the source iterator there.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
+
+T = TypeVar("T")
+
+_DONE = object()
+_POLL_S = 0.05  # how often a blocked producer checks whether the consumer has gone
+
+
+class _Failure:
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+def prefetch(items: Iterable[T], depth: int = 2, name: str = "prefetch") -> Iterator[T]:
+    """Yield ``items`` in order while a thread computes up to ``depth`` of them ahead."""
+    if depth < 1:
+        raise ValueError(f"depth must be >= 1, got {depth}")
+    buffer: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                buffer.put(item, timeout=_POLL_S)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        it = iter(items)
+        try:
+            for item in it:
+                if not put(item):
+                    return
+            put(_DONE)
+        except BaseException as exc:  # handed to the consumer, which raises it
+            put(_Failure(exc))
+        finally:
+            close = getattr(it, "close", None)
+            if close is not None:
+                close()
+
+    thread = threading.Thread(target=produce, name=name, daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = buffer.get()
+            if item is _DONE:
+                return
+            if isinstance(item, _Failure):
+                raise item.exc
+            yield item
+    finally:
+        stop.set()
+        thread.join()
