@@ -186,6 +186,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="temporal smoothing of the meshes (One-Euro filter): 0 off, 1 normal, 2 strong",
     )
     proc.add_argument(
+        "--sequential",
+        action="store_true",
+        help="process each frame completely before reading the next (lowest latency per "
+        "frame; by default decoding, inference and drawing of neighbouring frames overlap "
+        "on separate threads: more frames per second)",
+    )
+    proc.add_argument(
         "--detect-every",
         type=_positive_int,
         default=TrackerConfig.detect_every,
@@ -390,17 +397,12 @@ def _run(args: argparse.Namespace, config: PipelineConfig, source: Source, displ
         )
         sinks = _Sinks(args, pipeline, source, written)
         stack.callback(_protected_close, sinks)
+        # unrelated pictures: no tracking across them (and no overlap: each is on its own)
+        results = pipeline.stream(source, not args.sequential, independent=bool(args.images))
+        stack.callback(results.close)  # stops the background threads before the source closes
         try:
             start = time.perf_counter()
-            frames = iter(source)
-            while True:
-                t = time.perf_counter()
-                frame = next(frames, None)
-                if frame is None:
-                    break
-                if args.images:
-                    pipeline.reset()  # unrelated pictures: no tracking across them
-                result = pipeline.process(frame, (time.perf_counter() - t) * 1e3)
+            for frame, result in results:
                 sinks.write(frame, result)
                 count += 1
                 for k in STAGES:

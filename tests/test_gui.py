@@ -23,7 +23,6 @@ import av
 import cv2
 import numpy as np
 import pytest
-import torch
 from PyQt6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
 from PyQt6.QtGui import QDropEvent
 from PyQt6.QtWidgets import QComboBox
@@ -35,8 +34,6 @@ from app.gui.player import SourceSpec
 from app.gui.settings import GUI_LAYERS, LayerSettings, ModelSettings, load_layers, save_layers
 from app.gui.worker import FramePacket
 from meshpose_core.model import checkpoint
-from meshpose_core.model.checkpoint import save_checkpoint
-from meshpose_core.model.meshpose import MeshPoseConfig, MeshPoseNet
 from meshpose_core.pipeline.network import Network
 from meshpose_core.pipeline.sinks import SCHEMA_PATH
 from meshpose_core.predictor import Prediction
@@ -74,15 +71,6 @@ def template_meshes() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(Network, "predict", predict)
         yield
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory) -> Path:
-    torch.manual_seed(0)
-    net = MeshPoseNet(MeshPoseConfig.preset("xs", input_size=(64, 64)))
-    path = tmp_path_factory.mktemp("ckpt") / "tiny.safetensors"
-    save_checkpoint(net, path, {"training_data": "none (random init, tests)"})
-    return path
 
 
 def model_settings(path: Path) -> ModelSettings:

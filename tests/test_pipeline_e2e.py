@@ -17,12 +17,9 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-import torch
 
 from app.cli import main
 from meshpose_core.model import checkpoint
-from meshpose_core.model.checkpoint import save_checkpoint
-from meshpose_core.model.meshpose import MeshPoseConfig, MeshPoseNet
 from meshpose_core.pipeline import (
     NetworkConfig,
     Pipeline,
@@ -48,15 +45,6 @@ def onnx_cache(tmp_path_factory) -> Iterator[Path]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MESHPOSE_CACHE", str(path))
         yield path
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory) -> Path:
-    torch.manual_seed(0)
-    net = MeshPoseNet(MeshPoseConfig.preset("xs", input_size=(64, 64)))
-    path = tmp_path_factory.mktemp("ckpt") / "tiny.safetensors"
-    save_checkpoint(net, path, {"training_data": "none (random init, tests)"})
-    return path
 
 
 @pytest.fixture(scope="module")

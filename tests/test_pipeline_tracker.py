@@ -119,3 +119,86 @@ def test_one_euro_removes_jitter_and_smooths_occluded_vertices_more() -> None:
     assert (out_err < 0.6 * raw_err).all()
     assert out_err[1] < out_err[0]  # occluded vertex smoothed more strongly
     np.testing.assert_allclose(out[0], raw[0])  # first sample passes through
+
+
+def test_accepted_meshes_keep_a_track_alive_between_scheduled_detections() -> None:
+    """Only the schedule runs the detector: the meshes alone keep the track alive for far
+    longer than max_age frames without a detection."""
+    tracker = Tracker(TrackerConfig(detect_every=30, max_age=5))
+    ran, ids, unseen = [], [], []
+    for f in range(40):
+        person = box(100 + 2 * f, 200, 120)  # walks right
+        tracker.predict()
+        ran.append(tracker.needs_detection())
+        if ran[-1]:
+            tracker.update(person[None], np.array([0.9]))
+        for t in tracker.tracks:
+            unseen.append(t.frames_since_seen)
+            tracker.refine(t.id, person, 0.9)
+        ids.append([t.id for t in tracker.active()])
+    assert [f for f, r in enumerate(ran) if r] == [0, 1, 31]  # birth, confirmation, schedule
+    assert ids[1:] == [[1]] * 39
+    assert max(unseen) <= 1  # each accepted mesh counts as seeing the person
+    assert tracker.tracks[0].frames_since_detection == 40 - 1 - 31
+    cx = (tracker.tracks[0].box[0] + tracker.tracks[0].box[2]) / 2
+    assert abs(cx - (100 + 2 * 39)) < 4  # and the meshes steered the box
+
+
+def test_rejected_mesh_then_no_detection_kills_the_track_despite_agreeing_meshes() -> None:
+    """A rejected mesh box (far away) asks for the detector at the next frame; when it no
+    longer finds the person, later meshes that agree with the (coasting) box do not keep the
+    track alive: it dies max_age frames after it was last seen."""
+    max_age = 5
+
+    def run(found_after_rejection: bool) -> tuple[list[bool], list[bool]]:
+        tracker = Tracker(TrackerConfig(detect_every=30, max_age=max_age))
+        person = box(200, 200, 100)
+        ran, alive = [], []
+        for f in range(20):
+            tracker.predict()
+            ran.append(tracker.needs_detection())
+            if ran[-1]:
+                dets = [person] if f <= 4 or found_after_rejection else []
+                tracker.update(np.array(dets).reshape(-1, 4), np.full(len(dets), 0.9))
+            for t in tracker.tracks:
+                if f == 4:
+                    tracker.refine(t.id, box(600, 200, 100), 0.9)  # far: rejected
+                else:
+                    tracker.refine(t.id, t.box, 0.9)  # agrees with the track exactly
+            alive.append(any(t.id == 1 for t in tracker.tracks))
+        return ran, alive
+
+    ran, alive = run(found_after_rejection=False)
+    assert ran[:6] == [True, True, False, False, False, True]  # re-detect right after
+    assert all(ran[5:])  # the missed track asks for the detector every frame
+    last_seen = 3  # frame of the last accepted mesh
+    assert alive == [f <= last_seen + max_age for f in range(20)]  # dies at frame 9
+
+    ran, alive = run(found_after_rejection=True)  # re-detected: it lives on
+    assert ran[5] and not any(ran[6:])
+    assert all(alive[1:])
+
+
+def test_without_mesh_refinement_detection_comes_before_a_track_dies() -> None:
+    """refine_from_mesh=False and detect_every > max_age: nothing but the detector can see
+    the person, so the tracker asks for it when a track is about to die unseen and the
+    track lives on as long as the detector finds it."""
+    max_age = 5
+    tracker = Tracker(TrackerConfig(detect_every=30, max_age=max_age, refine_from_mesh=False))
+    ran, ids = [], []
+    for f in range(40):
+        person = box(150 + f, 200, 120)
+        tracker.predict()
+        for t in tracker.tracks:
+            assert t.frames_since_seen <= max_age, f"frame {f}: track {t.id} unseen too long"
+        ran.append(tracker.needs_detection())
+        if ran[-1]:
+            tracker.update(person[None], np.array([0.9]))
+        for t in tracker.tracks:
+            tracker.refine(t.id, person, 0.9)  # ignored: refinement is off
+        ids.append([t.id for t in tracker.tracks])
+    # birth, confirmation, then exactly when frames_since_seen reaches max_age
+    assert [f for f, r in enumerate(ran) if r] == [0, 1, *range(1 + max_age, 40, max_age)]
+    assert ids == [[1]] * 40
+    # the track's last detection was frame 36: refinements did not count as seeing it
+    assert tracker.tracks[0].frames_since_seen == 39 - 36

@@ -79,19 +79,36 @@ class Pipeline:
             self.renderer.reset()
 
     def run(self, frames: Iterable[Frame], overlap: bool = False) -> Iterator[FrameResult]:
-        """Process a source frame by frame; the time spent getting each frame is "capture".
+        """Process a source frame by frame (``stream`` without the frames)."""
+        for _, result in self.stream(frames, overlap):
+            yield result
+
+    def stream(
+        self, frames: Iterable[Frame], overlap: bool = False, independent: bool = False
+    ) -> Iterator[tuple[Frame, FrameResult]]:
+        """(frame, result) for each frame in order; the time spent getting a frame is its
+        "capture" latency.
 
         overlap: decode the next frames and infer the next one in background threads while
         this one is annotated and consumed (the caller's loop body runs concurrently with
-        them); results still come in order, one per frame."""
-        if not overlap:
+        them). independent: unrelated pictures, tracking reset before each (always in
+        sequence). Close the iterator (or exhaust it) before closing ``frames``' source: that
+        stops the background threads."""
+        if independent or not overlap:
             for frame, capture_ms in timed(frames):
-                yield self.process(frame, capture_ms)
+                if independent:
+                    self.reset()
+                yield frame, self.process(frame, capture_ms)
             return
-        inferred = ((f, self.infer(f, ms)) for f, ms in prefetch(timed(frames), name="decode"))
-        for frame, result in prefetch(inferred, name="infer"):
-            self.annotate(frame, result)
-            yield result
+        decoded = prefetch(timed(frames), name="decode")
+        inferred = prefetch(((f, self.infer(f, ms)) for f, ms in decoded), name="infer")
+        try:
+            for frame, result in inferred:
+                self.annotate(frame, result)
+                yield frame, result
+        finally:  # explicitly, outer stage first: each close joins its thread
+            inferred.close()
+            decoded.close()
 
     def process(self, frame: Frame | np.ndarray, capture_ms: float = 0.0) -> FrameResult:
         """One frame (a ``Frame`` or an (H, W, 3) uint8 RGB array) -> ``FrameResult``."""

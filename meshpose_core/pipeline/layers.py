@@ -54,6 +54,7 @@ from meshpose_core.tryon import (
     shared_library,
 )
 from meshpose_core.tryon.layer import GarmentLayer, xy_box
+from meshpose_core.tryon.normals import VertexNormals
 
 from .results import PersonResult
 
@@ -241,6 +242,7 @@ class LayerRenderer:
             if name not in LAYERS:
                 raise ValueError(f"unknown layer {name!r}; choose from {LAYERS}")
         self._topology = Topology.load("high")
+        self._normals = VertexNormals(self._topology.faces, self._topology.num_vertices)
         self._rast: Rasterizer | None = None
         self._frags: Fragments | None = None
         self._tryon: TryOnLayer | None = None
@@ -373,7 +375,8 @@ class LayerRenderer:
         topo = self._topology
         if name == "mesh":
             colors = np.array([track_color(p.track_id) for p in people], np.float32)
-            return shade_mesh(frags, meshes, colors)
+            normals = [self._normals(v)[0] for v, _ in meshes]
+            return shade_mesh(frags, meshes, colors, normals=normals)
         if name == "visibility":
             w = interpolate_vertex_attr(frags, meshes, [p.visibility_high for p in people])
             return visibility_colormap(w[..., 0])

@@ -30,9 +30,14 @@ class _Failure:
 
 
 def prefetch(items: Iterable[T], depth: int = 2, name: str = "prefetch") -> Iterator[T]:
-    """Yield ``items`` in order while a thread computes up to ``depth`` of them ahead."""
+    """Yield ``items`` in order while a thread computes up to ``depth`` of them ahead (the
+    thread starts at the first ``next``)."""
     if depth < 1:
         raise ValueError(f"depth must be >= 1, got {depth}")
+    return _prefetch(items, depth, name)
+
+
+def _prefetch(items: Iterable[T], depth: int, name: str) -> Iterator[T]:
     buffer: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
