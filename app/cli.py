@@ -46,7 +46,7 @@ from meshpose_core.pipeline import (
     parse_layers,
 )
 from meshpose_core.pipeline.layers import DEFAULT_LAYERS, LAYERS, RENDERERS, check_renderer
-from meshpose_core.pipeline.network import DEFAULT_MODEL, model_path
+from meshpose_core.pipeline.network import BACKENDS, DEFAULT_MODEL, model_path
 from meshpose_core.pipeline.sinks import Sink, interrupts_deferred
 from meshpose_core.pipeline.sources import Frame
 from meshpose_core.render import RendererUnavailable
@@ -129,8 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument(
         "--backend",
         default="auto",
-        choices=("auto", "torch", "onnx"),
-        help="auto: torch on CUDA, onnxruntime on CPU (faster there)",
+        choices=BACKENDS,
+        help="auto: torch on CUDA; on a CPU LiteRT (XNNPACK) when the weights have an exported "
+        ".tflite (the shipped ones do), else onnxruntime",
     )
 
     model.add_argument(

@@ -188,3 +188,43 @@ class OnnxMeshPose:
         return RawPrediction(
             res["vertices"], res["visibility"], res.get("iuv") if want_iuv else None
         )
+
+
+class LiteRtMeshPose:
+    """LiteRT (XNNPACK) inference of an exported ``.tflite`` with the same ``predict`` as
+    ``MeshPose``. The file has batch 1 (XNNPACK cannot reshape its graph to another batch),
+    so people run one after the other, as BlazePose's landmark model does."""
+
+    def __init__(self, path: Path | str, threads: int = 2) -> None:
+        from ai_edge_litert.interpreter import Interpreter
+
+        path = Path(path)
+        if not path.is_file():
+            raise CheckpointError(f"TFLite model not found: {path}")
+        try:
+            self.interpreter = Interpreter(model_path=str(path), num_threads=threads)
+            self.interpreter.allocate_tensors()
+        except (RuntimeError, ValueError) as exc:
+            raise CheckpointError(f"TFLite model {path} could not be loaded: {exc}") from exc
+        inp = self.interpreter.get_input_details()[0]
+        self._input = inp["index"]
+        self.input_size = (int(inp["shape"][2]), int(inp["shape"][3]))
+        # outputs by rank: vertices (1, V, 3), visibility (1, V)
+        outputs = {len(d["shape"]): d["index"] for d in self.interpreter.get_output_details()}
+        self._vertices, self._visibility = outputs[3], outputs[2]
+        self.finish = Finisher()
+
+    def predict(self, crops: np.ndarray, want_iuv: bool = False) -> Prediction:
+        return self.finish(self.infer(crops, want_iuv))
+
+    def infer(self, crops: np.ndarray, want_iuv: bool = False) -> RawPrediction:
+        if want_iuv:
+            raise ValueError("the TFLite model has no IUV output (use the onnx or torch backend)")
+        x = normalise_crops(crops, self.input_size).numpy()
+        vertices, visibility = [], []
+        for crop in x:
+            self.interpreter.set_tensor(self._input, crop[None])
+            self.interpreter.invoke()
+            vertices.append(self.interpreter.get_tensor(self._vertices)[0].copy())
+            visibility.append(self.interpreter.get_tensor(self._visibility)[0].copy())
+        return RawPrediction(np.stack(vertices), np.stack(visibility))

@@ -27,7 +27,7 @@ from meshpose_core.model.checkpoint import resolve_weights
 
 from .settings import MODEL_PRESETS, ModelSettings
 
-BACKENDS = (("Auto", "auto"), ("PyTorch", "torch"), ("ONNX Runtime", "onnx"))
+BACKENDS = (("Auto", "auto"), ("PyTorch", "torch"), ("ONNX Runtime", "onnx"), ("LiteRT", "litert"))
 DEVICES = (("Auto", "auto"), ("CPU", "cpu"), ("GPU (CUDA)", "cuda"))
 RENDERERS = (("OpenGL", "moderngl"), ("CPU rasterizer", "cpu"))
 CHOOSE_FILE = "__file__"
