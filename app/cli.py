@@ -118,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--model",
         default=DEFAULT_MODEL,
         help=f"{' | '.join(PRESET_NAMES)} (weights/meshpose_<name>.safetensors) or a "
-        f".safetensors / .onnx path (default {DEFAULT_MODEL}: the shipped model)",
+        f".safetensors / .onnx / .tflite path (default {DEFAULT_MODEL}: the shipped model)",
     )
     model.add_argument(
         "--device",

@@ -206,12 +206,25 @@ class LiteRtMeshPose:
             self.interpreter.allocate_tensors()
         except (RuntimeError, ValueError) as exc:
             raise CheckpointError(f"TFLite model {path} could not be loaded: {exc}") from exc
-        inp = self.interpreter.get_input_details()[0]
-        self._input = inp["index"]
-        self.input_size = (int(inp["shape"][2]), int(inp["shape"][3]))
+        inputs = self.interpreter.get_input_details()
         # outputs by rank: vertices (1, V, 3), visibility (1, V)
-        outputs = {len(d["shape"]): d["index"] for d in self.interpreter.get_output_details()}
-        self._vertices, self._visibility = outputs[3], outputs[2]
+        outputs = {len(d["shape"]): d for d in self.interpreter.get_output_details()}
+        shape = [tuple(d["shape"]) for d in (*inputs, *outputs.values())]
+        if (
+            len(inputs) != 1
+            or len(shape[0]) != 4
+            or shape[0][:2] != (1, 3)
+            or set(outputs) != {2, 3}
+            or outputs[3]["shape"][2] != 3
+            or outputs[3]["shape"][1] != outputs[2]["shape"][1]
+        ):
+            raise CheckpointError(
+                f"TFLite model {path} is not a MeshPose export (inputs/outputs {shape}; make "
+                "one with python -m meshpose_core.export --format tflite)"
+            )
+        self._input = inputs[0]["index"]
+        self.input_size = (int(shape[0][2]), int(shape[0][3]))
+        self._vertices, self._visibility = outputs[3]["index"], outputs[2]["index"]
         self.finish = Finisher()
 
     def predict(self, crops: np.ndarray, want_iuv: bool = False) -> Prediction:

@@ -170,12 +170,19 @@ class Network:
         if not config.want_iuv and path.suffix != ".onnx":  # the TFLite graph has no IUV
             tflite = tflite_for(path, cache_dir(config.cache_dir))
         self.backend = pick_backend(config.backend, config.device, tflite is not None)
+        if path.suffix == ".tflite" and (self.backend != "litert" or config.want_iuv):
+            raise ModelUnavailable(
+                f"{_shown(path)} is a TFLite model: it runs only on the litert backend, "
+                "without IUV output (pass the .safetensors weights for other backends)"
+            )
+        if self.backend == "litert" and config.want_iuv:
+            raise ModelUnavailable(
+                "the LiteRT model has no IUV output: use --backend onnx or torch for IUV"
+            )
         if self.backend == "litert" and tflite is None:
             raise ModelUnavailable(
-                f"no LiteRT model for {_shown(path)}"
-                + (" with IUV output" if config.want_iuv else "")
-                + ": export one (python -m meshpose_core.export --format tflite, needs "
-                "litert-torch) or use --backend onnx"
+                f"no LiteRT model for {_shown(path)}: export one (python -m "
+                "meshpose_core.export --format tflite, needs litert-torch) or use --backend onnx"
             )
         try:
             if self.backend == "litert":
