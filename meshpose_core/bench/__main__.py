@@ -1,4 +1,5 @@
 """``python -m meshpose_core.bench model [--presets xs,s,l] [--batches 1,8] [--iuv]``
+``python -m meshpose_core.bench backends [--model xs_bp] [--threads 2]``
 ``python -m meshpose_core.bench pipeline [--video CLIP] [--model PATH] [--crowd IMAGE]``
 ``python -m meshpose_core.bench tryon [--people 1,3] [--outfits striped_tshirt ...]``."""
 
@@ -16,6 +17,11 @@ def main(argv: list[str] | None = None) -> None:
     m.add_argument("--batches", default="1,8")
     m.add_argument("--threads", type=int, default=2)
     m.add_argument("--iuv", action="store_true", help="include dense IUV decoding")
+    b = sub.add_parser(
+        "backends", help="trained weights on every CPU backend vs BlazePose's landmark model"
+    )
+    b.add_argument("--model", default="xs_bp")
+    b.add_argument("--threads", type=int, default=2)
     p = sub.add_parser(
         "pipeline", help="end-to-end FPS and per-stage ms, against BlazePose-full in the same run"
     )
@@ -54,6 +60,10 @@ def main(argv: list[str] | None = None) -> None:
             args.iuv,
             args.threads,
         )
+    elif args.what == "backends":
+        from .model_bench import run_backends
+
+        run_backends(args.model, args.threads)
     elif args.what == "pipeline":
         from .pipeline_bench import run as run_pipeline
 

@@ -127,3 +127,48 @@ def run(presets: list[str], batches: tuple[int, ...], want_iuv: bool, threads: i
             f"params {f.params_m:5.2f}M  MACs {f.gmacs:5.2f}G  CPU ms/crop: {cpu}  GPU: {gpu}",
             flush=True,
         )
+
+
+def run_backends(model: str, threads: int) -> dict[str, float]:
+    """Batch-1 ``infer`` ms (normalisation + network + decoding) of trained weights on every
+    CPU backend that can run them, next to BlazePose-full's landmark model on LiteRT (crop
+    input in both); prints and returns the figures."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    from meshpose_core.pipeline.network import cache_dir, cached_onnx, model_path, tflite_for
+    from meshpose_core.predictor import LiteRtMeshPose, MeshPose, OnnxMeshPose
+
+    keep_freed_memory()
+    weights = model_path(model)
+    runners = {
+        "torch": MeshPose.from_pretrained(weights, "cpu"),
+        "onnxruntime": OnnxMeshPose(cached_onnx(weights, False, cache_dir(None)), threads),
+    }
+    tflite = tflite_for(weights, cache_dir(None))
+    if tflite is not None:
+        runners["litert"] = LiteRtMeshPose(tflite, threads)
+    figures = {}
+    for name, runner in runners.items():
+        # as the pipeline does: torch's own threads only for torch (idle OpenMP threads spin
+        # against the other runtimes' threads)
+        torch.set_num_threads(threads if name == "torch" else 1)
+        crop = np.random.default_rng(0).integers(0, 256, (1, *runner.input_size, 3), np.uint8)
+        lat = time_call(lambda r=runner, c=crop: r.infer(c), rounds=5, iters=20, warmup=5)
+        figures[f"MeshPose {weights.stem} {name}"] = lat.best_round_ms
+    landmark = Path(__file__).resolve().parents[2] / "assets/blazepose/pose_landmark_full.tflite"
+    interp = Interpreter(model_path=str(landmark), num_threads=threads)
+    interp.allocate_tensors()
+    inp = interp.get_input_details()[0]
+    image = np.random.default_rng(0).random(inp["shape"], np.float32)
+
+    def blazepose() -> None:
+        interp.set_tensor(inp["index"], image)
+        interp.invoke()
+
+    figures["BlazePose-full landmark litert"] = time_call(
+        blazepose, rounds=5, iters=20, warmup=5
+    ).best_round_ms
+    print(f"# batch-1 crop -> vertices, CPU threads {threads} (best round's median ms)")
+    for name, ms in figures.items():
+        print(f"{name:<48} {ms:6.2f} ms")
+    return figures
