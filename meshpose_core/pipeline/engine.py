@@ -146,7 +146,7 @@ class Pipeline:
         if self.smoother is not None:
             self.smoother.keep_only({p.track_id for p in people})
 
-        result = FrameResult(
+        return FrameResult(
             index=frame.index,
             timestamp=frame.timestamp,
             width=frame.width,
@@ -156,7 +156,6 @@ class Pipeline:
             name=frame.name,
             detected=detected,
         )
-        return result
 
     def annotate(self, frame: Frame, result: FrameResult) -> FrameResult:
         """Draw the layers of ``result`` onto ``frame`` (sets ``annotated`` and the render
