@@ -19,7 +19,6 @@ it was made from.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 import warnings
@@ -28,7 +27,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from meshpose_core.model.checkpoint import CheckpointError, load_checkpoint, resolve_weights
+from meshpose_core.model.checkpoint import (
+    CheckpointError,
+    file_sha256,
+    load_checkpoint,
+    resolve_weights,
+)
 from meshpose_core.model.decoding import TopologyArrays
 from meshpose_core.model.inference import drop_zero_rows, fold_batchnorm
 from meshpose_core.model.meshpose import MeshPoseConfig, MeshPoseNet
@@ -142,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             weights = resolve_weights(args.model)
             net, _ = load_checkpoint(weights)
-            sha = hashlib.sha256(weights.read_bytes()).hexdigest()
+            sha = file_sha256(weights)
     except (CheckpointError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

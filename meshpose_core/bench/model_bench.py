@@ -135,16 +135,18 @@ def run_backends(model: str, threads: int) -> dict[str, float]:
     input in both); prints and returns the figures."""
     from ai_edge_litert.interpreter import Interpreter
 
+    from meshpose_core.model.checkpoint import file_sha256
     from meshpose_core.pipeline.network import cache_dir, cached_onnx, model_path, tflite_for
     from meshpose_core.predictor import LiteRtMeshPose, MeshPose, OnnxMeshPose
 
     keep_freed_memory()
     weights = model_path(model)
+    sha, directory = file_sha256(weights), cache_dir(None)
     runners = {
         "torch": MeshPose.from_pretrained(weights, "cpu"),
-        "onnxruntime": OnnxMeshPose(cached_onnx(weights, False, cache_dir(None)), threads),
+        "onnxruntime": OnnxMeshPose(cached_onnx(weights, False, directory, sha), threads),
     }
-    tflite = tflite_for(weights, cache_dir(None))
+    tflite = tflite_for(weights, directory, sha)
     if tflite is not None:
         runners["litert"] = LiteRtMeshPose(tflite, threads)
     figures = {}

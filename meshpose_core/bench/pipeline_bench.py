@@ -53,10 +53,9 @@ from meshpose_core.pipeline import (
     VideoSource,
     parse_layers,
 )
-from meshpose_core.pipeline.engine import timed
 from meshpose_core.pipeline.layers import DEFAULT_LAYERS, draw_skeleton
 from meshpose_core.pipeline.network import DEFAULT_MODEL, ModelUnavailable, model_path
-from meshpose_core.pipeline.prefetch import prefetch
+from meshpose_core.pipeline.prefetch import staged
 from meshpose_core.pipeline.sources import Frame, read_image
 
 REPO = Path(__file__).resolve().parents[2]
@@ -174,22 +173,15 @@ def time_stream(
     """The timed loop both pipelines share: capture, ``infer(frame, capture_ms)`` -> state,
     ``annotate(frame, state)`` -> (annotated frame, stage latency ms, people), then H.264
     encoding. ``stats.mode`` "overlap" runs capture and inference ahead in two background
-    threads (``prefetch``), as ``Pipeline.run(overlap=True)`` does; warm-up frames are not
+    threads (``staged``, as ``Pipeline.stream(overlap=True)`` does); warm-up frames are not
     counted."""
     with VideoSource(clip) as source:
         sink: VideoSink | None = None
-        captured = (
-            (frame, ms, time.perf_counter() - ms / 1e3)
-            for frame, ms in timed(itertools.islice(source, frames + WARMUP_FRAMES))
-        )
-        if stats.mode == "overlap":
-            captured = prefetch(captured, name="decode")
-        inferred = ((f, t0, infer(f, ms)) for f, ms, t0 in captured)
-        if stats.mode == "overlap":
-            inferred = prefetch(inferred, name="infer")
+        clip_frames = itertools.islice(source, frames + WARMUP_FRAMES)
+        inferred = staged(clip_frames, infer, overlap=stats.mode == "overlap")
         wall_start = time.perf_counter()
         try:
-            for i, (frame, t0, state) in enumerate(inferred):
+            for i, (frame, t0, _, state) in enumerate(inferred):
                 annotated, lat, people = annotate(frame, state)
                 t = time.perf_counter()
                 if annotated is not None:
@@ -203,9 +195,7 @@ def time_stream(
                     wall_start = done
             stats.wall_s = time.perf_counter() - wall_start
         finally:
-            close = getattr(inferred, "close", None)
-            if close is not None:
-                close()  # stops the background threads before the source closes
+            inferred.close()  # stops the background threads before the source closes
             if sink is not None:
                 sink.close()
     return stats

@@ -7,6 +7,7 @@ file is a MeshPose checkpoint made for this topology version; every failure is o
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,15 @@ PRESET_NAMES = ("xs", "s", "l", "xs_bp")
 
 class CheckpointError(RuntimeError):
     """A weights file is missing, corrupt, or made for another architecture or topology."""
+
+
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file (weights identity: keys exported ONNX / TFLite files)."""
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def resolve_weights(name_or_path: str | Path) -> Path:

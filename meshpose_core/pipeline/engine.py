@@ -28,7 +28,7 @@ from meshpose_core.topology import NUM_COCO, Topology, Upsampling
 from .crops import CropConfig, crop_transform, invert_affine, to_image_px, warp_crops
 from .layers import LayerRenderer, RenderConfig
 from .network import Network, NetworkConfig
-from .prefetch import prefetch
+from .prefetch import staged
 from .results import STAGES, FrameResult, PersonResult
 from .smoothing import MeshSmoother, SmoothingConfig
 from .sources import Frame, VideoSource
@@ -94,21 +94,15 @@ class Pipeline:
         them). independent: unrelated pictures, tracking reset before each (always in
         sequence). Close the iterator (or exhaust it) before closing ``frames``' source: that
         stops the background threads."""
-        if independent or not overlap:
-            for frame, capture_ms in timed(frames):
-                if independent:
-                    self.reset()
-                yield frame, self.process(frame, capture_ms)
-            return
-        decoded = prefetch(timed(frames), name="decode")
-        inferred = prefetch(((f, self.infer(f, ms)) for f, ms in decoded), name="infer")
-        try:
-            for frame, result in inferred:
-                self.annotate(frame, result)
-                yield frame, result
-        finally:  # explicitly, outer stage first: each close joins its thread
-            inferred.close()
-            decoded.close()
+
+        def infer(frame: Frame, capture_ms: float) -> FrameResult:
+            if independent:
+                self.reset()
+            return self.infer(frame, capture_ms)
+
+        for frame, _, _, result in staged(frames, infer, overlap and not independent):
+            self.annotate(frame, result)
+            yield frame, result
 
     def process(self, frame: Frame | np.ndarray, capture_ms: float = 0.0) -> FrameResult:
         """One frame (a ``Frame`` or an (H, W, 3) uint8 RGB array) -> ``FrameResult``."""
@@ -259,17 +253,6 @@ def results_at(
                 yield frame, result
             if frame.index >= wanted[-1]:
                 return
-
-
-def timed(frames: Iterable[Frame]) -> Iterator[tuple[Frame, float]]:
-    """(frame, ms spent getting it) for each frame of ``frames``."""
-    it = iter(frames)
-    while True:
-        start = time.perf_counter()
-        frame = next(it, None)
-        if frame is None:
-            return
-        yield frame, (time.perf_counter() - start) * 1e3
 
 
 @contextlib.contextmanager

@@ -178,6 +178,13 @@ def people_bounds(people: Sequence[PersonResult], width: int, height: int) -> tu
     return (r0, max(r1, r0), c0, max(c1, c0))
 
 
+def bucket_size(rect: tuple[int, int, int, int]) -> tuple[int, int]:
+    """(height, width) of ``rect`` (r0, r1, c0, c1) rounded up to ``ROI_BUCKET`` px: a render
+    buffer of that size (and its GL framebuffer) changes size rarely as people move."""
+    r0, r1, c0, c1 = rect
+    return (-(-(r1 - r0) // ROI_BUCKET) * ROI_BUCKET, -(-(c1 - c0) // ROI_BUCKET) * ROI_BUCKET)
+
+
 def sub_fragments(frags: Fragments, r0: int, r1: int, c0: int, c1: int) -> Fragments:
     """A rectangle of ``frags`` (views, no copy)."""
     return Fragments(
@@ -250,6 +257,8 @@ class LayerRenderer:
         self._rast: Rasterizer | None = None
         self._mesh_painter: GLGarmentPainter | None = None
         self._track_textures: dict[int, Texture] = {}
+        # a plain-coloured mesh samples its 1x1 texture anywhere: one UV for every corner
+        self._plain_uv = np.zeros((len(self._topology.faces), 3, 2), np.float32)
         self._frags: Fragments | None = None
         self._tryon: TryOnLayer | None = None
         self._outfits: tuple[tuple[Garment, ...], ...] = ()
@@ -300,7 +309,7 @@ class LayerRenderer:
         framebuffer) changes rarely.
         """
         r0, r1, c0, c1 = rect
-        bh, bw = (-(-n // ROI_BUCKET) * ROI_BUCKET for n in (r1 - r0, c1 - c0))
+        bh, bw = bucket_size(rect)
         focal = self.config.focal * image_size
         offset = np.float32([0.5 - c0, 0.5 - r0])  # renderer samples pixel centres at +0.5
         meshes = []
@@ -348,15 +357,13 @@ class LayerRenderer:
         if people and self._outfits and any(name == "garment" for name, _ in painted):
             garments, roi = self._garments(people, width, height, with_bodies=surface)
         mesh: GarmentLayer | None = None  # the mesh layer when GL paints it
-        if surface and people and roi is None and self._paints_mesh_alone(painted):
-            rect = people_bounds(people, width, height)
-            if rect[1] > rect[0] and rect[3] > rect[2]:
-                mesh = self._painted_mesh(people, rect, max(width, height))
-            surface = False
         if surface and people and roi is None:
             rect = people_bounds(people, width, height)
             if rect[1] > rect[0] and rect[3] > rect[2]:
-                roi = self._fragments(people, rect, max(width, height)), rect
+                if self._paints_mesh_alone(painted):
+                    mesh = self._painted_mesh(people, rect, max(width, height))
+                else:
+                    roi = self._fragments(people, rect, max(width, height)), rect
         # normals and interpolation do not depend on the position: unshifted meshes
         shade = [(p.vertices_high, self._topology.faces) for p in people]
         for name, opacity in painted:
@@ -411,7 +418,7 @@ class LayerRenderer:
                 PaintMesh(
                     kind=topo,
                     faces=topo.faces,
-                    corner_uv=np.zeros((len(topo.faces), 3, 2), np.float32),
+                    corner_uv=self._plain_uv,
                     vertices=v,
                     normals=self._normals(p.vertices_high)[0],
                     visibility=p.visibility_high,
@@ -420,8 +427,7 @@ class LayerRenderer:
                 )
             )
         r0, r1, c0, c1 = rect
-        # a buffer rounded up to ROI_BUCKET px: its GL framebuffer changes size rarely
-        bh, bw = (-(-n // ROI_BUCKET) * ROI_BUCKET for n in (r1 - r0, c1 - c0))
+        bh, bw = bucket_size(rect)
         rgba, _ = self._mesh_painter.draw(meshes, bw, bh, (r0, c0))
         return GarmentLayer(rect, rgba[: r1 - r0, : c1 - c0].copy())
 

@@ -18,7 +18,6 @@ instead of spinning).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 import time
@@ -28,7 +27,12 @@ from typing import Any
 
 import numpy as np
 
-from meshpose_core.model.checkpoint import PRESET_NAMES, CheckpointError, resolve_weights
+from meshpose_core.model.checkpoint import (
+    PRESET_NAMES,
+    CheckpointError,
+    file_sha256,
+    resolve_weights,
+)
 from meshpose_core.predictor import Prediction
 
 BACKENDS: tuple[str, ...] = ("auto", "torch", "onnx", "litert")
@@ -75,14 +79,6 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def cache_dir(configured: str | None) -> Path:
     """The first writable of: configured, $MESHPOSE_CACHE, ~/.cache/meshpose, a temp dir."""
     home_cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "meshpose"
@@ -100,12 +96,13 @@ def cache_dir(configured: str | None) -> Path:
     return fallback
 
 
-def cached_onnx(weights: Path, want_iuv: bool, directory: Path) -> Path:
-    """Export ``weights`` to ONNX once; later calls return the cached file."""
+def cached_onnx(weights: Path, want_iuv: bool, directory: Path, sha256: str | None = None) -> Path:
+    """Export ``weights`` to ONNX once; later calls return the cached file. ``sha256``: the
+    weights' hash if the caller has it (hashing reads the whole file)."""
     from meshpose_core.export import EXPORT_VERSION, export_onnx
     from meshpose_core.model.checkpoint import load_checkpoint
 
-    key = file_sha256(weights)[:20]
+    key = (sha256 or file_sha256(weights))[:20]
     kind = "iuv" if want_iuv else "mesh"
     out = directory / f"meshpose_{key}_v{EXPORT_VERSION}_{kind}.onnx"
     if out.is_file():
@@ -120,14 +117,15 @@ def cached_onnx(weights: Path, want_iuv: bool, directory: Path) -> Path:
     return out
 
 
-def tflite_for(weights: Path, directory: Path) -> Path | None:
+def tflite_for(weights: Path, directory: Path, sha256: str | None = None) -> Path | None:
     """The ``.tflite`` exported from ``weights`` by this code: next to them (shipped) or in
-    the cache ``directory``; None if there is none (LiteRT cannot run these weights yet)."""
+    the cache ``directory``; None if there is none (LiteRT cannot run these weights yet).
+    ``sha256`` as in ``cached_onnx``."""
     from meshpose_core.export import EXPORT_VERSION, tflite_sidecar_matches
 
     if weights.suffix == ".tflite":
         return weights
-    sha = file_sha256(weights)
+    sha = sha256 or file_sha256(weights)
     cached = directory / f"meshpose_{sha[:20]}_v{EXPORT_VERSION}_mesh.tflite"
     for candidate in (weights.with_suffix(".tflite"), cached):
         if tflite_sidecar_matches(candidate, sha):
@@ -166,9 +164,12 @@ class Network:
 
         self.config = config
         path = model_path(config.model)
+        directory = cache_dir(config.cache_dir)
+        # the weights' identity, read once for both runtimes' exported files
+        sha = None if path.suffix in (".onnx", ".tflite") else file_sha256(path)
         tflite = None
         if not config.want_iuv and path.suffix != ".onnx":  # the TFLite graph has no IUV
-            tflite = tflite_for(path, cache_dir(config.cache_dir))
+            tflite = tflite_for(path, directory, sha)
         self.backend = pick_backend(config.backend, config.device, tflite is not None)
         if path.suffix == ".tflite" and (self.backend != "litert" or config.want_iuv):
             raise ModelUnavailable(
@@ -192,7 +193,7 @@ class Network:
                 self.backend = "onnx"
                 onnx = path
                 if path.suffix != ".onnx":
-                    onnx = cached_onnx(path, config.want_iuv, cache_dir(config.cache_dir))
+                    onnx = cached_onnx(path, config.want_iuv, directory, sha)
                 model = OnnxMeshPose(onnx, config.threads)
             else:
                 model = MeshPose.from_pretrained(path, config.device)

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
 T = TypeVar("T")
+S = TypeVar("S")
 
 _DONE = object()
 _POLL_S = 0.05  # how often a blocked producer checks whether the consumer has gone
@@ -77,3 +79,34 @@ def _prefetch(items: Iterable[T], depth: int, name: str) -> Iterator[T]:
     finally:
         stop.set()
         thread.join()
+
+
+def timed(items: Iterable[T]) -> Iterator[tuple[T, float, float]]:
+    """(item, perf_counter when getting it started, ms it took) for each item."""
+    it = iter(items)
+    while True:
+        start = time.perf_counter()
+        item = next(it, None)
+        if item is None:
+            return
+        yield item, start, (time.perf_counter() - start) * 1e3
+
+
+def staged(
+    frames: Iterable[T], infer: Callable[[T, float], S], overlap: bool
+) -> Iterator[tuple[T, float, float, S]]:
+    """(frame, capture start, capture ms, ``infer(frame, capture ms)``) per frame, in order:
+    the first two stages of a frame loop, whose caller draws and writes each. ``overlap``:
+    capture ("decode" thread) and inference ("infer" thread) run ahead of the caller, else
+    everything runs in the caller's thread. Closing the iterator stops both threads."""
+    captured = timed(frames)
+    if overlap:
+        captured = prefetch(captured, name="decode")
+    inferred = ((f, t0, ms, infer(f, ms)) for f, t0, ms in captured)
+    if overlap:
+        inferred = prefetch(inferred, name="infer")
+    try:
+        yield from inferred
+    finally:  # explicitly, outer stage first: each close joins its thread
+        inferred.close()
+        captured.close()
