@@ -43,6 +43,7 @@ from meshpose_core.render import (
     shade_mesh,
     visibility_colormap,
 )
+from meshpose_core.render.gl_mesh import GLMeshPainter, ShadedMesh
 from meshpose_core.render.shading import DEFAULT_LIGHT_DIR
 from meshpose_core.topology import Topology
 from meshpose_core.tryon import (
@@ -55,10 +56,8 @@ from meshpose_core.tryon import (
     person_from_result,
     shared_library,
 )
-from meshpose_core.tryon.gl_paint import GLGarmentPainter, PaintMesh
 from meshpose_core.tryon.layer import GarmentLayer, xy_box
 from meshpose_core.tryon.normals import VertexNormals
-from meshpose_core.tryon.texture import Texture
 
 from .results import PersonResult
 
@@ -255,10 +254,7 @@ class LayerRenderer:
         self._topology = Topology.load("high")
         self._normals = VertexNormals(self._topology.faces, self._topology.num_vertices)
         self._rast: Rasterizer | None = None
-        self._mesh_painter: GLGarmentPainter | None = None
-        self._track_textures: dict[int, Texture] = {}
-        # a plain-coloured mesh samples its 1x1 texture anywhere: one UV for every corner
-        self._plain_uv = np.zeros((len(self._topology.faces), 3, 2), np.float32)
+        self._mesh_painter: GLMeshPainter | None = None
         self._frags: Fragments | None = None
         self._tryon: TryOnLayer | None = None
         self._outfits: tuple[tuple[Garment, ...], ...] = ()
@@ -361,7 +357,8 @@ class LayerRenderer:
             rect = people_bounds(people, width, height)
             if rect[1] > rect[0] and rect[3] > rect[2]:
                 if self._paints_mesh_alone(painted):
-                    mesh = self._painted_mesh(people, rect, max(width, height))
+                    mesh_opacity = dict(painted)["mesh"]
+                    mesh = self._painted_mesh(people, rect, max(width, height), mesh_opacity)
                 else:
                     roi = self._fragments(people, rect, max(width, height)), rect
         # normals and interpolation do not depend on the position: unshifted meshes
@@ -371,7 +368,7 @@ class LayerRenderer:
                 for layer in garments:
                     layer.composite_into(out, opacity)
             elif mesh is not None:
-                mesh.composite_into(out, opacity)
+                mesh.composite_into(out)  # drawn at the layer's opacity
             elif roi is not None:
                 frags, (r0, r1, c0, c1) = roi
                 layer = self._surface_layer(name, frags, shade, people)
@@ -397,47 +394,37 @@ class LayerRenderer:
         )
 
     def _painted_mesh(
-        self, people: Sequence[PersonResult], rect: tuple[int, int, int, int], image_size: int
+        self,
+        people: Sequence[PersonResult],
+        rect: tuple[int, int, int, int],
+        image_size: int,
+        opacity: float,
     ) -> GarmentLayer:
-        """Every person's shaded mesh in their track colour over ``rect`` (r0, r1, c0, c1),
-        painted by the try-on layer's GL painter: same Lambert shading and depth order as
-        ``shade_mesh`` on the fragments, as a premultiplied layer."""
+        """Every person's shaded mesh in their track colour over ``rect`` (r0, r1, c0, c1)
+        at ``opacity``, drawn by ``GLMeshPainter``: the Lambert shading and depth order of
+        ``shade_mesh`` on the fragments, as a premultiplied layer (to composite at 1)."""
         if self._mesh_painter is None:
-            light = np.asarray(DEFAULT_LIGHT_DIR, np.float32)
-            # visibility ramp below 0: every vertex fully shown (the mesh layer does not fade)
-            self._mesh_painter = GLGarmentPainter(
-                self._rasterizer(), light / np.linalg.norm(light), 0.35, 0.65, (-2.0, -1.0), 1.0
+            self._mesh_painter = GLMeshPainter(
+                self._rasterizer(), self._topology.faces, DEFAULT_LIGHT_DIR, 0.35, 0.65
             )
-        topo, focal = self._topology, self.config.focal * image_size
+        focal = self.config.focal * image_size
         meshes = []
         for p in people:
             side = max(float(p.box[3] - p.box[1]), 1.0)
             v = p.vertices_high.astype(np.float32, copy=True)
             v[:, :2] += 0.5  # renderer px: pixel centres at +0.5
             meshes.append(
-                PaintMesh(
-                    kind=topo,
-                    faces=topo.faces,
-                    corner_uv=self._plain_uv,
+                ShadedMesh(
                     vertices=v,
                     normals=self._normals(p.vertices_high)[0],
-                    visibility=p.visibility_high,
+                    color=tuple(float(c) for c in track_color(p.track_id)),
                     order=(1.0 / side, focal / side),
-                    textures=((self._track_texture(p.track_id), 0),),
                 )
             )
         r0, r1, c0, c1 = rect
         bh, bw = bucket_size(rect)
-        rgba, _ = self._mesh_painter.draw(meshes, bw, bh, (r0, c0))
+        rgba = self._mesh_painter.draw(meshes, bw, bh, (r0, c0), opacity)
         return GarmentLayer(rect, rgba[: r1 - r0, : c1 - c0].copy())
-
-    def _track_texture(self, track_id: int) -> Texture:
-        """A 1x1 texture of the track's colour (what the painter shades)."""
-        key = (track_id - 1) % len(TRACK_PALETTE)
-        if key not in self._track_textures:
-            rgba = np.append(track_color(track_id), 255).astype(np.uint8).reshape(1, 1, 4)
-            self._track_textures[key] = Texture.from_rgba(rgba, 1.0)
-        return self._track_textures[key]
 
     def _surface_layer(
         self,

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from ..render import Fragments, GLRasterizer
+from ..render.gl_mesh import LAMBERT_GLSL, depth_mapping
 from .texture import Texture
 
 MAX_TEXTURES = 8  # texture garments one body can carry in this path (GL 3.3 has >= 16 units)
@@ -110,7 +111,7 @@ uniform vec2 u_shading;         // ambient, diffuse
 uniform vec2 u_ramp;            // visibility: hidden below x, fully shown above y
 uniform float u_opacity;
 layout(location = 0) out vec4 o_color;  // premultiplied RGBA
-#if IDS
+{LAMBERT_GLSL}#if IDS
 uniform int u_mesh;             // mesh index + 1
 noperspective in vec3 v_bary;
 noperspective in float v_z;
@@ -133,8 +134,7 @@ void main() {{
     uint paints = texelFetch(u_paints, ivec2(f % {_ROW_TEXELS}, f / {_ROW_TEXELS}), 0).r;
 #endif
 {steps}
-    float cos_l = dot(u_light, v_normal) / max(length(v_normal), 1e-12);
-    float shade = min(u_shading.x + u_shading.y * max(cos_l, 0.0), 1.0);
+    float shade = lambert(v_normal, u_light, u_shading);
     float fade = clamp((v_vis - u_ramp.x) / max(u_ramp.y - u_ramp.x, 1e-6), 0.0, 1.0) * u_opacity;
     rgba = vec4(rgba.rgb * (fade * shade), rgba.a * fade);
 #endif
@@ -409,7 +409,7 @@ class GLGarmentPainter:
         shared = {
             "u_size": (float(width), float(height)),
             "u_offset": (float(-origin[1]), float(-origin[0])),
-            "u_depth": _depth_mapping(meshes),
+            "u_depth": depth_mapping(meshes),
         }
         if bodies:
             # moderngl clears with a float colour; all-zero bits read 0 = background in the
@@ -481,18 +481,3 @@ class GLGarmentPainter:
         self._arrays, self._buffers, self._subsets = {}, {}, {}
         self._textures, self._masks = {}, {}
         self._programs, self._data, self._targets = {}, None, None
-
-
-def _depth_mapping(meshes: Sequence[PaintMesh]) -> tuple[float, float]:
-    """(centre, scale) mapping the depth range of every mesh into [-0.98, 0.98] NDC."""
-    lo, hi = np.inf, -np.inf
-    for m in meshes:
-        if len(m.vertices):
-            z = m.vertices[:, 2]
-            a, b = m.order
-            ends = (float(z.min()) * a + b, float(z.max()) * a + b)
-            lo, hi = min(lo, *ends), max(hi, *ends)
-    if not np.isfinite(lo) or not np.isfinite(hi):
-        return 0.0, 1.0
-    half = max((hi - lo) / 2.0, 1e-6 * max(1.0, abs(lo), abs(hi)))
-    return (lo + hi) / 2.0, 0.98 / half
