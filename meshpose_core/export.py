@@ -1,10 +1,10 @@
-"""ONNX and LiteRT (TFLite) export of MeshPose: normalised crops -> (vertices, visibility[,
-iuv]).
+"""ONNX and LiteRT (TFLite) export of MeshPose: crop pixels -> (vertices, visibility[, iuv]).
 
     python -m meshpose_core.export --model xs --out model.onnx [--iuv] [--random-init]
     python -m meshpose_core.export --model xs_bp --format tflite --out weights/x.tflite
 
-The graph holds the network and its decoding (argsoftmaxes, visibility fusion and, with
+The graph takes (B, H, W, 3) float RGB pixels 0..255 (the pipeline's crops, only cast) and
+holds their normalisation, the network and its decoding (argsoftmaxes, visibility fusion and, with
 --iuv, the barycentric UV decoder); upsampling and keypoints run after it in ``Finisher``,
 shared with the PyTorch path.
 
@@ -36,14 +36,17 @@ from meshpose_core.model.checkpoint import (
 from meshpose_core.model.decoding import TopologyArrays
 from meshpose_core.model.inference import drop_zero_rows, fold_batchnorm
 from meshpose_core.model.meshpose import MeshPoseConfig, MeshPoseNet
+from meshpose_core.predictor import normalise_pixels
 from meshpose_core.topology import Topology
 
-# Bumped whenever the exported graph changes for the same weights: keys the ONNX cache.
-EXPORT_VERSION = 2
+# Bumped whenever the exported graph changes for the same weights: keys the ONNX cache and
+# the TFLite sidecar. 3: pixels (B, H, W, 3) in, normalised in the graph.
+EXPORT_VERSION = 3
 
 
 class ExportWrapper(nn.Module):
-    """forward + decode with the topology as constants, for tracing."""
+    """Pixels -> normalise -> forward -> decode, with the topology as constants, for
+    tracing."""
 
     def __init__(self, net: MeshPoseNet, want_iuv: bool) -> None:
         super().__init__()
@@ -51,8 +54,8 @@ class ExportWrapper(nn.Module):
         self.want_iuv = want_iuv
         self.topology = TopologyArrays.from_topology(Topology.load("low"), torch.device("cpu"))
 
-    def forward(self, crops: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        out = self.net.decode(self.net(crops), self.topology, self.want_iuv)
+    def forward(self, pixels: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        out = self.net.decode(self.net(normalise_pixels(pixels)), self.topology, self.want_iuv)
         if self.want_iuv:
             return out["vertices"], out["visibility"], out["iuv"]
         return out["vertices"], out["visibility"]
@@ -72,7 +75,7 @@ def export_onnx(net: MeshPoseNet, out: Path, want_iuv: bool = False, opset: int 
         warnings.simplefilter("ignore", UserWarning)  # constant-folding notes of the tracer
         torch.onnx.export(
             wrapper,
-            (torch.randn(1, 3, h, w),),
+            (torch.rand(1, h, w, 3) * 255,),
             str(out),
             input_names=["crops"],
             output_names=names,
@@ -102,7 +105,7 @@ def export_tflite(net: MeshPoseNet, out: Path, weights_sha256: str | None = None
     h, w = net.cfg.input_size
     out.parent.mkdir(parents=True, exist_ok=True)
     with torch.no_grad():
-        litert_torch.convert(wrapper, (torch.randn(1, 3, h, w),)).export(str(out))
+        litert_torch.convert(wrapper, (torch.rand(1, h, w, 3) * 255,)).export(str(out))
     if weights_sha256 is not None:
         meta = {"weights_sha256": weights_sha256, "export_version": EXPORT_VERSION}
         sidecar(out).write_text(json.dumps(meta, indent=1) + "\n")

@@ -7,12 +7,13 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from meshpose_core.export import export_onnx
 from meshpose_core.model.inference import drop_zero_rows, prepare_for_inference
-from meshpose_core.model.meshpose import MeshPoseConfig, MeshPoseNet
+from meshpose_core.model.meshpose import IMAGE_MEAN, IMAGE_STD, MeshPoseConfig, MeshPoseNet
 
 HEADS = ["vertex_head", "regression_head"]
 
@@ -54,6 +55,13 @@ def net() -> MeshPoseNet:
 def images() -> torch.Tensor:
     size = MeshPoseConfig.preset("xs_bp").input_size
     return torch.randn(2, 3, *size, generator=torch.Generator().manual_seed(3))
+
+
+def pixels(images: torch.Tensor) -> np.ndarray:
+    """Normalised (B, 3, H, W) images -> the (B, H, W, 3) float pixels an export takes."""
+    mean = torch.tensor(IMAGE_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGE_STD).view(1, 3, 1, 1)
+    return ((images * std + mean) * 255.0).permute(0, 2, 3, 1).contiguous().numpy()
 
 
 @torch.no_grad()
@@ -187,7 +195,7 @@ def test_onnx_export_of_frozen_xy_net_matches_torch(
     assert not any(d[:1] in ((v + 1,), (3 * v,)) for d in dims)
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     assert [o.name for o in session.get_outputs()] == ["vertices", "visibility"]
-    vertices, visibility = session.run(None, {"crops": images.numpy()})
+    vertices, visibility = session.run(None, {"crops": pixels(images)})
     torch.testing.assert_close(torch.from_numpy(visibility), ref["visibility"], atol=1e-5, rtol=0)
     # onnxruntime's float rounding through the BlazePose backbone, sharpened by the softmax
     # beta of 16, moves vertices by up to ~0.03 px with or without dropping
@@ -198,7 +206,7 @@ def test_onnx_export_of_frozen_xy_net_matches_torch(
     full_dims = [tuple(t.dims) for t in onnx.load(str(full_path)).graph.initializer]
     assert any(d[:1] == (v + 1,) for d in full_dims)
     full = ort.InferenceSession(str(full_path), providers=["CPUExecutionProvider"])
-    full_vertices, full_visibility = full.run(None, {"crops": images.numpy()})
+    full_vertices, full_visibility = full.run(None, {"crops": pixels(images)})
     torch.testing.assert_close(
         torch.from_numpy(vertices), torch.from_numpy(full_vertices), atol=1e-3, rtol=1e-5
     )

@@ -41,6 +41,9 @@ def main(argv: list[str] | None = None) -> None:
         default="both",
         help="sequential frames, overlapped decoding/inference/encoding (threads), or both",
     )
+    p.add_argument(
+        "--repeat", type=int, default=3, help="runs per pipeline, interleaved; median reported"
+    )
     t = sub.add_parser("tryon", help="garment layer cost per person and frame")
     t.add_argument("--people", default="1,3")
     t.add_argument(
@@ -77,6 +80,7 @@ def main(argv: list[str] | None = None) -> None:
             args.max_people,
             args.detect_every,
             ("sequential", "overlap") if args.mode == "both" else (args.mode,),
+            max(args.repeat, 1),
         )
     elif args.what == "tryon":
         from meshpose_core.tryon import parse_outfit

