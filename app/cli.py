@@ -300,16 +300,41 @@ def _check_garments(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _config(args: argparse.Namespace) -> PipelineConfig:
+def pipeline_config(
+    *,
+    model: str,
+    backend: str,
+    device: str,
+    threads: int,
+    renderer: str,
+    max_people: int,
+    smoothing: float,
+    detect_every: int,
+    layers: tuple[tuple[str, float], ...],
+    outfits: tuple[tuple[str, ...], ...],
+) -> PipelineConfig:
+    """The library configuration of the run options: one mapping for the CLI and the GUI
+    (``app.gui.settings.ModelSettings`` has these option names)."""
     return PipelineConfig(
-        network=NetworkConfig(
-            model=args.model, device=args.device, backend=args.backend, threads=args.threads
-        ),
-        tracker=TrackerConfig(detect_every=args.detect_every, max_tracks=args.max_people),
-        smoothing=SmoothingConfig(strength=args.smooth),
-        render=RenderConfig(
-            layers=parse_layers(args.layers), renderer=args.renderer, outfits=_outfits(args)
-        ),
+        network=NetworkConfig(model=model, device=device, backend=backend, threads=threads),
+        tracker=TrackerConfig(detect_every=detect_every, max_tracks=max_people),
+        smoothing=SmoothingConfig(strength=smoothing),
+        render=RenderConfig(layers=layers, renderer=renderer, outfits=outfits),
+    )
+
+
+def _config(args: argparse.Namespace) -> PipelineConfig:
+    return pipeline_config(
+        model=args.model,
+        backend=args.backend,
+        device=args.device,
+        threads=args.threads,
+        renderer=args.renderer,
+        max_people=args.max_people,
+        smoothing=args.smooth,
+        detect_every=args.detect_every,
+        layers=parse_layers(args.layers),
+        outfits=_outfits(args),
     )
 
 

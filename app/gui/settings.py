@@ -18,11 +18,7 @@ from PyQt6.QtCore import QSettings
 
 from meshpose_core.pipeline import (
     LAYERS,
-    NetworkConfig,
     PipelineConfig,
-    RenderConfig,
-    SmoothingConfig,
-    TrackerConfig,
     parse_layers,
 )
 from meshpose_core.pipeline.layers import DEFAULT_OPACITY
@@ -168,16 +164,13 @@ class ModelSettings:
         return replace(self, **changed)
 
     def pipeline_config(self, layers: LayerSettings) -> PipelineConfig:
-        """The library configuration these settings stand for."""
-        return PipelineConfig(
-            network=NetworkConfig(
-                model=self.model, device=self.device, backend=self.backend, threads=self.threads
-            ),
-            tracker=TrackerConfig(detect_every=self.detect_every, max_tracks=self.max_people),
-            smoothing=SmoothingConfig(strength=self.smoothing),
-            render=RenderConfig(
-                layers=layers.pipeline_layers(), renderer=self.renderer, outfits=layers.outfits
-            ),
+        """The library configuration these settings stand for (the CLI's own mapping)."""
+        from app.cli import pipeline_config
+
+        return pipeline_config(
+            **{f.name: getattr(self, f.name) for f in fields(self)},
+            layers=layers.pipeline_layers(),
+            outfits=layers.outfits,
         )
 
     def cli_args(self, layers: LayerSettings) -> list[str]:
