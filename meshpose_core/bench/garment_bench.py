@@ -7,7 +7,8 @@ cost does not depend on the pose), everyone in the same outfit. Per outfit and p
   had before the GL shader path; still the CPU rasterizer's) and by the GL fragment shader;
 * what the pipeline's ``LayerRenderer`` spends more with the ``garment`` layer on: alone
   (``garment`` vs no layer: it draws the bodies for itself) and next to the ``mesh`` layer
-  (``mesh,garment`` vs ``mesh``: one rasterisation serves both).
+  (``mesh,garment`` vs ``mesh``: one rasterisation serves both); and, for reference, the
+  ``mesh`` layer alone (``mesh`` vs no layer: ``GLMeshPainter`` on GL).
 
 Every variant runs in interleaved rounds (a busy machine slows them alike); figures are the
 median wall-clock ms per call over all rounds and the process CPU ms per call (all threads,
@@ -133,12 +134,16 @@ def measure(people: int, outfit: Sequence[str]) -> tuple[dict[str, Cost], str]:
 def run(people_counts: Sequence[int], outfits: Sequence[Sequence[str]], threads: int = 2) -> None:
     torch.set_num_threads(threads)  # only numpy / cv2 / GL work here; keep torch from competing
     print(f"garment layer cost, {WIDTH}x{HEIGHT}: ms per person per frame, wall (CPU)")
-    header = "TryOnLayer numpy | TryOnLayer shader | +garment alone | +garment next to mesh"
+    header = (
+        "mesh layer alone | TryOnLayer numpy | TryOnLayer shader | +garment alone | "
+        "+garment next to mesh"
+    )
     for outfit in outfits:
         print(f"\noutfit {'+'.join(outfit)}\n  people | {header}")
         for n in people_counts:
             c, backend = measure(n, outfit)
             row = [
+                (c["layers mesh"] - c["layers "]).per(n),
                 c["tryon numpy"].per(n),
                 c["tryon shader"].per(n),
                 (c["layers garment"] - c["layers "]).per(n),
