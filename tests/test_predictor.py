@@ -100,3 +100,21 @@ def test_export_cli_and_bad_inputs(checkpoint: Path, tmp_path: Path, capsys) -> 
     )
     with pytest.raises(CheckpointError, match="topology version 0"):
         MeshPose.from_pretrained(old)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # legacy TorchScript exporter
+def test_onnx_of_the_old_normalised_layout_is_refused(tmp_path: Path) -> None:
+    """An export from before EXPORT_VERSION 3 took normalised (B, 3, H, W) images: one
+    clear error naming the fix, not wrong meshes from pixels fed in the wrong layout."""
+    pytest.importorskip("onnxruntime")
+    old = tmp_path / "old.onnx"
+    torch.onnx.export(
+        torch.nn.Conv2d(3, 2, 1),
+        (torch.zeros(1, 3, 8, 8),),
+        str(old),
+        input_names=["crops"],
+        dynamic_axes={"crops": {0: "batch"}},
+        dynamo=False,
+    )
+    with pytest.raises(CheckpointError, match="export it again"):
+        OnnxMeshPose(old)
