@@ -1,7 +1,7 @@
-"""The mesh layer painted in GL (``LayerRenderer._painted_mesh``, ``GLMeshPainter``): the
-same picture as the numpy shading of the fragments (``shade_mesh``), the same depth order
-between people, taken only when the mesh is the only surface layer, and released by
-``close``."""
+"""The mesh layer painted by a ``MeshPainter`` (``LayerRenderer._painted_mesh``; GL or the
+compiled CPU painter): the same picture as the numpy shading of the fragments
+(``shade_mesh``), the same depth order between people, taken only when the mesh is the only
+surface layer, the painter chosen as configured, and released by ``close``."""
 
 from __future__ import annotations
 
@@ -93,17 +93,23 @@ def far(bodies) -> PersonResult:
 
 
 def render(
-    spec: str, frame: np.ndarray, people: list[PersonResult], painted: bool
+    spec: str,
+    frame: np.ndarray,
+    people: list[PersonResult],
+    painted: bool,
+    painter: str = "auto",
 ) -> tuple[np.ndarray, bool]:
-    """(annotated frame, whether the GL mesh painter was used) with a fresh renderer;
+    """(annotated frame, whether a mesh painter was used) with a fresh renderer;
     ``painted=False`` forces the fragments path (numpy shading)."""
-    renderer = LayerRenderer(RenderConfig(layers=parse_layers(spec)))
+    renderer = LayerRenderer(RenderConfig(layers=parse_layers(spec), mesh_painter=painter))
     if not painted:
         renderer._paints_mesh_alone = lambda _painted: False  # type: ignore[method-assign]
     try:
         out = renderer.render(frame, people)
         assert renderer.backend != "cpu"  # GL when a rasterizer was needed: GL vs GL
-        return out, renderer._mesh_painter is not None
+        used = renderer._mesh_painter
+        assert used is None or painter == "auto" or used.name == painter  # type: ignore[attr-defined]
+        return out, used is not None
     finally:
         renderer.close()
 
@@ -128,11 +134,12 @@ def coverage(out: np.ndarray, frame: np.ndarray) -> np.ndarray:
 
 @pytest.mark.parametrize("spec", ["mesh:1", "mesh:0.5", "mesh"])
 @pytest.mark.parametrize("count", [1, 2])
+@pytest.mark.parametrize("painter", ["gl", "cpu"])
 def test_painted_mesh_matches_the_fragments_path(
-    frame: np.ndarray, near: PersonResult, far: PersonResult, spec: str, count: int
+    frame: np.ndarray, near: PersonResult, far: PersonResult, spec: str, count: int, painter: str
 ) -> None:
     people = [near, far][:count]
-    painted, used_painter = render(spec, frame, people, painted=True)
+    painted, used_painter = render(spec, frame, people, painted=True, painter=painter)
     shaded, used_painter_forced_off = render(spec, frame, people, painted=False)
     assert used_painter and not used_painter_forced_off
     covered = coverage(painted, frame)
@@ -169,13 +176,14 @@ def test_low_visibility_does_not_fade_the_painted_mesh(
 
 
 @pytest.mark.parametrize("order", ["near_first", "far_first"])
+@pytest.mark.parametrize("painter", ["gl", "cpu"])
 def test_nearer_person_covers_the_other_in_the_painted_path(
-    frame: np.ndarray, near: PersonResult, far: PersonResult, order: str
+    frame: np.ndarray, near: PersonResult, far: PersonResult, order: str, painter: str
 ) -> None:
-    near_alone, _ = render("mesh:1", frame, [near], painted=True)
-    far_alone, _ = render("mesh:1", frame, [far], painted=True)
+    near_alone, _ = render("mesh:1", frame, [near], painted=True, painter=painter)
+    far_alone, _ = render("mesh:1", frame, [far], painted=True, painter=painter)
     people = [near, far] if order == "near_first" else [far, near]
-    both, used_painter = render("mesh:1", frame, people, painted=True)
+    both, used_painter = render("mesh:1", frame, people, painted=True, painter=painter)
     assert used_painter
     overlap = coverage(near_alone, frame) & coverage(far_alone, frame)
     # where both could be seen and the two people look different, the near one wins
@@ -275,3 +283,36 @@ def test_close_releases_the_painter_and_is_idempotent(
     assert renderer._mesh_painter is None and renderer._rast is None
     renderer.close()  # twice: nothing left to release, no error
     assert renderer._mesh_painter is None
+
+
+def test_auto_paints_on_the_cpu_where_gl_is_software(frame: np.ndarray, near: PersonResult) -> None:
+    """ "auto": the compiled CPU painter on a software OpenGL (llvmpipe), GL on a hardware one
+    (simulated: the flag the rasterizer derives from GL_RENDERER); "gl" and "cpu" as asked;
+    without OpenGL (the numpy rasterizer) the CPU painter, also when "gl" is asked for."""
+    from meshpose_core.render.cpu_mesh import CPUMeshPainter
+    from meshpose_core.render.gl_backend import GLRasterizer, is_software_renderer
+    from meshpose_core.render.gl_mesh import GLMeshPainter
+
+    assert is_software_renderer("llvmpipe (LLVM 15.0.6, 256 bits)")
+    assert not is_software_renderer("NVIDIA GeForce RTX 4070/PCIe/SSE2")
+    for choice, renderer_name, software, expected in [
+        ("auto", "moderngl", True, CPUMeshPainter),
+        ("auto", "moderngl", False, GLMeshPainter),
+        ("gl", "moderngl", True, GLMeshPainter),
+        ("cpu", "moderngl", False, CPUMeshPainter),
+        ("gl", "cpu", None, CPUMeshPainter),
+        ("auto", "cpu", None, CPUMeshPainter),
+    ]:
+        r = LayerRenderer(
+            RenderConfig(layers=parse_layers("mesh"), renderer=renderer_name, mesh_painter=choice)
+        )
+        try:
+            rast = r.rasterizer()
+            if isinstance(rast, GLRasterizer):
+                rast.software = software  # type: ignore[assignment]
+            assert isinstance(r.mesh_painter(), expected), (choice, renderer_name, software)
+            assert coverage(r.render(frame, [near]), frame).mean() > 0.02
+        finally:
+            r.close()
+    with pytest.raises(ValueError, match="mesh painter"):
+        LayerRenderer(RenderConfig(mesh_painter="vulkan"))

@@ -10,6 +10,8 @@ from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> None:
+    from meshpose_core.pipeline.layers import MESH_PAINTERS
+
     ap = argparse.ArgumentParser(prog="python -m meshpose_core.bench", description=__doc__)
     sub = ap.add_subparsers(dest="what", required=True)
     m = sub.add_parser("model", help="network + decoding: params, MACs, CPU/GPU latency")
@@ -43,6 +45,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     p.add_argument(
         "--repeat", type=int, default=3, help="runs per pipeline, interleaved; median reported"
+    )
+    p.add_argument(
+        "--mesh-painter",
+        choices=MESH_PAINTERS,
+        default="auto",
+        help="who draws the mesh layer (auto: GL on a GPU, compiled CPU loops on llvmpipe)",
     )
     t = sub.add_parser("tryon", help="garment layer cost per person and frame")
     t.add_argument("--people", default="1,3")
@@ -81,6 +89,7 @@ def main(argv: list[str] | None = None) -> None:
             args.detect_every,
             ("sequential", "overlap") if args.mode == "both" else (args.mode,),
             max(args.repeat, 1),
+            args.mesh_painter,
         )
     elif args.what == "tryon":
         from meshpose_core.tryon import parse_outfit

@@ -214,7 +214,9 @@ def run_meshpose(clip: Path, config: PipelineConfig, frames: int, tmp: Path, mod
             return result.annotated, result.latency_ms, len(result.people)
 
         time_stream(clip, frames, tmp / "meshpose.mp4", stats, pipe.infer, annotate)
-        stats.pipeline = f"MeshPose {pipe.network.name} [{layers}]"
+        painter = pipe.renderer.painter_in_use if pipe.renderer is not None else None
+        painted = f", {painter} mesh painter" if painter else ""
+        stats.pipeline = f"MeshPose {pipe.network.name} [{layers}{painted}]"
     return stats
 
 
@@ -301,6 +303,7 @@ def run(
     detect_every: int | None = None,
     modes: tuple[str, ...] = MODES,
     repeat: int = 3,
+    mesh_painter: str = "auto",
 ) -> str:
     """Run every scene with both pipelines (MeshPose with ``layers`` and with the skeleton
     only, like BlazePose's drawing), ``repeat`` times interleaved; prints and returns the
@@ -319,7 +322,7 @@ def run(
                 max_tracks=max_people,
                 refine_from_mesh=not random_init,
             ),
-            render=RenderConfig(layers=parse_layers(layers)),
+            render=RenderConfig(layers=parse_layers(layers), mesh_painter=mesh_painter),
         )
         config = replace(config, detector=replace(config.detector, num_threads=threads))
         variants = [config]

@@ -43,7 +43,9 @@ from meshpose_core.render import (
     shade_mesh,
     visibility_colormap,
 )
-from meshpose_core.render.gl_mesh import GLMeshPainter, ShadedMesh
+from meshpose_core.render.cpu_mesh import CPUMeshPainter
+from meshpose_core.render.gl_mesh import GLMeshPainter
+from meshpose_core.render.shaded_mesh import MeshPainter, ShadedMesh
 from meshpose_core.render.shading import DEFAULT_LIGHT_DIR
 from meshpose_core.topology import Topology
 from meshpose_core.tryon import (
@@ -76,6 +78,9 @@ DEFAULT_OPACITY: dict[str, float] = {
 }
 DEFAULT_LAYERS = "mesh,keypoints,boxes,hud"
 RENDERERS: tuple[str, ...] = ("moderngl", "pyrender", "cpu")
+# who draws the mesh layer when it is the only surface layer: "auto" picks GL on a GPU and
+# the compiled CPU painter where OpenGL is software (llvmpipe: ~3x slower than it) or absent
+MESH_PAINTERS: tuple[str, ...] = ("auto", "gl", "cpu")
 ROI_BUCKET = 64  # render-buffer sizes are multiples of this (fewer GL framebuffer rebuilds)
 
 # COCO-17 limbs (keypoint index pairs)
@@ -109,6 +114,7 @@ class RenderConfig:
         (n, DEFAULT_OPACITY[n]) for n in DEFAULT_LAYERS.split(",")
     )
     renderer: str = "moderngl"  # "moderngl" (GL, numpy fallback), "cpu" (numpy), "pyrender"
+    mesh_painter: str = "auto"  # MESH_PAINTERS
     keypoint_threshold: float = 0.3  # skeleton: hide keypoints scored below this
     iuv_mode: str = "contour"  # see meshpose_core.render.iuv_colormap
     focal: float = 1.0  # assumed focal length / max(W, H), only to order people in depth
@@ -248,13 +254,17 @@ class LayerRenderer:
     def __init__(self, config: RenderConfig | None = None) -> None:
         self.config = config = config or RenderConfig()
         check_renderer(config.renderer)
+        if config.mesh_painter not in MESH_PAINTERS:
+            raise ValueError(
+                f"unknown mesh painter {config.mesh_painter!r}; choose one of {MESH_PAINTERS}"
+            )
         for name, _ in config.layers:
             if name not in LAYERS:
                 raise ValueError(f"unknown layer {name!r}; choose from {LAYERS}")
         self._topology = Topology.load("high")
         self._normals = VertexNormals(self._topology.faces, self._topology.num_vertices)
         self._rast: Rasterizer | None = None
-        self._mesh_painter: GLMeshPainter | None = None
+        self._mesh_painter: MeshPainter | None = None
         self._frags: Fragments | None = None
         self._tryon: TryOnLayer | None = None
         self._outfits: tuple[tuple[Garment, ...], ...] = ()
@@ -383,16 +393,37 @@ class LayerRenderer:
         return out
 
     def _paints_mesh_alone(self, painted: list[tuple[str, float]]) -> bool:
-        """Whether the mesh is the only surface layer, without garments, on GL: then
-        ``_painted_mesh`` draws it with ``GLMeshPainter`` (one RGBA8 read-back instead of
-        four fragment buffers and per-pixel shading in numpy; measured ~5 -> 1.6 ms for one
-        384 x 192 px person on two cores)."""
+        """Whether the mesh is the only surface layer, without garments: then
+        ``_painted_mesh`` draws it with a ``MeshPainter`` (one RGBA8 picture instead of four
+        fragment buffers and per-pixel shading in numpy; measured for one 384 x 192 px
+        person on two cores: ~5 ms in numpy, 1.6 ms on llvmpipe, 0.5 ms compiled on the
+        CPU). The GL painter needs the GL rasterizer: asked for without one, the CPU one
+        draws."""
         names = {name for name, _ in painted}
-        return (
-            names & SURFACE_LAYERS == {"mesh"}
-            and "garment" not in names
-            and isinstance(self._rasterizer(), GLRasterizer)
-        )
+        return names & SURFACE_LAYERS == {"mesh"} and "garment" not in names
+
+    @property
+    def painter_in_use(self) -> str | None:
+        """ "gl" or "cpu": the mesh painter drawing (None until the mesh layer was painted)."""
+        return None if self._mesh_painter is None else self._mesh_painter.name
+
+    def mesh_painter(self) -> MeshPainter:
+        """The mesh layer's painter (created on first use, in the rendering thread):
+        ``RenderConfig.mesh_painter``, where "auto" is GL on a hardware OpenGL and the
+        compiled CPU painter on a software one or without OpenGL."""
+        if self._mesh_painter is None:
+            rast = self._rasterizer()
+            choice = self.config.mesh_painter
+            gl = isinstance(rast, GLRasterizer) and (
+                choice == "gl" or (choice == "auto" and not rast.software)
+            )
+            faces, light = self._topology.faces, DEFAULT_LIGHT_DIR
+            self._mesh_painter = (
+                GLMeshPainter(rast, faces, light, 0.35, 0.65)
+                if gl and isinstance(rast, GLRasterizer)
+                else CPUMeshPainter(faces, light, 0.35, 0.65)
+            )
+        return self._mesh_painter
 
     def _painted_mesh(
         self,
@@ -402,12 +433,9 @@ class LayerRenderer:
         opacity: float,
     ) -> GarmentLayer:
         """Every person's shaded mesh in their track colour over ``rect`` (r0, r1, c0, c1)
-        at ``opacity``, drawn by ``GLMeshPainter``: the Lambert shading and depth order of
-        ``shade_mesh`` on the fragments, as a premultiplied layer (to composite at 1)."""
-        if self._mesh_painter is None:
-            self._mesh_painter = GLMeshPainter(
-                self._rasterizer(), self._topology.faces, DEFAULT_LIGHT_DIR, 0.35, 0.65
-            )
+        at ``opacity``, drawn by the ``mesh_painter``: the Lambert shading and depth order
+        of ``shade_mesh`` on the fragments, as a premultiplied layer (to composite at 1)."""
+        painter = self.mesh_painter()
         focal = self.config.focal * image_size
         meshes = []
         for p in people:
@@ -424,7 +452,7 @@ class LayerRenderer:
             )
         r0, r1, c0, c1 = rect
         bh, bw = bucket_size(rect)
-        rgba = self._mesh_painter.draw(meshes, bw, bh, (r0, c0), opacity)
+        rgba = painter.draw(meshes, bw, bh, (r0, c0), opacity)
         return GarmentLayer(rect, rgba[: r1 - r0, : c1 - c0].copy())
 
     def _surface_layer(

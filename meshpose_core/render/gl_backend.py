@@ -79,6 +79,22 @@ def _create_context() -> Any:
     raise RendererUnavailable("cannot create an OpenGL 3.3 context (" + "; ".join(errors) + ")")
 
 
+# GL_RENDERER names of OpenGL implementations that run on the CPU
+SOFTWARE_RENDERERS: tuple[str, ...] = (
+    "llvmpipe",
+    "softpipe",
+    "swiftshader",
+    "swrast",
+    "basic render",
+)
+
+
+def is_software_renderer(renderer_info: str) -> bool:
+    """Whether a GL_RENDERER string names a CPU implementation of OpenGL."""
+    info = renderer_info.lower()
+    return any(name in info for name in SOFTWARE_RENDERERS)
+
+
 class GLRasterizer(Rasterizer):
     """moderngl rasteriser; see the module docstring (one thread only; ``close`` when done).
 
@@ -107,6 +123,7 @@ class GLRasterizer(Rasterizer):
         self._vao: Any = None
         self._staging = np.empty(0, np.float32)
         self.renderer_info = str(ctx.info.get("GL_RENDERER", "unknown"))
+        self.software = is_software_renderer(self.renderer_info)
 
     # -- resources ---------------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
 """Plain-colour, Lambert-shaded meshes of one closed topology drawn by OpenGL: the mesh
-layer's fast path.
+layer's painter on a GPU (``shaded_mesh.MeshPainter``; ``cpu_mesh`` is the one for OpenGL
+on the CPU).
 
 On llvmpipe (OpenGL on the CPU) the cost of a mesh is per triangle, ~0.12 µs each on two
 cores whatever its size or shader, so this draws as few as the picture needs:
@@ -24,12 +25,14 @@ Threading: it borrows the context of a ``GLRasterizer`` and belongs to the rende
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 
 from .gl_backend import GLRasterizer
+from .shaded_mesh import ShadedMesh, check_vertex_count
+
+__all__ = ["LAMBERT_GLSL", "GLMeshPainter", "ShadedMesh", "depth_mapping"]
 
 # intensity = ambient + diffuse * max(0, n . l) clipped to 1 (``shading.shade_mesh``'s model)
 LAMBERT_GLSL = """
@@ -97,21 +100,11 @@ def depth_mapping(meshes: Sequence[Ordered]) -> tuple[float, float]:
     return (lo + hi) / 2.0, 0.98 / half
 
 
-@dataclass(frozen=True)
-class ShadedMesh:
-    """One person's mesh as the painter draws it: vertices (V, 3) float32 in renderer px
-    (pixel centres at +0.5; z relative depth), normals (V, 3) (any length), color (3,) RGB
-    0..255, order (a, b) of the depth test's ``z * a + b``."""
-
-    vertices: np.ndarray
-    normals: np.ndarray
-    color: tuple[float, float, float]
-    order: tuple[float, float] = (1.0, 0.0)
-
-
 class GLMeshPainter:
     """Draws ``ShadedMesh`` lists of one topology (``faces``, closed and consistently
     oriented, outside clockwise in image coordinates) into premultiplied RGBA8 images."""
+
+    name = "gl"
 
     def __init__(
         self,
@@ -169,9 +162,8 @@ class GLMeshPainter:
         origin: tuple[int, int],
         opacity: float = 1.0,
     ) -> np.ndarray:
-        """Paint ``meshes`` at ``opacity`` over the ``width`` x ``height`` rectangle whose
-        top-left pixel is ``origin`` (row, col) of the frame -> (height, width, 4) uint8
-        premultiplied RGBA, reused by the next call."""
+        """``shaded_mesh.MeshPainter.draw``."""
+        check_vertex_count(meshes, self._num_vertices)
         mgl, ctx, prog = self._mgl, self._ctx, self._prog
         fbo = self._framebuffer(width, height)
         fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
@@ -188,10 +180,6 @@ class GLMeshPainter:
         prog["u_opacity"].value = float(opacity)
         staging = self._staging
         for index, m in enumerate(meshes):
-            if len(m.vertices) != self._num_vertices:
-                raise ValueError(
-                    f"a mesh of {len(m.vertices)} vertices; the painter draws {self._num_vertices}"
-                )
             vbo, vao = self._slot(index)
             staging[:, :3] = m.vertices
             staging[:, 3:] = m.normals
