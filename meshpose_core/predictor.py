@@ -24,6 +24,7 @@ from meshpose_core.model.inference import prepare_for_inference
 from meshpose_core.model.meshpose import IMAGE_MEAN, IMAGE_STD, MeshPoseConfig, MeshPoseNet
 from meshpose_core.model.upsampler import LearnedUpsampler
 from meshpose_core.topology import NUM_COCO, Topology
+from meshpose_core.topology.combine import combine_rows
 
 
 @dataclass(frozen=True)
@@ -93,17 +94,16 @@ class Finisher:
     def __init__(self) -> None:
         self.topology = Topology.load("low")
         self.upsampler = LearnedUpsampler.from_pretrained()
-        self._stages = self.upsampler.sparse_matrices()
+        self._stages = self.upsampler.stage_arrays()
         self._lm_index = self.topology.landmark_index[:NUM_COCO]
         self._lm_weight = self.topology.landmark_weight[:NUM_COCO]
 
     def upsample(self, vertices: np.ndarray) -> np.ndarray:
-        """(B, 518, D) -> (B, 6890, D) through the learned stages (sparse products)."""
-        b, v, d = vertices.shape
-        flat = vertices.astype(np.float32).transpose(1, 0, 2).reshape(v, b * d)
-        for m in self._stages:
-            flat = m @ flat
-        return np.ascontiguousarray(flat.reshape(-1, b, d).swapaxes(0, 1))
+        """(B, 518, D) -> (B, 6890, D) float32 through the learned stages."""
+        out = np.asarray(vertices, np.float32)
+        for index, weight in self._stages:
+            out = combine_rows(out, index, weight)
+        return np.ascontiguousarray(out)
 
     def __call__(self, raw: RawPrediction) -> Prediction:
         vertices, visibility, iuv = raw.vertices, raw.visibility, raw.iuv

@@ -164,3 +164,23 @@ def test_version_mismatch_and_corrupt_file(tmp_path: Path) -> None:
     assert Upsampling.load(tmp_path).low_to_mid_index.shape == (1723, 3)
     with pytest.raises(ValueError, match="unknown topology level"):
         Topology.load("huge")  # type: ignore[arg-type]
+
+
+def test_combine_rows_is_the_weighted_gather() -> None:
+    """The compiled combination equals numpy's gather + einsum for any leading shape,
+    keeps float64 in float64, and refuses indices outside the coarse vertices."""
+    from meshpose_core.topology.combine import combine_rows
+
+    rng = np.random.default_rng(5)
+    index = rng.integers(0, 40, (90, 7))
+    weight = rng.normal(size=(90, 7)).astype(np.float32)
+    for shape in [(40, 3), (2, 40, 1), (3, 2, 40, 4)]:
+        coarse = rng.normal(size=shape).astype(np.float32)
+        expected = np.einsum("fk,...fkd->...fd", weight, coarse[..., index, :])
+        got = combine_rows(coarse, index, weight)
+        assert got.shape == expected.shape and got.dtype == np.float32
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+    coarse64 = rng.normal(size=(40, 2))
+    assert combine_rows(coarse64, index, weight).dtype == np.float64
+    with pytest.raises(IndexError, match="coarse"):
+        combine_rows(coarse64[:30], index, weight)

@@ -94,25 +94,13 @@ class LearnedUpsampler(nn.Module):
         mid = self.low_to_mid(low)
         return mid, self.mid_to_high(mid)
 
-    def sparse_matrices(self) -> tuple:
-        """The two stages as scipy CSR matrices (fine x coarse) for fast CPU inference: one
-        sparse product per stage instead of a (B, V, K, D) gather (~4x at one person,
-        ~20x at five)."""
-        import scipy.sparse
-
-        mats = []
-        for stage, coarse in zip(
-            (self.low_to_mid, self.mid_to_high), self.config.sizes[:2], strict=True
-        ):
-            index = stage.index.numpy()
-            weight = stage.weight.detach().numpy()
-            rows = np.repeat(np.arange(index.shape[0]), index.shape[1])
-            mats.append(
-                scipy.sparse.csr_matrix(
-                    (weight.ravel(), (rows, index.ravel())), shape=(index.shape[0], coarse)
-                )
-            )
-        return tuple(mats)
+    def stage_arrays(self) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+        """Both stages as (index, weight) (Vf, K) arrays, for CPU inference outside torch
+        (``topology.combine.combine_rows``: ~7x faster than the (B, V, K, D) gather)."""
+        return tuple(
+            (stage.index.numpy(), stage.weight.detach().numpy())
+            for stage in (self.low_to_mid, self.mid_to_high)
+        )
 
     def save(self, path: Path, card: dict) -> None:
         from safetensors.torch import save_file

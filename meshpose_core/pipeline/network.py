@@ -12,7 +12,7 @@ new weights run on onnxruntime until ``python -m meshpose_core.export --format t
 ``Network.predict`` times the network (``infer``) and the upsampling / keypoint step
 (``finish``) separately, so the engine can show both latencies.
 
-The predictor's own CPU choices apply (sparse upsampling, onnxruntime threads that sleep
+The predictor's own CPU choices apply (compiled upsampling, onnxruntime threads that sleep
 instead of spinning).
 """
 

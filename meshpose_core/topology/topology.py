@@ -20,6 +20,7 @@ import numpy as np
 
 from meshpose_core.npz_io import read_npz
 
+from .combine import combine_rows
 from .parts import NUM_PARTS
 
 FORMAT_VERSION = 1
@@ -183,8 +184,9 @@ class Upsampling:
 
     @staticmethod
     def apply(index: np.ndarray, weight: np.ndarray, coarse: np.ndarray) -> np.ndarray:
-        """(..., Vc, D) coarse vertices -> (..., Vf, D) fine vertices."""
-        return np.einsum("fk,...fkd->...fd", weight, coarse[..., index, :])
+        """(..., Vc, D) coarse vertices -> (..., Vf, D) fine vertices (float32 unless the
+        input is float64)."""
+        return combine_rows(coarse, index, weight)
 
     def low_to_high(self, low: np.ndarray) -> np.ndarray:
         mid = self.apply(self.low_to_mid_index, self.low_to_mid_weight, low)
