@@ -13,8 +13,8 @@ from scipy.spatial import ConvexHull
 
 from meshpose_core.render import CpuRasterizer, GLRasterizer, Rasterizer, RendererUnavailable
 from meshpose_core.render.cpu_mesh import CPUMeshPainter
-from meshpose_core.render.gl_mesh import GLMeshPainter, ShadedMesh, depth_mapping
-from meshpose_core.render.shaded_mesh import MeshPainter
+from meshpose_core.render.gl_mesh import GLMeshPainter, depth_mapping
+from meshpose_core.render.shaded_mesh import MeshPainter, ShadedMesh
 from meshpose_core.render.shading import DEFAULT_LIGHT_DIR, shade_mesh
 from meshpose_core.topology.mesh_checks import check_mesh, signed_volume
 from meshpose_core.tryon.normals import VertexNormals

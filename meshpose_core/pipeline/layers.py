@@ -414,15 +414,13 @@ class LayerRenderer:
         if self._mesh_painter is None:
             rast = self._rasterizer()
             choice = self.config.mesh_painter
-            gl = isinstance(rast, GLRasterizer) and (
-                choice == "gl" or (choice == "auto" and not rast.software)
-            )
             faces, light = self._topology.faces, DEFAULT_LIGHT_DIR
-            self._mesh_painter = (
-                GLMeshPainter(rast, faces, light, 0.35, 0.65)
-                if gl and isinstance(rast, GLRasterizer)
-                else CPUMeshPainter(faces, light, 0.35, 0.65)
-            )
+            if isinstance(rast, GLRasterizer) and (
+                choice == "gl" or (choice == "auto" and not rast.software)
+            ):
+                self._mesh_painter = GLMeshPainter(rast, faces, light, 0.35, 0.65)
+            else:
+                self._mesh_painter = CPUMeshPainter(faces, light, 0.35, 0.65)
         return self._mesh_painter
 
     def _painted_mesh(

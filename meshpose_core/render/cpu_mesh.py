@@ -28,7 +28,7 @@ from collections.abc import Sequence
 import numpy as np
 from numba import njit
 
-from .shaded_mesh import ShadedMesh, check_vertex_count
+from .shaded_mesh import ShadedMesh, check_vertex_count, unit_light
 
 # fast-math without the no-NaN / no-inf assumptions: the finiteness tests must stay
 _FAST = {"nsz", "arcp", "contract", "reassoc", "afn"}
@@ -150,8 +150,7 @@ class CPUMeshPainter:
         faces = np.asarray(faces)
         self._faces = np.ascontiguousarray(faces, np.int32)
         self._num_vertices = int(faces.max()) + 1
-        unit = np.asarray(light, np.float64)
-        self._light = unit / max(float(np.linalg.norm(unit)), 1e-12)
+        self._light = unit_light(light)
         self._ambient, self._diffuse = float(ambient), float(diffuse)
         self._depth = np.empty((0, 0), np.float32)
         self._shade = np.empty((0, 0), np.float32)
@@ -160,14 +159,18 @@ class CPUMeshPainter:
         self._compile()
 
     def _compile(self) -> None:
-        """Compile (or load from numba's cache) both loops now, on a one-triangle scene."""
+        """Compile (or load from numba's cache) both loops now, on a one-triangle scene, so
+        that the first frame does not wait for them."""
         tri = np.float32([[0, 0, 0], [0, 2, 0], [2, 0, 0]])
-        saved = self._faces, self._num_vertices
-        self._faces, self._num_vertices = np.int32([[0, 1, 2]]), 3
-        try:
-            self.draw([ShadedMesh(tri, tri, (1.0, 1.0, 1.0))], 2, 2, (0, 0))
-        finally:
-            self._faces, self._num_vertices = saved
+        depth = np.full((2, 2), np.inf, np.float32)
+        shade = np.zeros((2, 2), np.float32)
+        owner = np.full((2, 2), -1, np.int16)
+        _rasterize_shaded(
+            tri, tri, np.int32([[0, 1, 2]]), 0.5, 0.5, 1.0, 0.0, 0,
+            self._light, self._ambient, self._diffuse, depth, shade, owner,
+        )  # fmt: skip
+        _premultiplied_rgba(shade, owner, np.ones((1, 3), np.float32), 1.0,
+                            np.empty((2, 2, 4), np.uint8))  # fmt: skip
 
     def draw(
         self,

@@ -30,9 +30,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from .gl_backend import GLRasterizer
-from .shaded_mesh import ShadedMesh, check_vertex_count
-
-__all__ = ["LAMBERT_GLSL", "GLMeshPainter", "ShadedMesh", "depth_mapping"]
+from .shaded_mesh import ShadedMesh, check_vertex_count, unit_light
 
 # intensity = ambient + diffuse * max(0, n . l) clipped to 1 (``shading.shade_mesh``'s model)
 LAMBERT_GLSL = """
@@ -121,9 +119,7 @@ class GLMeshPainter:
         faces = np.asarray(faces)
         self._num_vertices = int(faces.max()) + 1
         self._prog = ctx.program(vertex_shader=_VERTEX_SHADER, fragment_shader=_FRAGMENT_SHADER)
-        unit = np.asarray(light, np.float64)
-        unit /= max(float(np.linalg.norm(unit)), 1e-12)
-        self._prog["u_light"].value = tuple(float(x) for x in unit)
+        self._prog["u_light"].value = tuple(float(x) for x in unit_light(light))
         self._prog["u_shading"].value = (float(ambient), float(diffuse))
         self._indices = ctx.buffer(np.ascontiguousarray(faces, np.int32).tobytes())
         self._slots: list[tuple[Any, Any]] = []  # per person: (vertex buffer, vertex array)

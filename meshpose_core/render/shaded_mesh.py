@@ -51,6 +51,12 @@ class MeshPainter(Protocol):
     def close(self) -> None: ...
 
 
+def unit_light(light: Sequence[float]) -> np.ndarray:
+    """(3,) float64 unit vector toward the light (a zero vector stays zero)."""
+    unit = np.asarray(light, np.float64)
+    return unit / max(float(np.linalg.norm(unit)), 1e-12)
+
+
 def check_vertex_count(meshes: Sequence[ShadedMesh], num_vertices: int) -> None:
     """ValueError for a mesh that is not of the painter's topology."""
     for m in meshes:
