@@ -42,7 +42,8 @@ from meshpose_core.topology import Topology
 # Bumped whenever the exported graph changes for the same weights: keys the ONNX cache and
 # the TFLite sidecar. 3: pixels (B, H, W, 3) in, normalised in the graph. 4: the VertexPose
 # prior as a matrix product (score maps made row-major, no transpose before the softmax).
-EXPORT_VERSION = 4
+# 5: the argsoftmax cell grid a constant (one XNNPACK partition instead of two).
+EXPORT_VERSION = 5
 
 
 class ExportWrapper(nn.Module):

@@ -14,6 +14,7 @@ from meshpose_core.model.decoding import (
     argsoftmax_1d,
     bin_centers,
     bin_ranges,
+    cell_grid,
     cell_to_pixel,
     decode_iuv,
     decode_uv_barycentric,
@@ -235,3 +236,11 @@ def test_topology_arrays_from_numpy_topology() -> None:
     assert arrays.faces.dtype == torch.int64 and arrays.vertex_part_uv.dtype == torch.float32
     assert torch.equal(arrays.faces, FACES)
     torch.testing.assert_close(arrays.vertex_part_uv, VERTEX_UV)
+
+
+def test_cell_grid_is_the_cell_centres_in_row_major_order() -> None:
+    grid = cell_grid(3, 5, 4)
+    assert grid.shape == (15, 2) and grid.dtype == torch.float32
+    xs = cell_to_pixel(torch.arange(5.0), 4)
+    ys = cell_to_pixel(torch.arange(3.0), 4)
+    torch.testing.assert_close(grid, torch.stack((xs.repeat(3), ys.repeat_interleave(5)), 1))

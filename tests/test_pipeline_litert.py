@@ -194,6 +194,21 @@ def weights_copy(tmp_path: Path) -> Path:
     return path
 
 
+def test_the_shipped_tflite_runs_as_one_xnnpack_partition() -> None:
+    """Every op of the shipped graph runs in XNNPACK: an op it cannot run (as the
+    BROADCAST_TO of a grid built from torch ops once did) splits the graph, and the large
+    score maps then cross a partition boundary (~5 % of the network time)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(TFLITE), num_threads=1)
+    interpreter.allocate_tensors()
+    if not hasattr(interpreter, "_get_ops_details"):
+        pytest.skip("this LiteRT has no execution-plan listing")
+    plan = [op["op_name"] for op in interpreter._get_ops_details()]
+    assert plan.count("DELEGATE") == 1, plan
+    assert "BROADCAST_TO" not in plan
+
+
 def test_tflite_for_the_shipped_weights_is_the_shipped_file(tmp_path: Path) -> None:
     assert sidecar(TFLITE) == TFLITE.with_name("meshpose_xs_bp.tflite.json")
     meta = json.loads(sidecar(TFLITE).read_text())

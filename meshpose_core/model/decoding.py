@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
+import numpy as np
 import torch
 
 from ..topology.parts import NUM_PARTS
@@ -45,10 +46,24 @@ def spatial_argsoftmax(
     """
     b, v, h, w = scores.shape
     prob = torch.softmax(beta * scores.reshape(b, v, h * w), dim=-1)
-    xs = cell_to_pixel(torch.arange(w, device=scores.device, dtype=scores.dtype), stride)
-    ys = cell_to_pixel(torch.arange(h, device=scores.device, dtype=scores.dtype), stride)
-    grid = torch.stack((xs.repeat(h), ys.repeat_interleave(w)), dim=1)  # (h*w, 2) row-major
-    return prob @ grid
+    return prob @ cell_grid(h, w, stride).to(scores)
+
+
+def cell_grid(h: int | torch.Tensor, w: int | torch.Tensor, stride: int) -> torch.Tensor:
+    """(h*w, 2) float32 crop-pixel (x, y) of the cell centres in row-major order.
+
+    With integer sizes it is made in numpy, so that traced graphs hold it as one constant:
+    built from torch ops, the TFLite export kept two BROADCAST_TO ops that XNNPACK cannot
+    run, which split the graph in two delegate partitions around the 518 x 2304 score maps
+    (~0.2 ms of 3.8). Sizes that are tensors (the ONNX tracer's dynamic crop sizes) get the
+    same numbers from torch ops."""
+    if isinstance(h, int) and isinstance(w, int):
+        ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+        cells = np.stack((xs.ravel(), ys.ravel()), axis=1)
+        half = np.float32(0.5)
+        return torch.from_numpy((cells + half) * np.float32(stride) - half)  # cell_to_pixel
+    xs, ys = torch.arange(w, dtype=torch.float32), torch.arange(h, dtype=torch.float32)
+    return cell_to_pixel(torch.stack((xs.repeat(h), ys.repeat_interleave(w)), dim=1), stride)
 
 
 def bin_centers(lo: float, hi: float, bins: int, like: torch.Tensor) -> torch.Tensor:
