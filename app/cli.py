@@ -30,6 +30,7 @@ from meshpose_core.pipeline import (
     ImageSink,
     JsonSink,
     ModelUnavailable,
+    MotionGateConfig,
     NetworkConfig,
     NpzSink,
     ObjSink,
@@ -200,6 +201,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="run the person detector every N frames (sooner when a track is lost)",
     )
+    proc.add_argument(
+        "--always-detect",
+        action="store_true",
+        help="run every scheduled detection; by default one is skipped (up to 3 in a row) "
+        "while nothing moved outside the tracked people, where no newcomer can be",
+    )
     return ap
 
 
@@ -310,6 +317,7 @@ def pipeline_config(
     max_people: int,
     smoothing: float,
     detect_every: int,
+    always_detect: bool,
     layers: tuple[tuple[str, float], ...],
     outfits: tuple[tuple[str, ...], ...],
 ) -> PipelineConfig:
@@ -318,6 +326,7 @@ def pipeline_config(
     return PipelineConfig(
         network=NetworkConfig(model=model, device=device, backend=backend, threads=threads),
         tracker=TrackerConfig(detect_every=detect_every, max_tracks=max_people),
+        motion=MotionGateConfig(enabled=not always_detect),
         smoothing=SmoothingConfig(strength=smoothing),
         render=RenderConfig(layers=layers, renderer=renderer, outfits=outfits),
     )
@@ -333,6 +342,7 @@ def _config(args: argparse.Namespace) -> PipelineConfig:
         max_people=args.max_people,
         smoothing=args.smooth,
         detect_every=args.detect_every,
+        always_detect=args.always_detect,
         layers=parse_layers(args.layers),
         outfits=_outfits(args),
     )

@@ -421,3 +421,19 @@ def test_bad_layer_option_is_one_error_line(monkeypatch, capsys, tmp_path) -> No
     assert main(["--video", str(SAMPLE_CLIP), "--layers", "mesh,bones"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "unknown layer 'bones'" in err
+
+
+def test_always_detect_box_reaches_the_pipeline_and_the_cli_args(qtbot) -> None:
+    from app.gui.model_panel import ModelPanel
+
+    base = ModelSettings.defaults()
+    assert not base.always_detect
+    assert base.pipeline_config(LayerSettings()).motion.enabled
+    panel = ModelPanel(base)
+    qtbot.addWidget(panel)
+    with qtbot.waitSignal(panel.changed, timeout=WAIT_MS) as signal:
+        panel.always_detect.setChecked(True)
+    chosen = signal.args[0]
+    assert chosen.always_detect
+    assert not chosen.pipeline_config(LayerSettings()).motion.enabled
+    assert "--always-detect" in chosen.cli_args(LayerSettings())

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from PyQt6.QtCore import Qt, QTimer, pyqtSignal
 from PyQt6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QFileDialog,
     QFormLayout,
@@ -81,6 +82,7 @@ class ModelPanel(QGroupBox):
         self.detect_every = QSpinBox()
         self.detect_every.setRange(1, 60)
         self.detect_every.setSuffix(" frames")
+        self.always_detect = QCheckBox("also in still scenes")
         self.smoothing = QSlider(Qt.Orientation.Horizontal)
         self.smoothing.setRange(0, 30)  # strength x 10
         self.smoothing.setFocusPolicy(Qt.FocusPolicy.NoFocus)
@@ -99,8 +101,13 @@ class ModelPanel(QGroupBox):
         form.addRow("Max people", self.max_people)
         form.addRow("Smoothing", smoothing)
         form.addRow("Detect every", self.detect_every)
+        form.addRow("", self.always_detect)
         self.smoothing.setToolTip("Temporal smoothing of the meshes (One-Euro): 0 off, 1 normal")
         self.detect_every.setToolTip("Run the person detector every N frames (sooner when lost)")
+        self.always_detect.setToolTip(
+            "Off: a scheduled detection is skipped (up to 3 in a row) while nothing moved "
+            "outside the tracked people"
+        )
 
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -112,6 +119,7 @@ class ModelPanel(QGroupBox):
         for spin in (self.max_people, self.detect_every):
             spin.valueChanged.connect(lambda _=0: self._schedule(DEBOUNCE_MS))
         self.smoothing.valueChanged.connect(self._smoothing_moved)
+        self.always_detect.toggled.connect(lambda _=False: self._schedule(0))
 
     @property
     def settings(self) -> ModelSettings:
@@ -121,7 +129,7 @@ class ModelPanel(QGroupBox):
         """Show ``settings`` without emitting ``changed``."""
         self._settings = settings
         widgets = (self.model, self.backend, self.device, self.renderer, self.max_people)
-        widgets += (self.detect_every, self.smoothing)
+        widgets += (self.detect_every, self.always_detect, self.smoothing)
         for w in widgets:
             w.blockSignals(True)
         if self.model.findData(settings.model) < 0:
@@ -132,6 +140,7 @@ class ModelPanel(QGroupBox):
         _select(self.renderer, settings.renderer)
         self.max_people.setValue(settings.max_people)
         self.detect_every.setValue(settings.detect_every)
+        self.always_detect.setChecked(settings.always_detect)
         self.smoothing.setValue(round(settings.smoothing * 10))
         self._smoothing_value.setText(f"{settings.smoothing:.1f}")
         for w in widgets:
@@ -172,6 +181,7 @@ class ModelPanel(QGroupBox):
             max_people=self.max_people.value(),
             smoothing=self.smoothing.value() / 10,
             detect_every=self.detect_every.value(),
+            always_detect=self.always_detect.isChecked(),
         )
 
     def _emit(self) -> None:

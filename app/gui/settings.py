@@ -133,6 +133,7 @@ class ModelSettings:
     max_people: int
     smoothing: float
     detect_every: int
+    always_detect: bool
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> ModelSettings:
@@ -145,6 +146,7 @@ class ModelSettings:
             max_people=args.max_people,
             smoothing=args.smooth,
             detect_every=args.detect_every,
+            always_detect=args.always_detect,
         )
 
     @classmethod
@@ -187,6 +189,7 @@ class ModelSettings:
             f"--max-people={self.max_people}",
             f"--smooth={self.smoothing:g}",
             f"--detect-every={self.detect_every}",
+            *(["--always-detect"] if self.always_detect else []),
             f"--layers={spec}",
         ]
 

@@ -38,6 +38,11 @@ def main(argv: list[str] | None = None) -> None:
         "--detect-every", type=int, help="default: the tracker's (3 with random-init weights)"
     )
     p.add_argument(
+        "--always-detect",
+        action="store_true",
+        help="run every scheduled detection (default: skipped while nothing moves, as the CLI)",
+    )
+    p.add_argument(
         "--mode",
         choices=("both", "sequential", "overlap"),
         default="both",
@@ -90,6 +95,7 @@ def main(argv: list[str] | None = None) -> None:
             ("sequential", "overlap") if args.mode == "both" else (args.mode,),
             max(args.repeat, 1),
             args.mesh_painter,
+            args.always_detect,
         )
     elif args.what == "tryon":
         from meshpose_core.tryon import parse_outfit

@@ -47,6 +47,7 @@ from meshpose_core.model.meshpose import MeshPoseConfig, MeshPoseNet
 from meshpose_core.pipeline import (
     STAGES,
     FrameResult,
+    MotionGateConfig,
     NetworkConfig,
     Pipeline,
     PipelineConfig,
@@ -304,6 +305,7 @@ def run(
     modes: tuple[str, ...] = MODES,
     repeat: int = 3,
     mesh_painter: str = "auto",
+    always_detect: bool = False,
 ) -> str:
     """Run every scene with both pipelines (MeshPose with ``layers`` and with the skeleton
     only, like BlazePose's drawing), ``repeat`` times interleaved; prints and returns the
@@ -322,6 +324,7 @@ def run(
                 max_tracks=max_people,
                 refine_from_mesh=not random_init,
             ),
+            motion=MotionGateConfig(enabled=not always_detect),
             render=RenderConfig(layers=parse_layers(layers), mesh_painter=mesh_painter),
         )
         config = replace(config, detector=replace(config.detector, num_threads=threads))
@@ -355,7 +358,9 @@ def run(
             else ""
         ),
         f"MeshPose layers: [{layers or 'none'}] and [keypoints]; "
-        f"detector every {detect_every} frames (windows={config.detector.windows}); "
+        f"detector every {detect_every} frames (windows={config.detector.windows}"
+        + ("" if always_detect else ", skipped while nothing moves outside the people")
+        + "); "
         f"{threads} threads; max {max_people} people; "
         f"{frames} frames per run after {WARMUP_FRAMES} warm-up, {repeat} runs interleaved "
         "(median shown); H.264 encoding included",

@@ -10,6 +10,7 @@
 from .crops import CropConfig, crop_transform, invert_affine, to_image_px, warp_crops
 from .engine import Pipeline, PipelineConfig, results_at
 from .layers import LAYERS, LayerRenderer, RenderConfig, parse_layers
+from .motion import MotionGate, MotionGateConfig
 from .network import ModelUnavailable, Network, NetworkConfig
 from .results import STAGES, FrameResult, PersonResult
 from .sinks import ImageSink, JsonSink, NpzSink, ObjSink, SinkError, VideoSink
@@ -29,6 +30,8 @@ __all__ = [
     "LayerRenderer",
     "MeshSmoother",
     "ModelUnavailable",
+    "MotionGate",
+    "MotionGateConfig",
     "Network",
     "NetworkConfig",
     "NpzSink",

@@ -27,6 +27,7 @@ from meshpose_core.topology import NUM_COCO, Topology, Upsampling
 
 from .crops import CropConfig, crop_transform, invert_affine, to_image_px, warp_crops
 from .layers import LayerRenderer, RenderConfig
+from .motion import MotionGate, MotionGateConfig
 from .network import Network, NetworkConfig
 from .prefetch import staged
 from .results import STAGES, FrameResult, PersonResult
@@ -41,6 +42,8 @@ class PipelineConfig:
     # one extra square window: finds the smaller people of a wide frame (~8 ms a run)
     detector: DetectorConfig = field(default_factory=lambda: DetectorConfig(windows=1))
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
+    # scheduled detector runs skipped while nothing moves outside the tracked people
+    motion: MotionGateConfig = field(default_factory=MotionGateConfig)
     crop: CropConfig = field(default_factory=CropConfig)
     smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)
     render: RenderConfig = field(default_factory=RenderConfig)
@@ -57,6 +60,7 @@ class Pipeline:
         with _quiet_native_stderr():  # LiteRT announces its CPU delegate on stderr
             self.detector = BlazePoseDetector(config.detector)
         self.tracker = Tracker(config.tracker)
+        self.motion = MotionGate(config.motion)
         self.smoother = (
             MeshSmoother(config.smoothing, 1.0 / config.fps_hint)
             if config.smoothing.enabled
@@ -73,6 +77,7 @@ class Pipeline:
     def reset(self) -> None:
         """Forget tracks, filter and outfit state: the next frame starts an unrelated input."""
         self.tracker.reset()
+        self.motion.reset()
         if self.smoother is not None:
             self.smoother.reset()
         if self.renderer is not None:
@@ -123,17 +128,24 @@ class Pipeline:
         lat["capture"] = capture_ms
 
         t = time.perf_counter()
-        self.tracker.predict()
-        detected = self.tracker.needs_detection()
+        tracker = self.tracker
+        tracker.predict()
+        detected = tracker.tracking_uncertain()
+        if not detected and tracker.detection_scheduled():
+            boxes = [tr.box for tr in tracker.tracks]
+            detected = not self.motion.allows_skip(frame.image, boxes)
+            if not detected:
+                tracker.postpone_detection()
         if detected:
             t_det = time.perf_counter()
             detections = self.detector.detect(frame.image)
+            self.motion.remember(frame.image)
             lat["detect"] = (time.perf_counter() - t_det) * 1e3
-            self.tracker.update(
+            tracker.update(
                 np.array([d.box for d in detections]).reshape(-1, 4),
                 np.array([d.score for d in detections]),
             )
-        tracks = self.tracker.active()
+        tracks = tracker.active()
         lat["track"] = (time.perf_counter() - t) * 1e3 - lat["detect"]
 
         people = self._meshes(frame, tracks, lat) if tracks else []

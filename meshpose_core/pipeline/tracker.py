@@ -184,16 +184,30 @@ class Tracker:
 
     def needs_detection(self) -> bool:
         """Whether this frame should run the detector (schedule or uncertain tracking)."""
+        return self.detection_scheduled() or self.tracking_uncertain()
+
+    def detection_scheduled(self) -> bool:
+        """Whether a scheduled run (``detect_every``, to find newcomers) is due."""
         since = self._frames_since_detection_run
-        confirmed = [t for t in self.tracks if t.hits >= self.config.min_hits]
+        return since is not None and since >= self.config.detect_every
+
+    def tracking_uncertain(self) -> bool:
+        """Whether only the detector can tell where the people are: never ran, no confirmed
+        track, a tentative or missed track, one about to die unseen, or one that died."""
+        cfg = self.config
         return (
-            since is None
-            or since >= self.config.detect_every
-            or not confirmed
+            self._frames_since_detection_run is None
+            or not any(t.hits >= cfg.min_hits for t in self.tracks)
             or self._track_died
-            or any(t.missed or t.hits < self.config.min_hits for t in self.tracks)
-            or any(t.frames_since_seen >= self.config.max_age for t in self.tracks)
+            or any(t.missed or t.hits < cfg.min_hits for t in self.tracks)
+            or any(t.frames_since_seen >= cfg.max_age for t in self.tracks)
         )
+
+    def postpone_detection(self) -> None:
+        """Skip the scheduled run that is due (nothing new can be found, ``motion``): the
+        schedule counts again from this frame."""
+        if self._frames_since_detection_run is not None:
+            self._frames_since_detection_run = 0
 
     def update(self, boxes: np.ndarray, scores: np.ndarray) -> None:
         """Feed one detector run: (N, 4) continuous image-px boxes and (N,) scores."""
