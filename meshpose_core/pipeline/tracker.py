@@ -6,7 +6,9 @@ just predicted inside it (as MediaPipe turns landmarks into the next frame's ROI
 detector runs every ``detect_every`` frames, and at once whenever tracking is uncertain: no
 confirmed track, a tentative one waiting for confirmation, a track that missed its last
 detection or whose mesh box disagreed with its prediction, a track about to die unseen, or a
-track that died.
+track that died. A scheduled run can be postponed (``postpone_detection``) when nothing new
+can be found: the pipeline does so while nothing moves outside the tracked people
+(``motion.py``); uncertain tracking is never postponed.
 
 State per track: box centre x, y, scale s = sqrt(w * h), aspect r = w / h and their
 velocities per frame. Noise scales with s, so behaviour is the same for near and far people.
