@@ -80,6 +80,8 @@ class MotionGate:
 
     def remember(self, image: np.ndarray) -> None:
         """The detector looked at ``image``: later frames are compared with it."""
+        if not self.config.enabled:
+            return
         self._cell = max(1, max(image.shape[:2]) // self.config.cells)
         self._reference = thumbnail(image, self._cell)
         self._skips = 0
