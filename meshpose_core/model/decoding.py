@@ -10,7 +10,7 @@ align_corners=False convention of bilinear resizing and of strided "same" convol
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from typing import Any, Literal, TypeVar, get_args
 
 import numpy as np
 import torch
@@ -19,13 +19,15 @@ from ..topology.parts import NUM_PARTS
 
 UVDecoder = Literal["barycentric", "closest_vertex", "global_average"]
 UV_DECODERS: tuple[str, ...] = get_args(UVDecoder)
+Coords = TypeVar("Coords", torch.Tensor, np.ndarray)
 
 
 # --- vertex positions -------------------------------------------------------------------------
 
 
-def cell_to_pixel(cell: torch.Tensor, stride: int) -> torch.Tensor:
-    """Feature-grid coordinates (any shape) -> crop pixel coordinates of the cell centres."""
+def cell_to_pixel(cell: Coords, stride: int) -> Coords:
+    """Feature-grid coordinates (any shape; a tensor, or a numpy array for constants) ->
+    crop pixel coordinates of the cell centres."""
     return (cell + 0.5) * stride - 0.5
 
 
@@ -59,9 +61,7 @@ def cell_grid(h: int | torch.Tensor, w: int | torch.Tensor, stride: int) -> torc
     same numbers from torch ops."""
     if isinstance(h, int) and isinstance(w, int):
         ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-        cells = np.stack((xs.ravel(), ys.ravel()), axis=1)
-        half = np.float32(0.5)
-        return torch.from_numpy((cells + half) * np.float32(stride) - half)  # cell_to_pixel
+        return torch.from_numpy(cell_to_pixel(np.stack((xs.ravel(), ys.ravel()), axis=1), stride))
     xs, ys = torch.arange(w, dtype=torch.float32), torch.arange(h, dtype=torch.float32)
     return cell_to_pixel(torch.stack((xs.repeat(h), ys.repeat_interleave(w)), dim=1), stride)
 
