@@ -150,7 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="moderngl",
         choices=RENDERERS,
         help="moderngl: OpenGL (headless EGL; numpy fallback without GL); cpu: numpy; "
-        "pyrender: not supported (says why)",
+        "pyrender: the optional pyrender package (pip install pyrender; slower, same pictures)",
     )
     proc.add_argument(
         "--layers",

@@ -4,6 +4,7 @@ error, and Ctrl-C leaving playable output."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -162,6 +163,21 @@ def test_images_folder_with_obj_export(tiny_model, schema, tmp_path, capsys) -> 
     assert len(faces) > 13000 and all(len(f.split()[1].split("/")) == 2 for f in faces[:50])
 
 
+def test_clip_drawn_by_pyrender(tiny_model, clip, tmp_path, capsys) -> None:
+    """``--renderer pyrender`` (optional package) end to end: a valid video, every frame."""
+    if importlib.util.find_spec("pyrender") is None:
+        pytest.skip("pyrender is not installed (an optional renderer)")
+    out = tmp_path / "p.mp4"
+    args = ["--video", clip, "--model", tiny_model, "--out", out, "--headless", "--threads", "1"]
+    args += ["--renderer", "pyrender", "--layers", "mesh,iuv,keypoints"]
+    rc, _, err = run_cli(args, capsys)  # the main thread: the CLI handles signals there
+    if rc != 0 and "pyrender cannot" in err:
+        pytest.skip(err.strip())
+    assert rc == 0, err
+    with av.open(str(out)) as c:
+        assert len(list(c.decode(video=0))) == CLIP_FRAMES
+
+
 @pytest.mark.parametrize(
     ("args", "status", "message"),
     [
@@ -169,7 +185,7 @@ def test_images_folder_with_obj_export(tiny_model, schema, tmp_path, capsys) -> 
         (["--video", "{garbage}", "--headless"], 1, "cannot read video"),
         (["--images", "{garbage}"], 1, "unsupported image format"),
         (["--webcam", "--camera", "97", "--headless"], 1, "no camera found at index 97"),
-        (["--renderer", "pyrender"], 2, "pyrender"),
+        (["--renderer", "vulkan"], 2, "invalid choice: 'vulkan'"),
         (["--layers", "mesh,bones"], 2, "unknown layer 'bones'"),
         (["--detect-every", "0"], 2, "must be >= 1"),
         (["--video", "{clip}", "--out", "{tmp}/x.avi", "--headless"], 1, "must be an .mp4"),

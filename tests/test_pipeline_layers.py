@@ -132,5 +132,5 @@ def test_layer_and_renderer_options() -> None:
         parse_layers("meshes")
     with pytest.raises(ValueError, match="opacity"):
         parse_layers("mesh:2")
-    with pytest.raises(RendererUnavailable, match="pyrender"):
-        check_renderer("pyrender")
+    with pytest.raises(RendererUnavailable, match="unknown renderer 'vulkan'"):
+        check_renderer("vulkan")

@@ -11,7 +11,7 @@ from .latency_graph import LatencyGraph
 from .theme import STAGE_COLORS
 from .worker import FramePacket, PipelineInfo
 
-RENDERER_NAMES = {"gl": "OpenGL", "cpu": "CPU rasterizer", "": "–"}
+RENDERER_NAMES = {"gl": "OpenGL", "cpu": "CPU rasterizer", "pyrender": "pyrender", "": "–"}
 
 
 def _value_label() -> QLabel:

@@ -113,7 +113,8 @@ class RenderConfig:
     layers: tuple[tuple[str, float], ...] = tuple(
         (n, DEFAULT_OPACITY[n]) for n in DEFAULT_LAYERS.split(",")
     )
-    renderer: str = "moderngl"  # "moderngl" (GL, numpy fallback), "cpu" (numpy), "pyrender"
+    # "moderngl" (GL, numpy fallback), "cpu" (numpy), "pyrender" (optional package)
+    renderer: str = "moderngl"
     mesh_painter: str = "auto"  # MESH_PAINTERS
     keypoint_threshold: float = 0.3  # skeleton: hide keypoints scored below this
     iuv_mode: str = "contour"  # see meshpose_core.render.iuv_colormap
@@ -144,14 +145,10 @@ def check_renderer(name: str) -> None:
     """Fail early, with the reason, for a renderer that cannot be used here."""
     if name not in RENDERERS:
         raise RendererUnavailable(f"unknown renderer {name!r}; choose one of {RENDERERS}")
-    if name == "pyrender":
-        state = (
-            "is installed but" if importlib.util.find_spec("pyrender") else "is not installed and"
-        )
+    if name == "pyrender" and importlib.util.find_spec("pyrender") is None:
         raise RendererUnavailable(
-            f"--renderer pyrender: pyrender {state} is not supported (0.1.45 needs patches "
-            "for numpy 2 and PyOpenGL, and its anti-aliasing mislabels IUV pixels); "
-            "use --renderer moderngl (default)"
+            "--renderer pyrender needs the optional 'pyrender' package: pip install "
+            "pyrender (or use --renderer moderngl, the default)"
         )
 
 
@@ -295,7 +292,7 @@ class LayerRenderer:
         """The rasterizer, and the try-on layer drawing with it: both created on first use,
         in the rendering thread (a GL context belongs to its thread)."""
         if self._rast is None:
-            kind = "cpu" if self.config.renderer == "cpu" else "auto"
+            kind = {"cpu": "cpu", "pyrender": "pyrender"}.get(self.config.renderer, "auto")
             self._rast = create_rasterizer(kind)
             self.backend = self._rast.name
         if self._tryon is None and self._outfits:
@@ -400,6 +397,8 @@ class LayerRenderer:
         CPU). The GL painter needs the GL rasterizer: asked for without one, the CPU one
         draws."""
         names = {name for name, _ in painted}
+        if self.config.renderer == "pyrender":  # asked for: pyrender draws every surface
+            return False
         return names & SURFACE_LAYERS == {"mesh"} and "garment" not in names
 
     @property

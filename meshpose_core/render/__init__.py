@@ -18,6 +18,7 @@ from .camera import fit_orthographic, project_pinhole, yaw_matrix
 from .compose import overlay
 from .cpu_backend import CpuRasterizer
 from .gl_backend import GLRasterizer  # imports moderngl only when instantiated
+from .pyrender_backend import PyrenderRasterizer  # imports pyrender only when instantiated
 from .raster import Fragments, Mesh, Rasterizer, RendererUnavailable, rasterize
 from .shading import (
     interpolate_corner_attr,
@@ -30,7 +31,7 @@ from .shading import (
     visibility_colormap,
 )
 
-BACKENDS: tuple[str, ...] = ("auto", "gl", "cpu")
+BACKENDS: tuple[str, ...] = ("auto", "gl", "cpu", "pyrender")
 
 
 def create_rasterizer(backend: str = "auto") -> Rasterizer:
@@ -39,13 +40,16 @@ def create_rasterizer(backend: str = "auto") -> Rasterizer:
     Args:
         backend: ``"gl"`` (moderngl; raises ``RendererUnavailable`` when no OpenGL 3.3 context
             can be created), ``"cpu"`` (pure numpy, always available, ~10x slower than GL on
-            llvmpipe) or ``"auto"`` (GL if available, else CPU).
+            llvmpipe), ``"auto"`` (GL if available, else CPU) or ``"pyrender"`` (the optional
+            pyrender package; ``RendererUnavailable`` without it or an offscreen platform).
 
-    A GL rasterizer must be created and used in one thread (the rendering thread) and closed
-    when done (``close()`` or a ``with`` block).
+    A GL or pyrender rasterizer must be created and used in one thread (the rendering
+    thread) and closed when done (``close()`` or a ``with`` block).
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose one of {BACKENDS}")
+    if backend == "pyrender":
+        return PyrenderRasterizer()
     if backend in ("auto", "gl"):
         try:
             return GLRasterizer()
@@ -61,6 +65,7 @@ __all__ = [
     "Fragments",
     "GLRasterizer",
     "Mesh",
+    "PyrenderRasterizer",
     "Rasterizer",
     "RendererUnavailable",
     "create_rasterizer",

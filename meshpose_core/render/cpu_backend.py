@@ -191,7 +191,9 @@ def _nearest_per_pixel(pix: np.ndarray, z: np.ndarray, draw: np.ndarray) -> np.n
     return srt[first]
 
 
-def _barycentrics(vertices: np.ndarray, faces: np.ndarray, pix: np.ndarray, width: int):
+def barycentrics(
+    vertices: np.ndarray, faces: np.ndarray, pix: np.ndarray, width: int
+) -> np.ndarray:
     """(N, 3) float32 barycentrics of the centres of flat pixels ``pix`` in triangles ``faces``
     ((N, 3) vertex indices), from the unsnapped float positions."""
     tri = vertices[faces][:, :, :2].astype(np.float64)
@@ -239,7 +241,7 @@ def rasterize_cpu(
     for mesh_index, mesh in enumerate(meshes):
         sel = np.flatnonzero(win_mesh == mesh_index)
         if len(sel):
-            bary[win_pix[sel]] = _barycentrics(
+            bary[win_pix[sel]] = barycentrics(
                 mesh.vertices, mesh.faces[win_face[sel]], win_pix[sel], width
             )
     return frags

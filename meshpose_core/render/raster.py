@@ -1,6 +1,6 @@
 """The rasterisation primitive: meshes in pixel space in, per-pixel fragments out.
 
-Conventions shared by every backend (``gl_backend``, ``cpu_backend``):
+Conventions shared by every backend (``gl_backend``, ``cpu_backend``, ``pyrender_backend``):
 
 * Vertices are image pixel coordinates: ``x`` to the right, ``y`` down, ``z`` = depth in pixels,
   larger ``z`` = farther from the camera (orthographic / weak-perspective projection).
