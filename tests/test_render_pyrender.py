@@ -8,6 +8,9 @@ it, and the test process also makes moderngl contexts on its main thread."""
 from __future__ import annotations
 
 import importlib.util
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from typing import TypeVar
@@ -151,3 +154,21 @@ def test_missing_pyrender_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) ->
     )
     with pytest.raises(RendererUnavailable, match="pip install pyrender"):
         check_renderer("pyrender")
+
+
+def test_no_opengl_platform_is_one_clear_error() -> None:
+    """A platform PyOpenGL cannot load: ``RendererUnavailable`` naming it, in a fresh process
+    (PyOpenGL picks its platform once per process)."""
+    code = (
+        "from meshpose_core.render import RendererUnavailable, create_rasterizer\n"
+        "try:\n"
+        "    create_rasterizer('pyrender')\n"
+        "except RendererUnavailable as exc:\n"
+        "    print('unavailable:', exc)\n"
+    )
+    env = {**os.environ, "PYOPENGL_PLATFORM": "no_such_platform"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert "unavailable: pyrender cannot" in out.stdout and "no_such_platform" in out.stdout

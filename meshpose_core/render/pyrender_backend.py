@@ -26,6 +26,7 @@ the rasteriser (as ``GLRasterizer``'s): create and use it in the rendering threa
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import sys
 import threading
@@ -54,17 +55,20 @@ def _import_pyrender() -> Any:
     """pyrender, ready for offscreen use; ``RendererUnavailable`` with the reason if not."""
     if sys.platform.startswith("linux") and "OpenGL" not in sys.modules:
         os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
+    if importlib.util.find_spec("pyrender") is None:
+        raise RendererUnavailable(
+            "--renderer pyrender needs the optional 'pyrender' package: pip install pyrender "
+            "(or use --renderer moderngl, the default)"
+        )
     try:
         import pyrender
         import pyrender.mesh
         import pyrender.renderer
-    except ImportError as exc:
+    except Exception as exc:  # PyOpenGL: ImportError or plain errors for a missing GL library
+        platform = os.environ.get("PYOPENGL_PLATFORM", "default")
         raise RendererUnavailable(
-            f"--renderer pyrender needs the optional 'pyrender' package ({exc}); "
-            "pip install pyrender, or use --renderer moderngl"
+            f"pyrender cannot load its OpenGL platform ({platform}): {exc}"
         ) from exc
-    except Exception as exc:  # PyOpenGL raises plain errors for a missing EGL / OSMesa library
-        raise RendererUnavailable(f"pyrender cannot load its OpenGL platform: {exc}") from exc
     renderer_gl = ("glEnable", "glDisable")
     if not all(hasattr(pyrender.renderer, f) for f in renderer_gl) or not hasattr(
         pyrender.mesh, "np"
