@@ -10,6 +10,7 @@ smoothing, renderer and sinks stay real) and the surface layers have something t
 
 from __future__ import annotations
 
+import importlib.util
 import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before Qt is imported
@@ -30,6 +31,7 @@ from PyQt6.QtWidgets import QComboBox
 from app.cli import SAMPLE_CLIP
 from app.gui.garment_panel import OPEN_IMAGE
 from app.gui.main_window import MainWindow
+from app.gui.model_panel import RENDERERS
 from app.gui.player import SourceSpec
 from app.gui.settings import GUI_LAYERS, LayerSettings, ModelSettings, load_layers, save_layers
 from app.gui.worker import FramePacket
@@ -367,6 +369,24 @@ def test_missing_camera_and_dropped_file_give_messages(qtbot, window: MainWindow
         window.dropEvent(drop)
     opened = window.worker.latest_seq
     assert next_packet(qtbot, window, opened, people=False).result.index < 10
+
+
+def test_pyrender_chosen_in_the_gui_draws(qtbot, tiny_model, tmp_path, monkeypatch) -> None:
+    if importlib.util.find_spec("pyrender") is None:
+        pytest.skip("pyrender is not installed (an optional renderer)")
+    assert "pyrender" in [data for _, data in RENDERERS]
+    monkeypatch.setenv("MESHPOSE_CACHE", str(tmp_path / "cache"))
+    settings = replace(model_settings(tiny_model), renderer="pyrender")
+    window = open_window(tmp_path, settings, tmp_path / "out")
+    try:
+        shown = next_packet(qtbot, window)
+        qtbot.waitUntil(
+            lambda: window.stats.values["renderer"].text() == "pyrender", timeout=WAIT_MS
+        )
+        assert (shown.image != 0).any()
+        assert window.model_panel.renderer.currentData() == "pyrender"
+    finally:
+        window.close()
 
 
 def test_without_gl_the_cpu_rasterizer_draws_and_says_so(

@@ -7,6 +7,7 @@ load snaps back to the one still running.
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import replace
 from pathlib import Path
 
@@ -30,7 +31,9 @@ from .settings import MODEL_PRESETS, ModelSettings
 
 BACKENDS = (("Auto", "auto"), ("PyTorch", "torch"), ("ONNX Runtime", "onnx"), ("LiteRT", "litert"))
 DEVICES = (("Auto", "auto"), ("CPU", "cpu"), ("GPU (CUDA)", "cuda"))
-RENDERERS = (("OpenGL", "moderngl"), ("CPU rasterizer", "cpu"))
+RENDERERS = (("OpenGL", "moderngl"), ("CPU rasterizer", "cpu")) + (
+    (("pyrender", "pyrender"),) if importlib.util.find_spec("pyrender") else ()  # optional
+)
 CHOOSE_FILE = "__file__"
 DEBOUNCE_MS = 400
 
