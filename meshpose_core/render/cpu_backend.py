@@ -230,21 +230,40 @@ def rasterize_cpu(
     all_draw = np.concatenate(draw)
     all_z = np.concatenate(z)
     win = _nearest_per_pixel(all_pix, all_z, all_draw)
-    win_pix = all_pix[win]
     win_mesh = np.concatenate(mesh_of)[win]
     offsets = np.cumsum([0] + [len(m.faces) for m in meshes])
-    win_face = (all_draw[win] - offsets[win_mesh]).astype(np.int32)
-    frags.mesh_id.reshape(-1)[win_pix] = win_mesh
-    frags.face_id.reshape(-1)[win_pix] = win_face
-    frags.depth.reshape(-1)[win_pix] = all_z[win]
-    bary = frags.bary.reshape(-1, 3)
-    for mesh_index, mesh in enumerate(meshes):
-        sel = np.flatnonzero(win_mesh == mesh_index)
-        if len(sel):
-            bary[win_pix[sel]] = barycentrics(
-                mesh.vertices, mesh.faces[win_face[sel]], win_pix[sel], width
-            )
+    win_face = all_draw[win] - offsets[win_mesh]
+    write_faces(meshes, all_pix[win], win_mesh, win_face, width, frags, all_z[win])
     return frags
+
+
+def write_faces(
+    meshes: list[PreparedMesh],
+    pix: np.ndarray,
+    mesh_of: np.ndarray,
+    face_of: np.ndarray,
+    width: int,
+    out: Fragments,
+    depth: np.ndarray | None = None,
+) -> None:
+    """Fragments of the flat pixels ``pix`` (N,), each showing face ``face_of`` (N,) of mesh
+    ``mesh_of`` (N,): ids, barycentrics of the pixel centre, and ``depth`` (N,) where the
+    caller has it, else the corners' z interpolated. Other pixels of ``out`` are left as
+    they are."""
+    out.mesh_id.reshape(-1)[pix] = mesh_of
+    out.face_id.reshape(-1)[pix] = face_of
+    if depth is not None:
+        out.depth.reshape(-1)[pix] = depth
+    bary, flat_depth = out.bary.reshape(-1, 3), out.depth.reshape(-1)
+    for mesh_index, mesh in enumerate(meshes):
+        sel = np.flatnonzero(mesh_of == mesh_index)
+        if not len(sel):
+            continue
+        corners = mesh.faces[face_of[sel]]
+        b = barycentrics(mesh.vertices, corners, pix[sel], width)
+        bary[pix[sel]] = b
+        if depth is None:
+            flat_depth[pix[sel]] = np.einsum("nk,nk->n", b, mesh.vertices[corners, 2])
 
 
 class CpuRasterizer(Rasterizer):

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from .raster import Fragments, PreparedMesh, Rasterizer, RendererUnavailable
+from .raster import Fragments, PreparedMesh, Rasterizer, RendererUnavailable, check_thread
 
 _VERTEX_SHADER = """
 #version 330 core
@@ -170,21 +170,14 @@ class GLRasterizer(Rasterizer):
         ``rasterize`` sets all it uses."""
         if self._ctx is None:
             raise RuntimeError("GLRasterizer is closed")
-        self._check_thread()
+        check_thread(self, self._thread)
         return self._ctx
-
-    def _check_thread(self) -> None:
-        if threading.get_ident() != self._thread:
-            raise RuntimeError(
-                "GLRasterizer used from a thread other than the one that created it; an OpenGL "
-                "context belongs to one thread: create the rasterizer in the rendering thread"
-            )
 
     def close(self) -> None:
         """Release every GL object and the context (from the creating thread; idempotent)."""
         if self._ctx is None:
             return
-        self._check_thread()
+        check_thread(self, self._thread)
         self._release_framebuffer()
         if self._vao is not None:
             self._vao.release()
@@ -233,7 +226,7 @@ class GLRasterizer(Rasterizer):
     ) -> None:
         if self._ctx is None:
             raise RuntimeError("GLRasterizer is closed")
-        self._check_thread()
+        check_thread(self, self._thread)
         mgl = self._mgl
         self._ensure_framebuffer(width, height)
         draws = self._upload(meshes)

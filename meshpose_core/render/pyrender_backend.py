@@ -6,8 +6,8 @@ decides coverage and the depth test only: every face is drawn unlit (``FLAT``) i
 its own, the 24-bit code ``index + 1`` of the face among all meshes' faces in order, under an
 orthographic camera whose pixel grid is the image's, with culling off. The codes read back
 give ``mesh_id`` and ``face_id``; barycentrics and depth are then computed at each pixel
-centre from the face's vertices (``cpu_backend.barycentrics``), so the fragments are exact and
-follow ``raster``'s conventions like the other backends'.
+centre from the face's vertices (``cpu_backend.write_faces``, as the CPU backend does), so
+the fragments are exact and follow ``raster``'s conventions like the other backends'.
 
 Two things pyrender does are undone for that:
 
@@ -36,8 +36,8 @@ from typing import Any
 
 import numpy as np
 
-from .cpu_backend import barycentrics
-from .raster import Fragments, PreparedMesh, Rasterizer, RendererUnavailable
+from .cpu_backend import write_faces
+from .raster import Fragments, PreparedMesh, Rasterizer, RendererUnavailable, check_thread
 
 CODE_BITS = 24  # RGB8: faces of all meshes of one draw, background 0
 
@@ -145,12 +145,6 @@ class PyrenderRasterizer(Rasterizer):
                 f"pyrender cannot create an offscreen context: {exc}{hint}"
             ) from exc
 
-    def _check_thread(self) -> None:
-        if threading.get_ident() != self._thread:
-            raise RuntimeError(
-                "PyrenderRasterizer used from a thread other than the one that created it"
-            )
-
     def close(self) -> None:
         renderer, self._renderer = getattr(self, "_renderer", None), None
         if renderer is not None:
@@ -166,7 +160,7 @@ class PyrenderRasterizer(Rasterizer):
     ) -> None:
         if self._renderer is None:
             raise RuntimeError("PyrenderRasterizer is closed")
-        self._check_thread()
+        check_thread(self, self._thread)
         pyrender = self._pyrender
         total = sum(len(m.faces) for m in meshes)
         if total >= 2**CODE_BITS:
@@ -217,14 +211,4 @@ class PyrenderRasterizer(Rasterizer):
         offsets = np.cumsum([0] + [len(m.faces) for m in meshes])
         mesh_of = np.searchsorted(offsets, flat_index, side="right") - 1
         face_of = flat_index - offsets[mesh_of]
-        out.mesh_id.reshape(-1)[pix] = mesh_of
-        out.face_id.reshape(-1)[pix] = face_of
-        bary, depth = out.bary.reshape(-1, 3), out.depth.reshape(-1)
-        for mesh_index, mesh in enumerate(meshes):
-            sel = np.flatnonzero(mesh_of == mesh_index)
-            if not len(sel):
-                continue
-            corners = mesh.faces[face_of[sel]]
-            b = barycentrics(mesh.vertices, corners, pix[sel], width)
-            bary[pix[sel]] = b
-            depth[pix[sel]] = np.einsum("nk,nk->n", b, mesh.vertices[corners, 2])
+        write_faces(meshes, pix, mesh_of, face_of, width, out)

@@ -22,6 +22,7 @@ Conventions shared by every backend (``gl_backend``, ``cpu_backend``, ``pyrender
 from __future__ import annotations
 
 import abc
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -168,6 +169,16 @@ def check_size(width: int, height: int) -> tuple[int, int]:
     if w <= 0 or h <= 0 or w != width or h != height:
         raise ValueError(f"image size must be positive integers, got {width}x{height}")
     return w, h
+
+
+def check_thread(owner: object, thread: int) -> None:
+    """RuntimeError unless called from ``thread`` (a ``threading.get_ident()``), the one that
+    created ``owner``: an OpenGL context belongs to the thread that made it."""
+    if threading.get_ident() != thread:
+        raise RuntimeError(
+            f"{type(owner).__name__} used from a thread other than the one that created it; an "
+            "OpenGL context belongs to one thread: create the rasterizer in the rendering thread"
+        )
 
 
 class Rasterizer(Closeable, abc.ABC):
