@@ -188,7 +188,7 @@ def test_clip_drawn_by_pyrender(tiny_model, clip, tmp_path, capsys) -> None:
         (["--renderer", "vulkan"], 2, "invalid choice: 'vulkan'"),
         (["--layers", "mesh,bones"], 2, "unknown layer 'bones'"),
         (["--detect-every", "0"], 2, "must be >= 1"),
-        (["--video", "{clip}", "--out", "{tmp}/x.avi", "--headless"], 1, "must be an .mp4"),
+        (["--video", "{clip}", "--out", "{tmp}/x.avi", "--headless"], 2, "must be a .mp4 file"),
     ],
 )
 def test_bad_inputs_give_one_error_line(tiny_model, clip, tmp_path, capsys, args, status, message):
