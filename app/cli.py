@@ -521,9 +521,12 @@ def _run(
             f"mean ms per frame: {per}; rasterizer {raster}",
             file=sys.stderr,
         )
-    skipped = len(getattr(source, "skipped", ()))
-    if skipped and status == EXIT_OK:
-        print(f"meshpose-demo: {skipped} unreadable images skipped", file=sys.stderr)
+    if isinstance(source, ImageSource) and source.skipped and status == EXIT_OK:
+        n, total = len(source.skipped), len(source.files)
+        print(
+            f"meshpose-demo: {n} of {total} images could not be read and were skipped",
+            file=sys.stderr,
+        )
         status = EXIT_SKIPPED
     return status
 

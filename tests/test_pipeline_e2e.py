@@ -308,7 +308,8 @@ def test_ctrl_c_leaves_playable_video_and_valid_json(tiny_model, schema, tmp_pat
     )  # fmt: skip
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:
-        if js.exists() and js.read_text().count('"index"') >= 3:
+        partial = js.with_name("int.partial.json")  # the final name once complete
+        if partial.exists() and partial.read_text().count('"index"') >= 3:
             break
         time.sleep(0.1)
     assert proc.poll() is None, proc.communicate()

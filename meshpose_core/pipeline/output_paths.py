@@ -86,10 +86,10 @@ def check_outputs(inputs: Iterable[Path], outputs: Sequence[Output]) -> None:
     for out in outputs:
         path, what = Path(out.path), f"{out.option} {out.path}"
         if out.kind == "file":
-            if out.suffixes and path.suffix.lower() not in out.suffixes:
-                raise OutputPathError(f"{what}: must be a {' or '.join(out.suffixes)} file")
             if path.is_dir():
                 raise OutputPathError(f"{what} is an existing folder: name a file")
+            if out.suffixes and path.suffix.lower() not in out.suffixes:
+                raise OutputPathError(f"{what}: must be a {' or '.join(out.suffixes)} file")
             claimed = (path, partial_path(path))
         else:
             if path.exists() and not path.is_dir():
