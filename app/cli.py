@@ -432,8 +432,9 @@ def main(argv: list[str] | None = None) -> int:
         print("\nmeshpose-demo: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
+        if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # else: stay deaf until exit
+            for s, handler in previous.items():
+                signal.signal(s, handler)
         for path in written:  # also after an error: what was written is complete
             print(f"wrote {path}")
 
@@ -462,8 +463,9 @@ def _check_outputs(args: argparse.Namespace, source: Source | None) -> int:
 
 
 def _interrupt_once(signum: int, frame: object) -> None:
-    """Ctrl-C / SIGTERM: stop (KeyboardInterrupt) once; later ones are ignored while the
-    outputs are completed, so a second Ctrl-C cannot interrupt the clean-up."""
+    """Ctrl-C / SIGTERM: stop (KeyboardInterrupt) once; later ones are ignored until the
+    process ends, so a second Ctrl-C can interrupt neither the outputs' completion nor the
+    interpreter's exit (both are short)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise KeyboardInterrupt
