@@ -8,8 +8,9 @@ from pathlib import Path
 
 import av
 import numpy as np
-
-from app.cli import main
+import pytest
+from test_pipeline_e2e import error_lines as error_lines  # re-exported: one CLI runner
+from test_pipeline_e2e import run_cli as run_cli
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "assets" / "samples" / "gym_run.mp4"
@@ -57,16 +58,6 @@ def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def run_cli(args: list, capsys) -> tuple[int, str, str]:
-    rc = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return rc, out, err
-
-
-def error_lines(err: str) -> list[str]:
-    return [line for line in err.splitlines() if "error:" in line]
-
-
 def strict_json(text: str) -> object:
     """json.loads that refuses NaN / Infinity, as strict parsers (browsers, jq) do."""
     import json
@@ -75,3 +66,11 @@ def strict_json(text: str) -> object:
         raise ValueError(f"non-standard JSON token {token}")
 
     return json.loads(text, parse_constant=refuse)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def private_onnx_cache(tmp_path_factory: pytest.TempPathFactory):
+    """A private ONNX export cache for a test module's runs (import it to use it)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MESHPOSE_CACHE", str(tmp_path_factory.mktemp("onnx-cache")))
+        yield

@@ -11,18 +11,18 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from reliability_helpers import SKIER, error_lines, run_cli, set_display_rotation, write_clip
+from reliability_helpers import (
+    SKIER,
+    error_lines,
+    private_onnx_cache,  # noqa: F401 - autouse
+    run_cli,
+    set_display_rotation,
+    write_clip,
+)
 
 from meshpose_core.pipeline.sources import SourceError, VideoSource, WebcamSource
 
 FAST = ["--backend", "torch", "--threads", "1", "--headless", "--layers", "boxes"]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def onnx_cache(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MESHPOSE_CACHE", str(tmp_path_factory.mktemp("onnx-cache")))
-        yield
 
 
 def test_one_bad_image_is_skipped_and_the_folder_finishes(tiny_model, tmp_path, capsys):

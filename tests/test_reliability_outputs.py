@@ -13,7 +13,15 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from reliability_helpers import SKIER, digest, error_lines, run_cli, strict_json, write_clip
+from reliability_helpers import (
+    SKIER,
+    digest,
+    error_lines,
+    private_onnx_cache,  # noqa: F401 - autouse
+    run_cli,
+    strict_json,
+    write_clip,
+)
 
 from meshpose_core.pipeline import FrameResult, PersonResult
 from meshpose_core.pipeline.output_paths import (
@@ -26,13 +34,6 @@ from meshpose_core.pipeline.output_paths import (
 from meshpose_core.pipeline.sinks import ImageSink, JsonSink, NpzSink, ObjSink, VideoSink
 
 FAST = ["--backend", "torch", "--threads", "1", "--headless", "--layers", "boxes"]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def onnx_cache(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MESHPOSE_CACHE", str(tmp_path_factory.mktemp("onnx-cache")))
-        yield
 
 
 @pytest.fixture

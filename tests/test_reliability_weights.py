@@ -7,7 +7,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from reliability_helpers import SKIER, error_lines, run_cli
+from reliability_helpers import (
+    SKIER,
+    error_lines,
+    private_onnx_cache,  # noqa: F401 - autouse
+    run_cli,
+)
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
