@@ -31,7 +31,14 @@ from meshpose_core.pipeline.output_paths import (
     partial_path,
     unique_stems,
 )
-from meshpose_core.pipeline.sinks import ImageSink, JsonSink, NpzSink, ObjSink, VideoSink
+from meshpose_core.pipeline.sinks import (
+    SCHEMA_PATH,
+    ImageSink,
+    JsonSink,
+    NpzSink,
+    ObjSink,
+    VideoSink,
+)
 
 FAST = ["--backend", "torch", "--threads", "1", "--headless", "--layers", "boxes"]
 
@@ -181,7 +188,8 @@ def test_json_never_holds_nan_and_warns_once(tmp_path: Path) -> None:
     js = tmp_path / "nan.json"
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        sink = JsonSink(js, {"fps": float("nan")})
+        meta = {"model": "m", "input": "i", "width": 64, "height": 48, "topology": "t"}
+        sink = JsonSink(js, {**meta, "fps": float("nan")})
         sink.write(_frame(0, float("nan")))
         sink.write(_frame(1, float("inf")))
         sink.write(_frame(2))
@@ -191,6 +199,8 @@ def test_json_never_holds_nan_and_warns_once(tmp_path: Path) -> None:
     assert data["meta"]["fps"] is None
     assert data["frames"][0]["people"][0]["vertices"][0] == [None, None, None]
     assert data["frames"][2]["people"][0]["vertices"][0] == [1.0, 1.0, 1.0]
+    jsonschema = pytest.importorskip("jsonschema")  # a dev dependency
+    jsonschema.validate(data, json.loads(SCHEMA_PATH.read_text()))  # null is in the schema
 
 
 def test_obj_names_of_x_jpg_and_x_png_differ(tiny_model, tmp_path, capsys) -> None:
