@@ -13,6 +13,7 @@ docs/pipeline.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
@@ -454,10 +455,12 @@ def _check_outputs(args: argparse.Namespace, source: Source | None) -> int:
         outputs.insert(0, Output(Path(args.out), "file", "--out", (".mp4",)))
     inputs = [Path(p) for p in (args.video, args.images) if p]
     inputs += source.files if isinstance(source, ImageSource) else []
-    try:
+    # the weights are an input too; missing ones are reported where the model is loaded
+    with contextlib.suppress(ModelUnavailable):
         inputs.append(model_path(args.model))
+    try:
         check_outputs(inputs, [o for o in outputs if o is not None])
-    except (OutputPathError, ModelUnavailable) as exc:
+    except OutputPathError as exc:
         return _fail(str(exc), EXIT_USAGE)
     return EXIT_OK
 
