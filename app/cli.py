@@ -13,13 +13,12 @@ docs/pipeline.md.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import signal
 import sys
 import time
 import warnings
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from pathlib import Path
 from typing import NoReturn, TypeVar
 
@@ -456,7 +455,7 @@ def _check_outputs(args: argparse.Namespace, source: Source | None) -> int:
     inputs = [Path(p) for p in (args.video, args.images) if p]
     inputs += source.files if isinstance(source, ImageSource) else []
     # the weights are an input too; missing ones are reported where the model is loaded
-    with contextlib.suppress(ModelUnavailable):
+    with suppress(ModelUnavailable):
         inputs.append(model_path(args.model))
     try:
         check_outputs(inputs, [o for o in outputs if o is not None])
@@ -537,12 +536,15 @@ def _run(
 
 
 def _protected_close(sinks: _Sinks) -> None:
-    """Close the outputs with Ctrl-C ignored, so a second Ctrl-C cannot corrupt them."""
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    """Close the outputs with Ctrl-C and SIGTERM ignored, so that neither can leave them
+    half closed."""
+    signals = (signal.SIGINT, signal.SIGTERM)
+    previous = {s: signal.signal(s, signal.SIG_IGN) for s in signals}
     try:
         sinks.close()
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 class _Sinks:
