@@ -142,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     model.add_argument(
         "--threads",
-        type=_positive_int,
+        type=_thread_count,
         default=2,
         metavar="N",
         help="CPU threads of the network (use 1 on a busy machine: threads that wait on "
@@ -219,6 +219,13 @@ def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _thread_count(text: str) -> int:
+    value = _positive_int(text)
+    if value > 256:  # the runtimes take a C int; more threads than this is a typo
+        raise argparse.ArgumentTypeError(f"must be <= 256, got {value}")
     return value
 
 

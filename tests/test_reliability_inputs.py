@@ -101,3 +101,8 @@ def test_any_image_size_works_or_is_one_error_line(tiny_model, tmp_path, capsys)
     cv2.imwrite(str(line), np.zeros((500, 1, 3), np.uint8))
     rc, _, err = run_cli(["--images", line, "--model", tiny_model, *FAST], capsys)
     assert rc == 1 and "1x500 pixels is too small" in error_lines(err)[0], err
+
+
+def test_huge_thread_count_is_one_usage_line(capsys) -> None:
+    rc, _, err = run_cli(["--threads", "99999999999", "--headless"], capsys)
+    assert rc == 2 and err.count("\n") == 1 and "--threads: must be <= 256" in err, err
