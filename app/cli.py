@@ -627,8 +627,10 @@ class _Sinks:
             try:
                 sink.close()
                 self.written.append(path)
-            except Exception as exc:
+            except SinkError as exc:
                 error = error or exc
+            except Exception as exc:  # e.g. the encoder's flush on a full disk: one line
+                error = error or SinkError(f"cannot finish {path}: {exc}")
         if error is not None:
             raise error
 

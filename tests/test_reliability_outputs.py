@@ -37,6 +37,7 @@ from meshpose_core.pipeline.sinks import (
     JsonSink,
     NpzSink,
     ObjSink,
+    SinkError,
     VideoSink,
 )
 
@@ -230,3 +231,34 @@ def test_outputs_named_after_an_error_mid_run(tiny_model, tmp_path, capsys) -> N
     with av.open(str(out)) as c:
         assert len(list(c.decode(video=0))) == frames > 0
     assert not partial_path(out).exists() and not partial_path(js).exists()
+
+
+class _FullDisk:
+    """A file on a disk with ``room`` bytes left: writes that would grow it further write
+    what fits and fail (ENOSPC); writes over its existing bytes succeed."""
+
+    def __init__(self, file, room: int) -> None:
+        self.file, self.room = file, room
+
+    def write(self, data) -> int:
+        size = os.fstat(self.file.fileno()).st_size
+        at, limit = self.file.tell(), size + self.room
+        self.room -= max(0, min(at + len(data), limit) - size)
+        if at + len(data) > limit:
+            self.file.write(bytes(data[: limit - at]))
+            raise OSError(28, "No space left on device")
+        return self.file.write(data)
+
+    def __getattr__(self, name: str):
+        return getattr(self.file, name)
+
+
+def test_full_disk_is_one_error_and_the_json_stays_valid(tmp_path: Path) -> None:
+    sink = JsonSink(tmp_path / "r.json", {"width": 64})
+    sink.write(_frame(0))
+    sink._file = _FullDisk(sink._file, room=100)  # the next frame does not fit
+    with pytest.raises(SinkError, match="No space left on device"):
+        sink.write(_frame(1))
+    sink._file = sink._file.file
+    sink.close()
+    assert len(strict_json((tmp_path / "r.json").read_text())["frames"]) == 1

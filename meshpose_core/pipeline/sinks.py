@@ -145,7 +145,10 @@ class VideoSink(Sink):
 
         frame = av.VideoFrame.from_ndarray(even_padded(rgb), format="rgb24")
         frame.pts = self._count
-        self._container.mux(self._stream.encode(frame))
+        try:
+            self._container.mux(self._stream.encode(frame))
+        except (av.error.FFmpegError, OSError) as exc:  # e.g. the disk is full
+            raise SinkError(f"cannot write {self.partial}: {exc}") from exc
         self._count += 1
 
     def close(self) -> None:
@@ -257,10 +260,17 @@ class JsonSink(Sink):
     def _append(self, data: bytes) -> None:
         """``data`` then the closing brackets, over the previous closing brackets."""
         assert self._file is not None, "JsonSink is closed"
-        self._file.seek(self._end)
         view = memoryview(data + self._END)
-        while view:  # one call for a regular file; the loop only guards short writes
-            view = view[self._file.write(view) or 0 :]
+        try:
+            self._file.seek(self._end)
+            while view:  # one call for a regular file; the loop only guards short writes
+                view = view[self._file.write(view) or 0 :]
+        except OSError as exc:  # e.g. the disk is full: keep the frames before valid
+            with contextlib.suppress(OSError):  # over bytes the file had: no new space
+                self._file.seek(self._end)
+                self._file.write(self._END)
+                self._file.truncate()
+            raise SinkError(f"cannot write {self.partial}: {exc.strerror or exc}") from exc
         self._end += len(data)
 
     def write(self, result: FrameResult, file_name: str | None = None) -> None:
