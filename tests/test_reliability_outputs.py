@@ -108,7 +108,19 @@ def test_read_only_folder_is_refused_up_front(tiny_model, work, capsys, option) 
     assert list(locked.iterdir()) == []
 
 
-def test_unwritable_folder_is_refused_even_for_root(tiny_model, work, capsys, monkeypatch):
+@pytest.mark.parametrize(
+    ("source", "option", "name"),
+    [
+        ("--video", "--out", "o.mp4"),
+        ("--video", "--export-json", "r.json"),
+        ("--video", "--export-npz", "a.npz"),
+        ("--video", "--export-obj", "objs"),
+        ("--images", "--out", "annotated"),
+    ],
+)
+def test_unwritable_folder_is_refused_even_for_root(
+    tiny_model, work, capsys, monkeypatch, source, option, name
+) -> None:
     """The same check where the test runs as root (which may write anywhere): the folder
     reported not writable by the operating system."""
     from meshpose_core.pipeline import output_paths
@@ -118,7 +130,8 @@ def test_unwritable_folder_is_refused_even_for_root(tiny_model, work, capsys, mo
     monkeypatch.setattr(
         output_paths.os, "access", lambda p, mode: Path(p) != locked and real_access(p, mode)
     )
-    args = ["--video", "x.mp4", "--export-json", locked / "r.json", "--model", tiny_model]
+    given = "x.mp4" if source == "--video" else "photos"
+    args = [source, given, option, locked / name, "--model", tiny_model]
     rc, _, err = run_cli([*args, *FAST], capsys)
     assert rc == 2 and f"folder {locked} is not writable" in error_lines(err)[0], err
     assert list(locked.iterdir()) == []
