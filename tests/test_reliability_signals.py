@@ -22,7 +22,7 @@ from meshpose_core.pipeline.output_paths import partial_path
 
 def _start(tiny_model: Path, out: Path, js: Path) -> subprocess.Popen:
     cmd = [sys.executable, str(REPO / "run_demo.py"), "--video", str(SAMPLE), "--headless"]
-    cmd += ["--model", str(tiny_model), "--backend", "torch", "--threads", "1"]
+    cmd += ["--model", str(tiny_model), "--backend", "torch", "--threads", "1", "--layers", "boxes"]
     cmd += ["--out", str(out), "--export-json", str(js)]
     return subprocess.Popen(
         cmd, cwd=out.parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
