@@ -52,15 +52,33 @@ def finish(partial: Path, path: Path) -> None:
     os.replace(partial, path)
 
 
-def _same(a: Path, b: Path) -> bool:
-    """Whether two paths name one file: equal once resolved (symlinks, ``..``), or the same
-    inode (hard links, case-insensitive file systems)."""
-    if a.resolve() == b.resolve():
-        return True
-    try:
-        return os.path.samefile(a, b)
-    except OSError:  # one does not exist yet
-        return False
+class _PathSet:
+    """Paths compared as files: equal once resolved (symlinks, ``..``) or, where they exist,
+    the same inode (hard links, case-insensitive file systems). Built once: an image folder
+    can hold thousands of inputs."""
+
+    def __init__(self) -> None:
+        self._resolved: dict[Path, str] = {}
+        self._inodes: dict[tuple[int, int], str] = {}
+
+    def add(self, path: Path, label: str) -> None:
+        self._resolved.setdefault(path.resolve(), label)
+        try:
+            st = path.stat()
+        except OSError:  # does not exist (yet)
+            return
+        self._inodes.setdefault((st.st_dev, st.st_ino), label)
+
+    def find(self, path: Path) -> str | None:
+        """The label of the path ``path`` names, if any."""
+        label = self._resolved.get(path.resolve())
+        if label is not None:
+            return label
+        try:
+            st = path.stat()
+        except OSError:
+            return None
+        return self._inodes.get((st.st_dev, st.st_ino))
 
 
 def _writable_ancestor(path: Path) -> Path:
@@ -81,8 +99,11 @@ def check_outputs(inputs: Iterable[Path], outputs: Sequence[Output]) -> None:
 
     inputs: every input file or folder (an image folder and each image in it). Raises
     ``OutputPathError`` naming the option and the path; touches nothing."""
-    inputs = [Path(p) for p in inputs]
-    taken: list[tuple[Path, str]] = []  # file paths claimed so far, with their option
+    sources, holders, taken = _PathSet(), _PathSet(), _PathSet()
+    for source in map(Path, inputs):
+        sources.add(source, str(source))
+        if source.is_file():  # its folder would receive its annotated image
+            holders.add(source.parent, str(source))
     for out in outputs:
         path, what = Path(out.path), f"{out.option} {out.path}"
         if out.kind == "file":
@@ -98,22 +119,23 @@ def check_outputs(inputs: Iterable[Path], outputs: Sequence[Output]) -> None:
                 raise OutputPathError(f"{what}: must be a folder, not a {path.suffix} file")
             claimed = (path,)
         for c in claimed:
-            for source in inputs:
-                if _same(c, source):
-                    raise OutputPathError(f"{what} is an input: it would be overwritten")
-                if out.input_names and source.is_file() and _same(c, source.parent):
-                    raise OutputPathError(
-                        f"{what} holds the input {source}: its annotated image would "
-                        "replace it (choose another folder)"
-                    )
-            for other, option in taken:
-                if _same(c, other):
-                    raise OutputPathError(f"{what} is also the output of {option}")
+            if sources.find(c) is not None:
+                raise OutputPathError(f"{what} is an input: it would be overwritten")
+            held = holders.find(c) if out.input_names else None
+            if held is not None:
+                raise OutputPathError(
+                    f"{what} holds the input {held}: its annotated image would replace it "
+                    "(choose another folder)"
+                )
+            other = taken.find(c)
+            if other is not None:
+                raise OutputPathError(f"{what} is also the output of {other}")
         try:
             _writable_ancestor(path if out.kind == "folder" else path.parent)
         except OutputPathError as exc:
             raise OutputPathError(f"{what}: cannot write there: {exc}") from None
-        taken.extend((c, out.option) for c in claimed)
+        for c in claimed:
+            taken.add(c, out.option)
 
 
 def unique_stems(names: Sequence[str]) -> dict[str, str]:
