@@ -27,7 +27,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from app.cli import OUT_DIR, SAMPLE_CLIP, build_parser
+from meshpose_app.cli import OUT_DIR, SAMPLE_CLIP, build_parser
 from meshpose_core.pipeline import ImageSink, ObjSink, SinkError
 from meshpose_core.tryon import list_garments, parse_outfit
 

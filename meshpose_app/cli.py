@@ -322,7 +322,7 @@ def pipeline_config(
     outfits: tuple[tuple[str, ...], ...],
 ) -> PipelineConfig:
     """The library configuration of the run options: one mapping for the CLI and the GUI
-    (``app.gui.settings.ModelSettings`` has these option names)."""
+    (``meshpose_app.gui.settings.ModelSettings`` has these option names)."""
     return PipelineConfig(
         network=NetworkConfig(model=model, device=device, backend=backend, threads=threads),
         tracker=TrackerConfig(detect_every=detect_every, max_tracks=max_people),
@@ -361,10 +361,10 @@ def main(argv: list[str] | None = None) -> int:
         return status
     _apply_defaults(args)
     if (args.webcam or args.video) and not args.headless:
-        from app.gui import can_show_gui
+        from meshpose_app.gui import can_show_gui
 
         if can_show_gui():  # else: processed headless below, with a note saying why
-            from app.gui.main_window import run_gui
+            from meshpose_app.gui.main_window import run_gui
 
             return run_gui(args)
 
