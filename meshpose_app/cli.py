@@ -28,6 +28,7 @@ from meshpose_core.pipeline import (
     STAGES,
     FrameResult,
     ImageSink,
+    IuvSink,
     JsonSink,
     ModelUnavailable,
     MotionGateConfig,
@@ -46,7 +47,13 @@ from meshpose_core.pipeline import (
     open_source,
     parse_layers,
 )
-from meshpose_core.pipeline.layers import DEFAULT_LAYERS, LAYERS, RENDERERS, check_renderer
+from meshpose_core.pipeline.layers import (
+    DEFAULT_LAYERS,
+    IUV_STYLES,
+    LAYERS,
+    RENDERERS,
+    check_renderer,
+)
 from meshpose_core.pipeline.network import BACKENDS, DEFAULT_MODEL, model_path
 from meshpose_core.pipeline.sinks import Sink, interrupts_deferred
 from meshpose_core.pipeline.sources import Frame
@@ -113,6 +120,12 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--export-json", metavar="PATH", help="per-frame people as JSON")
     out.add_argument("--export-obj", metavar="DIR", help="one OBJ (6890 vertices, UVs) per person")
     out.add_argument("--export-npz", metavar="PATH", help="all people of all frames as arrays")
+    out.add_argument(
+        "--export-iuv",
+        metavar="DIR",
+        help="per frame the DensePose IUV image and per-pixel person index as lossless PNGs "
+        "(<frame>_IUV.png, <frame>_INDS.png, DensePose's convention)",
+    )
 
     model = ap.add_argument_group("model")
     model.add_argument(
@@ -158,6 +171,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="LIST",
         help=f"comma-separated layers from {','.join(LAYERS)}, each optionally with an "
         "opacity as name:0.5; '' renders nothing",
+    )
+    proc.add_argument(
+        "--iuv-style",
+        default="contour",
+        choices=IUV_STYLES,
+        help="look of the iuv layer (apply_net's visualisations): contour: U, V isolines on "
+        "part colours; parts: part segmentation; u / v: the coordinate in a colour map",
     )
     proc.add_argument(
         "--garment",
@@ -320,6 +340,8 @@ def pipeline_config(
     always_detect: bool,
     layers: tuple[tuple[str, float], ...],
     outfits: tuple[tuple[str, ...], ...],
+    iuv_style: str = "contour",
+    densepose: bool = False,
 ) -> PipelineConfig:
     """The library configuration of the run options: one mapping for the CLI and the GUI
     (``meshpose_app.gui.settings.ModelSettings`` has these option names)."""
@@ -328,7 +350,13 @@ def pipeline_config(
         tracker=TrackerConfig(detect_every=detect_every, max_tracks=max_people),
         motion=MotionGateConfig(enabled=not always_detect),
         smoothing=SmoothingConfig(strength=smoothing),
-        render=RenderConfig(layers=layers, renderer=renderer, outfits=outfits),
+        render=RenderConfig(
+            layers=layers,
+            renderer=renderer,
+            outfits=outfits,
+            iuv_mode=iuv_style,
+            densepose=densepose,
+        ),
     )
 
 
@@ -345,6 +373,8 @@ def _config(args: argparse.Namespace) -> PipelineConfig:
         always_detect=args.always_detect,
         layers=parse_layers(args.layers),
         outfits=_outfits(args),
+        iuv_style=args.iuv_style,
+        densepose=bool(args.export_iuv),
     )
 
 
@@ -486,6 +516,7 @@ class _Sinks:
         self.json: JsonSink | None = None
         self.obj: ObjSink | None = None
         self.npz: NpzSink | None = None
+        self.iuv: IuvSink | None = None
 
     def _start(self, frame: Frame) -> None:
         a = self.args
@@ -508,6 +539,8 @@ class _Sinks:
             self.obj = self._add(ObjSink(a.export_obj), a.export_obj)
         if a.export_npz:
             self.npz = self._add(NpzSink(a.export_npz), a.export_npz)
+        if a.export_iuv:
+            self.iuv = self._add(IuvSink(a.export_iuv), a.export_iuv)
 
     def _add(self, sink: SinkT, path: str) -> SinkT:
         self.open.append(sink)
@@ -534,6 +567,8 @@ class _Sinks:
             self.obj.write(result, stem)
         if self.npz is not None:
             self.npz.write(result)
+        if self.iuv is not None:
+            self.iuv.write(result, stem)
 
     def close(self) -> None:
         """Close every output, even when one of them fails (that error is raised after)."""

@@ -12,8 +12,8 @@ from .engine import Pipeline, PipelineConfig, results_at
 from .layers import LAYERS, LayerRenderer, RenderConfig, parse_layers
 from .motion import MotionGate, MotionGateConfig
 from .network import ModelUnavailable, Network, NetworkConfig
-from .results import STAGES, FrameResult, PersonResult
-from .sinks import ImageSink, JsonSink, NpzSink, ObjSink, SinkError, VideoSink
+from .results import STAGES, DensePoseFrame, FrameResult, PersonResult
+from .sinks import ImageSink, IuvSink, JsonSink, NpzSink, ObjSink, SinkError, VideoSink
 from .smoothing import MeshSmoother, OneEuroFilter, SmoothingConfig
 from .sources import Frame, ImageSource, Source, SourceError, VideoSource, WebcamSource, open_source
 from .tracker import Tracker, TrackerConfig
@@ -22,10 +22,12 @@ __all__ = [
     "LAYERS",
     "STAGES",
     "CropConfig",
+    "DensePoseFrame",
     "Frame",
     "FrameResult",
     "ImageSink",
     "ImageSource",
+    "IuvSink",
     "JsonSink",
     "LayerRenderer",
     "MeshSmoother",

@@ -66,7 +66,8 @@ class Pipeline:
             if config.smoothing.enabled
             else None
         )
-        self.renderer = LayerRenderer(config.render) if config.render.layers else None
+        wanted = config.render.layers or config.render.densepose
+        self.renderer = LayerRenderer(config.render) if wanted else None
         self._low = Topology.load("low")
         self._upsampling = Upsampling.load()
         self._crops: np.ndarray | None = None
@@ -164,12 +165,16 @@ class Pipeline:
         )
 
     def annotate(self, frame: Frame, result: FrameResult) -> FrameResult:
-        """Draw the layers of ``result`` onto ``frame`` (sets ``annotated`` and the render
-        latency; nothing to do without layers); returns ``result``."""
+        """Draw the layers of ``result`` onto ``frame`` and render its DensePose output when
+        configured (sets ``annotated``, ``densepose`` and the render latency; nothing to do
+        without either); returns ``result``."""
         if self.renderer is not None:
             t = time.perf_counter()
-            hud = self.hud_lines(len(result.people))
-            result.annotated = self.renderer.render(frame.image, result.people, hud)
+            if self.config.render.layers:
+                hud = self.hud_lines(len(result.people))
+                result.annotated = self.renderer.render(frame.image, result.people, hud)
+            if self.config.render.densepose:
+                result.densepose = self.renderer.densepose(result.people, frame.width, frame.height)
             result.latency_ms["render"] = (time.perf_counter() - t) * 1e3
         self._last_latency = result.latency_ms
         return result

@@ -37,10 +37,26 @@ class PersonResult:
     iuv: np.ndarray | None = None
 
 
+@dataclass(frozen=True, eq=False)
+class DensePoseFrame:
+    """The frame's DensePose output in detectron2 / DensePose's dump convention, rendered
+    from every person's mesh at once (nearer people hide farther ones).
+
+    iuv (H, W, 3) uint8: channel 0 = part index I (0 background, 1..24), 1 = round(U * 255),
+    2 = round(V * 255) (``cv2.imwrite`` writes it as DensePose's IUV.png: blue = I);
+    person_index (H, W) uint8: 0 background, k = the frame's k-th person (1-based, the order
+    of ``FrameResult.people`` and of the JSON export), like DensePose's INDS.png.
+    """
+
+    iuv: np.ndarray
+    person_index: np.ndarray
+
+
 @dataclass(eq=False)
 class FrameResult:
     """Everything known about one frame. latency_ms has one entry per ``STAGES`` name;
-    annotated is the rendered frame (None when no layer is enabled)."""
+    annotated is the rendered frame (None when no layer is enabled); densepose is set when
+    ``RenderConfig.densepose`` asks for it."""
 
     index: int
     timestamp: float
@@ -51,6 +67,7 @@ class FrameResult:
     annotated: np.ndarray | None = None
     name: str | None = None
     detected: bool = False  # whether the detector ran on this frame
+    densepose: DensePoseFrame | None = None
 
     @property
     def total_ms(self) -> float:

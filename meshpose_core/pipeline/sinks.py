@@ -1,4 +1,4 @@
-"""Outputs: annotated video / images, JSON, OBJ meshes and NPZ arrays.
+"""Outputs: annotated video / images, JSON, OBJ meshes, NPZ arrays and DensePose IUV images.
 
 Every sink is a context manager whose ``close`` is idempotent and leaves a complete file, so
 the caller closes them in ``finally`` and an interrupted run (Ctrl-C, SIGTERM) keeps a
@@ -243,6 +243,36 @@ class ObjSink(Sink):
             path = self.folder / name
             path.write_text(buf.getvalue() + self._tail)
             paths.append(path)
+        return paths
+
+
+class IuvSink(Sink):
+    """Per frame, the DensePose dumps detectron2's and DensePose's tools write, as lossless
+    PNGs in a folder: ``<stem>_IUV.png`` (blue = part index I 0..24, green = U * 255, red =
+    V * 255; ``cv2.imread`` gives back ``DensePoseFrame.iuv``) and ``<stem>_INDS.png`` (8-bit:
+    0 background, k = the frame's k-th person in the JSON export's order)."""
+
+    def __init__(self, folder: str | Path) -> None:
+        self.folder = Path(folder)
+        if self.folder.suffix.lower() in (".png", ".npz", ".mp4", ".json"):
+            raise SinkError(f"--export-iuv needs a folder, got {self.folder}")
+        _parent_ready(self.folder / "x")
+
+    def write(self, result: FrameResult, stem: str | None = None) -> tuple[Path, Path]:
+        if result.densepose is None:
+            raise ValueError("no DensePose output: set RenderConfig(densepose=True)")
+        stem = stem or f"frame{result.index:06d}"
+        paths = (self.folder / f"{stem}_IUV.png", self.folder / f"{stem}_INDS.png")
+        for path, image in zip(
+            paths, (result.densepose.iuv, result.densepose.person_index), strict=True
+        ):
+            ok, data = cv2.imencode(".png", image)
+            if not ok:
+                raise SinkError(f"cannot encode {path}")
+            try:
+                data.tofile(path)
+            except OSError as exc:
+                raise SinkError(f"cannot write {path}: {exc.strerror or exc}") from exc
         return paths
 
 
