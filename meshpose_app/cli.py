@@ -47,6 +47,7 @@ from meshpose_core.pipeline import (
     open_source,
     parse_layers,
 )
+from meshpose_core.pipeline.camera_space import DEFAULT_FOV_DEG, CameraSpaceConfig, camera_meta
 from meshpose_core.pipeline.layers import (
     DEFAULT_LAYERS,
     IUV_STYLES,
@@ -120,6 +121,24 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--export-json", metavar="PATH", help="per-frame people as JSON")
     out.add_argument("--export-obj", metavar="DIR", help="one OBJ (6890 vertices, UVs) per person")
     out.add_argument("--export-npz", metavar="PATH", help="all people of all frames as arrays")
+    out.add_argument(
+        "--camera-space",
+        action="store_true",
+        help="also give each mesh in metres in the camera frame (JSON/NPZ vertices_camera), "
+        "assuming --fov and --body-height",
+    )
+    out.add_argument(
+        "--fov",
+        type=float,
+        metavar="DEG",
+        help=f"camera field of view across the larger image side (default {DEFAULT_FOV_DEG:.1f})",
+    )
+    out.add_argument(
+        "--body-height",
+        type=float,
+        metavar="M",
+        help="everyone's height in metres for --camera-space (default: the template's, 1.62)",
+    )
     out.add_argument(
         "--export-iuv",
         metavar="DIR",
@@ -342,6 +361,7 @@ def pipeline_config(
     outfits: tuple[tuple[str, ...], ...],
     iuv_style: str = "contour",
     densepose: bool = False,
+    camera: CameraSpaceConfig | None = None,
 ) -> PipelineConfig:
     """The library configuration of the run options: one mapping for the CLI and the GUI
     (``meshpose_app.gui.settings.ModelSettings`` has these option names)."""
@@ -357,6 +377,7 @@ def pipeline_config(
             iuv_mode=iuv_style,
             densepose=densepose,
         ),
+        camera=camera or CameraSpaceConfig(),
     )
 
 
@@ -375,6 +396,7 @@ def _config(args: argparse.Namespace) -> PipelineConfig:
         outfits=_outfits(args),
         iuv_style=args.iuv_style,
         densepose=bool(args.export_iuv),
+        camera=CameraSpaceConfig(args.camera_space, args.fov, args.body_height),
     )
 
 
@@ -534,6 +556,9 @@ class _Sinks:
                 "fps": float(self.source.fps),
                 "topology": f"meshpose-low-{LEVEL_SIZES['low']} v{FORMAT_VERSION}",
             }
+            camera = self.pipeline.config.camera
+            if camera.enabled:
+                meta["camera"] = camera_meta(camera, frame.width, frame.height)
             self.json = self._add(JsonSink(a.export_json, meta), a.export_json)
         if a.export_obj:
             self.obj = self._add(ObjSink(a.export_obj), a.export_obj)

@@ -1,7 +1,8 @@
 """``python -m meshpose_core.bench model [--presets xs,s,l] [--batches 1,8] [--iuv]``
 ``python -m meshpose_core.bench backends [--model xs_bp] [--threads 2]``
 ``python -m meshpose_core.bench pipeline [--video CLIP] [--model PATH] [--crowd IMAGE]``
-``python -m meshpose_core.bench tryon [--people 1,3] [--outfits striped_tshirt ...]``."""
+``python -m meshpose_core.bench tryon [--people 1,3] [--outfits striped_tshirt ...]``
+``python -m meshpose_core.bench camera [--people 300]``."""
 
 from __future__ import annotations
 
@@ -66,6 +67,8 @@ def main(argv: list[str] | None = None) -> None:
         help="outfits to time, each garments joined by +",
     )
     t.add_argument("--threads", type=int, default=2)
+    c = sub.add_parser("camera", help="camera-space mesh error on synthetic frames")
+    c.add_argument("--people", type=int, default=300, help="synthetic people per case")
     args = ap.parse_args(argv)
     if args.what == "model":
         from .model_bench import run
@@ -97,6 +100,10 @@ def main(argv: list[str] | None = None) -> None:
             args.mesh_painter,
             args.always_detect,
         )
+    elif args.what == "camera":
+        from .camera_bench import main as run_camera
+
+        run_camera(args.people)
     elif args.what == "tryon":
         from meshpose_core.tryon import parse_outfit
 

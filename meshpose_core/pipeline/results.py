@@ -22,7 +22,9 @@ class PersonResult:
     detection's confidence; keypoints (17, 3) COCO x, y, score; vertices (518, 3);
     visibility (518,) in [0, 1]; vertices_high (6890, 3); visibility_high (6890,) upsampled
     with the fixed topology weights; crop_to_image (2, 3) affine of this person's crop;
-    iuv (3, h, w) the network's DensePose output in crop px (see crop_to_image) or None.
+    iuv (3, h, w) the network's DensePose output in crop px (see crop_to_image) or None;
+    vertices_camera (518, 3) / vertices_high_camera (6890, 3): the meshes in metres in the
+    camera frame (x right, y down, z forward; ``camera_space``), None unless configured.
     """
 
     track_id: int
@@ -35,6 +37,8 @@ class PersonResult:
     visibility_high: np.ndarray
     crop_to_image: np.ndarray
     iuv: np.ndarray | None = None
+    vertices_camera: np.ndarray | None = None
+    vertices_high_camera: np.ndarray | None = None
 
 
 @dataclass(frozen=True, eq=False)

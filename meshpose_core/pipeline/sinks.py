@@ -158,8 +158,8 @@ class ImageSink(Sink):
 
 
 def person_json(p: PersonResult) -> dict[str, Any]:
-    """One person in the export schema (rounded: 0.01 px, 0.001 for scores)."""
-    return {
+    """One person in the export schema (rounded: 0.01 px, 0.001 for scores, 1 mm)."""
+    out = {
         "track_id": int(p.track_id),
         "box": np.round(p.box.astype(float), 2).tolist(),
         "score": round(float(p.score), 4),
@@ -167,6 +167,9 @@ def person_json(p: PersonResult) -> dict[str, Any]:
         "vertices": np.round(p.vertices.astype(float), 2).tolist(),
         "visibility": np.round(p.visibility.astype(float), 3).tolist(),
     }
+    if p.vertices_camera is not None:  # metres to the millimetre
+        out["vertices_camera"] = np.round(p.vertices_camera.astype(float), 3).tolist()
+    return out
 
 
 def _rounded_keypoints(kp: np.ndarray) -> list[list[float]]:
@@ -280,10 +283,12 @@ class NpzSink(Sink):
     """All people of all frames as flat arrays in one .npz, written at ``close``.
 
     Rows are person-frames: frame_index, track_id, box, score, keypoints, vertices,
-    visibility, vertices_high (float32, image px).
+    visibility, vertices_high (float32, image px) and, with camera-space meshes on,
+    vertices_camera, vertices_high_camera (float32, camera metres).
     """
 
     FIELDS = ("box", "score", "keypoints", "vertices", "visibility", "vertices_high")
+    OPTIONAL = ("vertices_camera", "vertices_high_camera")
 
     def __init__(self, path: str | Path) -> None:
         self.path = _parent_ready(Path(path))
@@ -298,6 +303,9 @@ class NpzSink(Sink):
             self._rows["track_id"].append(p.track_id)
             for k in self.FIELDS:
                 self._rows[k].append(getattr(p, k))
+            for k in self.OPTIONAL:
+                if getattr(p, k) is not None:
+                    self._rows.setdefault(k, []).append(getattr(p, k))
 
     def close(self) -> None:
         if self._closed:
