@@ -21,6 +21,9 @@ from .meshpose import MeshPoseConfig, MeshPoseNet
 ARCHITECTURE = "meshpose"
 WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
 PRESET_NAMES = ("xs", "s", "l", "xs_bp")
+# The model the product ships weights for (XS-sized, on BlazePose-full's pretrained features):
+# every default (CLI, Python API, export) points at it.
+DEFAULT_MODEL = "xs_bp"
 
 
 class CheckpointError(RuntimeError):
