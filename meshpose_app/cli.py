@@ -48,6 +48,7 @@ from meshpose_core.pipeline import (
     parse_layers,
 )
 from meshpose_core.pipeline.camera_space import DEFAULT_FOV_DEG, CameraSpaceConfig, camera_meta
+from meshpose_core.pipeline.glb import GlbSink
 from meshpose_core.pipeline.layers import (
     DEFAULT_LAYERS,
     IUV_STYLES,
@@ -121,6 +122,12 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--export-json", metavar="PATH", help="per-frame people as JSON")
     out.add_argument("--export-obj", metavar="DIR", help="one OBJ (6890 vertices, UVs) per person")
     out.add_argument("--export-npz", metavar="PATH", help="all people of all frames as arrays")
+    out.add_argument(
+        "--export-glb",
+        metavar="PATH",
+        help="one .glb of the run: every tracked person's mesh (UVs) animated frame by frame "
+        "(morph targets), placed in metres as --camera-space does",
+    )
     out.add_argument(
         "--camera-space",
         action="store_true",
@@ -396,7 +403,9 @@ def _config(args: argparse.Namespace) -> PipelineConfig:
         outfits=_outfits(args),
         iuv_style=args.iuv_style,
         densepose=bool(args.export_iuv),
-        camera=CameraSpaceConfig(args.camera_space, args.fov, args.body_height),
+        camera=CameraSpaceConfig(
+            args.camera_space or bool(args.export_glb), args.fov, args.body_height
+        ),
     )
 
 
@@ -539,6 +548,7 @@ class _Sinks:
         self.obj: ObjSink | None = None
         self.npz: NpzSink | None = None
         self.iuv: IuvSink | None = None
+        self.glb: GlbSink | None = None
 
     def _start(self, frame: Frame) -> None:
         a = self.args
@@ -566,6 +576,8 @@ class _Sinks:
             self.npz = self._add(NpzSink(a.export_npz), a.export_npz)
         if a.export_iuv:
             self.iuv = self._add(IuvSink(a.export_iuv), a.export_iuv)
+        if a.export_glb:
+            self.glb = self._add(GlbSink(a.export_glb, self.source.fps), a.export_glb)
 
     def _add(self, sink: SinkT, path: str) -> SinkT:
         self.open.append(sink)
@@ -594,6 +606,8 @@ class _Sinks:
             self.npz.write(result)
         if self.iuv is not None:
             self.iuv.write(result, stem)
+        if self.glb is not None:
+            self.glb.write(result)
 
     def close(self) -> None:
         """Close every output, even when one of them fails (that error is raised after)."""
