@@ -60,6 +60,7 @@ from meshpose_core.pipeline.network import BACKENDS, DEFAULT_MODEL, model_path
 from meshpose_core.pipeline.sinks import Sink, interrupts_deferred
 from meshpose_core.pipeline.sources import Frame
 from meshpose_core.render import RendererUnavailable
+from meshpose_core.resources import asset_path
 from meshpose_core.topology import FORMAT_VERSION, LEVEL_SIZES, TopologyError
 from meshpose_core.tryon import (
     GarmentError,
@@ -71,8 +72,7 @@ from meshpose_core.tryon import (
 )
 from meshpose_core.tryon.regions import REGIONS
 
-REPO = Path(__file__).resolve().parents[1]
-SAMPLE_CLIP = REPO / "assets" / "samples" / "gym_run.mp4"
+SAMPLE_CLIP = asset_path("samples", "gym_run.mp4")
 OUT_DIR = Path("out")
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
