@@ -22,6 +22,7 @@ from typing import NoReturn, TypeVar
 import cv2
 import numpy as np
 
+from meshpose_core import __version__
 from meshpose_core.detection import DetectorError
 from meshpose_core.model.checkpoint import PRESET_NAMES
 from meshpose_core.pipeline import (
@@ -57,8 +58,9 @@ from meshpose_core.pipeline.layers import (
     check_renderer,
 )
 from meshpose_core.pipeline.network import BACKENDS, DEFAULT_MODEL, model_path
+from meshpose_core.pipeline.progress import progress_bar
 from meshpose_core.pipeline.sinks import Sink, interrupts_deferred
-from meshpose_core.pipeline.sources import Frame
+from meshpose_core.pipeline.sources import CameraOptions, Frame, parse_size
 from meshpose_core.render import RendererUnavailable
 from meshpose_core.resources import asset_path
 from meshpose_core.topology import FORMAT_VERSION, LEVEL_SIZES, TopologyError
@@ -105,9 +107,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     src = ap.add_argument_group("input (one of)").add_mutually_exclusive_group()
     src.add_argument("--webcam", action="store_true", help="read a webcam (see --camera)")
-    src.add_argument("--video", metavar="PATH", help="read a video file (any FFmpeg format)")
+    src.add_argument(
+        "--video",
+        metavar="PATH|URL",
+        help="read a video file or a stream URL (rtsp://, http://, udp://: what FFmpeg opens)",
+    )
     src.add_argument("--images", metavar="PATH", help="an image file or a folder of images")
     ap.add_argument("--camera", type=int, default=0, metavar="N", help="webcam index")
+    ap.add_argument(
+        "--camera-size", type=parse_size, metavar="WxH", help="ask the webcam for this size"
+    )
+    ap.add_argument("--camera-fps", type=float, metavar="FPS", help="ask the webcam for this rate")
+    ap.add_argument("--mirror", action="store_true", help="flip webcam frames left-right")
+    ap.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
 
     out = ap.add_argument_group("output")
     out.add_argument(
@@ -442,7 +454,10 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         source = open_source(
-            webcam=args.camera if args.webcam else None, video=args.video, images=args.images
+            webcam=args.camera if args.webcam else None,
+            video=args.video,
+            images=args.images,
+            camera=CameraOptions(*(args.camera_size or (None, None)), args.camera_fps, args.mirror),
         )
     except SourceError as exc:
         return _fail(str(exc), EXIT_INPUT)
@@ -497,11 +512,13 @@ def _run(args: argparse.Namespace, config: PipelineConfig, source: Source, displ
         # unrelated pictures: no tracking across them (and no overlap: each is on its own)
         results = pipeline.stream(source, not args.sequential, independent=bool(args.images))
         stack.callback(results.close)  # stops the background threads before the source closes
+        bar = stack.enter_context(progress_bar(source.frame_count))
         try:
             start = time.perf_counter()
             for frame, result in results:
                 sinks.write(frame, result)
                 count += 1
+                bar.update(1)
                 for k in STAGES:
                     totals[k] += result.latency_ms[k]
                 shown = display.enabled and result.annotated is not None

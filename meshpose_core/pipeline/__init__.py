@@ -15,12 +15,22 @@ from .network import ModelUnavailable, Network, NetworkConfig
 from .results import STAGES, DensePoseFrame, FrameResult, PersonResult
 from .sinks import ImageSink, IuvSink, JsonSink, NpzSink, ObjSink, SinkError, VideoSink
 from .smoothing import MeshSmoother, OneEuroFilter, SmoothingConfig
-from .sources import Frame, ImageSource, Source, SourceError, VideoSource, WebcamSource, open_source
+from .sources import (
+    CameraOptions,
+    Frame,
+    ImageSource,
+    Source,
+    SourceError,
+    VideoSource,
+    WebcamSource,
+    open_source,
+)
 from .tracker import Tracker, TrackerConfig
 
 __all__ = [
     "LAYERS",
     "STAGES",
+    "CameraOptions",
     "CropConfig",
     "DensePoseFrame",
     "Frame",
