@@ -158,3 +158,18 @@ def test_wheel_in_a_fresh_venv_runs_the_sample(wheel: Path, tmp_path: Path) -> N
     assert run.returncode == 0, run.stderr[-2000:]
     data = json.loads((work / "out" / "gym_run.json").read_text())
     assert len(data["frames"]) == 120 and (work / "out" / "gym_run_annotated.mp4").stat().st_size
+
+
+def test_every_shipped_file_has_its_row_in_attribution() -> None:
+    """assets/ATTRIBUTION.md names each file of assets/ and weights/ (the package data)."""
+    text = (REPO / "assets" / "ATTRIBUTION.md").read_text()
+    shipped = [
+        p.relative_to(REPO).as_posix()
+        for folder in ("assets", "weights")
+        for p in sorted((REPO / folder).rglob("*"))
+        if p.is_file()
+    ]
+    missing = [p for p in shipped if f"`{p}`" not in text]
+    assert not missing, f"add a row to assets/ATTRIBUTION.md for {missing}"
+    card = json.loads((REPO / "weights" / "meshpose_xs_bp.json").read_text())
+    assert "non-commercial" in card["licence"]
