@@ -15,7 +15,9 @@ from pathlib import Path
 
 
 def _data(folder: str) -> Path:
-    return Path(str(files("meshpose_core").joinpath("_data", folder)))
+    """The folder, links resolved: in a checkout the repository's own (so messages name
+    ``weights/...``, not the link)."""
+    return Path(str(files("meshpose_core").joinpath("_data", folder))).resolve()
 
 
 def asset_path(*parts: str) -> Path:
