@@ -594,7 +594,8 @@ class _Sinks:
         if a.export_iuv:
             self.iuv = self._add(IuvSink(a.export_iuv), a.export_iuv)
         if a.export_glb:
-            self.glb = self._add(GlbSink(a.export_glb, self.source.fps), a.export_glb)
+            outfits = load_outfits(self.pipeline.config.render.outfits)  # loaded: cached
+            self.glb = self._add(GlbSink(a.export_glb, self.source.fps, outfits), a.export_glb)
 
     def _add(self, sink: SinkT, path: str) -> SinkT:
         self.open.append(sink)
