@@ -2,7 +2,7 @@
 ``python -m meshpose_core.bench backends [--model xs_bp] [--threads 2]``
 ``python -m meshpose_core.bench pipeline [--video CLIP] [--model PATH] [--crowd IMAGE]``
 ``python -m meshpose_core.bench tryon [--people 1,3] [--outfits striped_tshirt ...]``
-``python -m meshpose_core.bench camera [--people 300]``."""
+``python -m meshpose_core.bench camera [--people 300] [--network 100]``."""
 
 from __future__ import annotations
 
@@ -69,6 +69,9 @@ def main(argv: list[str] | None = None) -> None:
     t.add_argument("--threads", type=int, default=2)
     c = sub.add_parser("camera", help="camera-space mesh error on synthetic frames")
     c.add_argument("--people", type=int, default=300, help="synthetic people per case")
+    c.add_argument(
+        "--network", type=int, default=0, metavar="N", help="also the shipped network on N frames"
+    )
     args = ap.parse_args(argv)
     if args.what == "model":
         from .model_bench import run
@@ -103,7 +106,7 @@ def main(argv: list[str] | None = None) -> None:
     elif args.what == "camera":
         from .camera_bench import main as run_camera
 
-        run_camera(args.people)
+        run_camera(args.people, network=args.network)
     elif args.what == "tryon":
         from meshpose_core.tryon import parse_outfit
 

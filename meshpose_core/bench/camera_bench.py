@@ -57,10 +57,14 @@ def _rest_heights(body: BodyModel, shapes: torch.Tensor) -> np.ndarray:
 
 
 def synthetic_people(
-    n: int, seed: int = 0, shapes: str = "adults", fov_deg: float | None = None
+    n: int,
+    seed: int = 0,
+    shapes: str = "adults",
+    fov_deg: float | None = None,
+    distance_m: tuple[float, float] = (2.0, 9.0),
 ) -> Iterator[SyntheticPerson]:
-    """``n`` random bodies (``_shapes``' kinds), poses of the pose library, cameras 2-9 m
-    away at random directions, a ``fov_deg`` camera on a 640 x 480 frame."""
+    """``n`` random bodies (``_shapes``' kinds), poses of the pose library, cameras
+    ``distance_m`` away at random directions, a ``fov_deg`` camera on a 640 x 480 frame."""
     body, poses, low = BodyModel.load(), PoseLibrary.load(), Topology.load("low")
     rng = np.random.default_rng(seed)
     gen = torch.Generator().manual_seed(seed)
@@ -77,7 +81,9 @@ def synthetic_people(
         rot = canonical_to_camera_rotation(
             rng.uniform(-180, 180), rng.uniform(-20, 25), rng.uniform(-12, 12)
         )
-        offset = np.array([rng.uniform(-0.5, 0.5), rng.uniform(-0.3, 0.3), rng.uniform(2, 9)])
+        offset = np.array(
+            [rng.uniform(-0.5, 0.5), rng.uniform(-0.3, 0.3), rng.uniform(*distance_m)]
+        )
         cam = PinholeCamera(rot, -rot @ lows[i].mean(0) + offset, f, WIDTH / 2, HEIGHT / 2)
         hips = np.einsum("ks,ksd->kd", lm_w, lows[i][lm_i])[list(HIP_KEYPOINTS)].mean(0)
         root_depth = cam.to_camera(hips)[2]
@@ -97,25 +103,78 @@ def camera_errors(
     """Median / 90th-percentile errors of the lifted high meshes: ``depth_%`` (mean depth,
     relative), ``vertex_mm`` (per vertex, absolute), ``shape_mm`` (per vertex after removing
     each mesh's mean: the body itself, scale included)."""
-    depth, vertex, shape = [], [], []
+    pairs = []
     for p in people:
         height = p.height_m if tell_height else None
         lifter = CameraLifter(CameraSpaceConfig(True, assumed_fov_deg, height))
-        _, high = lifter(WIDTH, HEIGHT, p.low_px, p.high_px)
-        truth = p.high_camera
+        pairs.append((lifter(WIDTH, HEIGHT, p.low_px, p.high_px)[1], p.high_camera))
+    return mesh_errors(pairs)
+
+
+def mesh_errors(pairs: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, float]:
+    """``camera_errors``' figures over (lifted, true) (V, 3) camera-metre mesh pairs."""
+    depth, vertex, shape = [], [], []
+    for high, truth in pairs:
         depth.append(abs(high[:, 2].mean() / truth[:, 2].mean() - 1) * 100)
         vertex.append(np.linalg.norm(high - truth, axis=1).mean() * 1e3)
         centred = (high - high.mean(0)) - (truth - truth.mean(0))
         shape.append(np.linalg.norm(centred, axis=1).mean() * 1e3)
     out = {}
     for name, values in (("depth_%", depth), ("vertex_mm", vertex), ("shape_mm", shape)):
-        out[f"{name} median"] = float(np.median(values))
-        out[f"{name} p90"] = float(np.percentile(values, 90))
+        out[f"{name} median"] = float(np.median(values)) if values else float("nan")
+        out[f"{name} p90"] = float(np.percentile(values, 90)) if values else float("nan")
     return out
 
 
-def main(people: int = 300, seed: int = 0) -> None:
-    """Print the error table of docs/pipeline.md."""
+def render_frame(person: SyntheticPerson, seed: int, fov_deg: float | None = None) -> np.ndarray:
+    """(480, 640, 3) uint8 RGB picture of ``person`` as the training data draws bodies
+    (procedural clothes and skin, lighting, a procedural background), with the frame's
+    known camera (principal point at the centre)."""
+    from meshpose_core.data.synthetic.appearance import random_appearance, random_background
+    from meshpose_core.data.synthetic.dense_labels import HighToLow
+    from meshpose_core.data.synthetic.sample import _colour
+    from meshpose_core.render import rasterize
+
+    rng = np.random.default_rng(seed)
+    h2l = HighToLow.build()
+    f = focal_px(WIDTH, HEIGHT, fov_deg)
+    cam = PinholeCamera(np.eye(3), np.zeros(3), f, WIDTH / 2, HEIGHT / 2)
+    px = cam.project(person.high_camera)
+    px[:, 2] *= f / float(person.high_camera[:, 2].mean())  # depth in px: ordering only
+    meshes = [(px, h2l.high.faces)]
+    frags = rasterize(meshes, WIDTH, HEIGHT)
+    colour = _colour(frags, meshes, [random_appearance(rng)], h2l, rng)
+    background = random_background(rng, (HEIGHT, WIDTH)).astype(np.float32)
+    image = np.where(frags.mask[..., None], colour, background)
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def network_errors(n: int, seed: int = 0, model: str | None = None) -> dict[str, float]:
+    """``camera_errors``' figures for the network's own meshes: ``n`` adults 3.5-9 m away
+    rendered as training pictures, run through ``MeshPoseLive`` with the true field of view
+    and the template height assumed; ``missed``: people the pipeline did not find."""
+    from meshpose_core.live import MeshPoseLive
+    from meshpose_core.model.checkpoint import DEFAULT_MODEL
+
+    people = list(synthetic_people(n, seed, "adults", None, (3.5, 9.0)))
+    pairs = []
+    with MeshPoseLive("image", model or DEFAULT_MODEL, camera_space=True, threads=1) as live:
+        for i, p in enumerate(people):
+            found = live(render_frame(p, seed * 1000 + i), color="rgb").people
+            if not found:
+                continue
+            centre = p.high_px[:, :2].mean(0)
+            best = min(found, key=lambda q: np.linalg.norm(q.vertices[:, :2].mean(0) - centre))
+            assert best.vertices_camera is not None
+            pairs.append((best.vertices_camera, p.high_camera))
+    out = mesh_errors(pairs)
+    out["missed"] = float(n - len(pairs))
+    return out
+
+
+def main(people: int = 300, seed: int = 0, network: int = 0) -> None:
+    """Print the error table of docs/pipeline.md (``network`` > 0: also the shipped network
+    on that many rendered frames)."""
     cases = [
         ("adults 1.50-1.95 m, template size assumed", "adults", None, None, False),
         ("adults, true height given (--body-height)", "adults", None, None, True),
@@ -131,4 +190,12 @@ def main(people: int = 300, seed: int = 0) -> None:
             f"{label:45s} depth {e['depth_% median']:5.1f} % (p90 {e['depth_% p90']:5.1f}) "
             f"vertex {e['vertex_mm median']:6.0f} mm (p90 {e['vertex_mm p90']:6.0f}) "
             f"shape {e['shape_mm median']:4.0f} mm (p90 {e['shape_mm p90']:4.0f})"
+        )
+    if network:
+        e = network_errors(network, seed)
+        print(
+            f"{'shipped network, rendered adults 3.5-9 m':45s} depth {e['depth_% median']:5.1f} % "
+            f"(p90 {e['depth_% p90']:5.1f}) vertex {e['vertex_mm median']:6.0f} mm "
+            f"(p90 {e['vertex_mm p90']:6.0f}) shape {e['shape_mm median']:4.0f} mm "
+            f"(p90 {e['shape_mm p90']:4.0f}); missed {e['missed']:.0f} of {network}"
         )
