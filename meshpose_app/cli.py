@@ -1,5 +1,6 @@
 """``meshpose-demo`` / ``python run_demo.py``: run the MeshPose Live pipeline on a webcam, a video
-or images and write the annotated result (and optional JSON / OBJ / NPZ exports).
+or images and write the annotated result (and optional JSON / OBJ / NPZ / IUV / GLB
+exports).
 
 With no arguments it processes the bundled sample clip headless into ``out/``. Every error is
 one line on stderr with a non-zero exit status (1: bad input or output, e.g. an unreadable
