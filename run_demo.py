@@ -1,6 +1,6 @@
 """Run the MeshPose Live demo: ``python run_demo.py --help`` (no arguments: the sample clip)."""
 
-from app.cli import main
+from meshpose_app.cli import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -1,6 +1,7 @@
 """ONNX and LiteRT (TFLite) export of MeshPose: crop pixels -> (vertices, visibility[, iuv]).
 
-    python -m meshpose_core.export --model xs --out model.onnx [--iuv] [--random-init]
+    python -m meshpose_core.export --out model.onnx [--model xs_bp] [--iuv]
+    python -m meshpose_core.export --model xs --random-init --out xs.onnx  # untrained preset
     python -m meshpose_core.export --model xs_bp --format tflite --out weights/x.tflite
 
 The graph takes (B, H, W, 3) float RGB pixels 0..255 (the pipeline's crops, only cast) and
@@ -28,6 +29,8 @@ import torch
 from torch import nn
 
 from meshpose_core.model.checkpoint import (
+    DEFAULT_MODEL,
+    PRESET_NAMES,
     CheckpointError,
     file_sha256,
     load_checkpoint,
@@ -134,7 +137,12 @@ def tflite_sidecar_matches(tflite: Path, weights_sha256: str) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Export MeshPose to ONNX or TFLite (LiteRT).")
-    ap.add_argument("--model", default="xs", help="xs | s | l (shipped weights) or a checkpoint")
+    ap.add_argument(
+        "--model",
+        default=DEFAULT_MODEL,
+        help=f"{' | '.join(PRESET_NAMES)} (weights/meshpose_<name>.safetensors; only "
+        f"{DEFAULT_MODEL} ships) or a checkpoint path",
+    )
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--format", choices=("onnx", "tflite"), default="onnx")
     ap.add_argument("--iuv", action="store_true", help="include the dense IUV output")

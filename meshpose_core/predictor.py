@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from meshpose_core.model.checkpoint import (
+    DEFAULT_MODEL,
     PRESET_NAMES,
     CheckpointError,
     load_checkpoint,
@@ -128,7 +129,7 @@ def pick_device(device: str) -> torch.device:
 
 
 class MeshPose:
-    """PyTorch inference: ``MeshPose.from_pretrained("xs").predict(crops)``."""
+    """PyTorch inference: ``MeshPose.from_pretrained().predict(crops)`` (the shipped weights)."""
 
     def __init__(self, net: MeshPoseNet, card: dict | None = None, device: str = "auto") -> None:
         self.device = pick_device(device)
@@ -143,8 +144,11 @@ class MeshPose:
         self.finish = Finisher()
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str | Path = "xs", device: str = "auto") -> MeshPose:
-        """A preset name ('xs', 's', 'l', 'xs_bp': shipped weights) or a checkpoint path."""
+    def from_pretrained(
+        cls, name_or_path: str | Path = DEFAULT_MODEL, device: str = "auto"
+    ) -> MeshPose:
+        """A preset name ('xs_bp': the shipped weights, the default; 'xs', 's', 'l' once
+        trained) or a checkpoint path."""
         path = resolve_weights(name_or_path)
         if not path.is_file() and str(name_or_path).lower() in PRESET_NAMES:
             raise CheckpointError(

@@ -28,13 +28,19 @@ from PyQt6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
 from PyQt6.QtGui import QDropEvent
 from PyQt6.QtWidgets import QComboBox
 
-from app.cli import SAMPLE_CLIP
-from app.gui.garment_panel import OPEN_IMAGE
-from app.gui.main_window import MainWindow
-from app.gui.model_panel import RENDERERS
-from app.gui.player import SourceSpec
-from app.gui.settings import GUI_LAYERS, LayerSettings, ModelSettings, load_layers, save_layers
-from app.gui.worker import FramePacket
+from meshpose_app.cli import SAMPLE_CLIP
+from meshpose_app.gui.garment_panel import OPEN_IMAGE
+from meshpose_app.gui.main_window import MainWindow
+from meshpose_app.gui.model_panel import RENDERERS
+from meshpose_app.gui.player import SourceSpec
+from meshpose_app.gui.settings import (
+    GUI_LAYERS,
+    LayerSettings,
+    ModelSettings,
+    load_layers,
+    save_layers,
+)
+from meshpose_app.gui.worker import FramePacket
 from meshpose_core.model import checkpoint
 from meshpose_core.pipeline.network import Network
 from meshpose_core.pipeline.sinks import SCHEMA_PATH
@@ -420,31 +426,33 @@ def test_without_gl_the_cpu_rasterizer_draws_and_says_so(
 
 
 def test_cli_opens_the_window_for_video_and_webcam(monkeypatch) -> None:
-    import app.gui
-    import app.gui.main_window
-    from app.cli import main
+    import meshpose_app.gui
+    import meshpose_app.gui.main_window
+    from meshpose_app.cli import main
 
     calls = []
-    monkeypatch.setattr(app.gui, "can_show_gui", lambda: True)
-    monkeypatch.setattr(app.gui.main_window, "run_gui", lambda args: calls.append(args) or 0)
+    monkeypatch.setattr(meshpose_app.gui, "can_show_gui", lambda: True)
+    monkeypatch.setattr(
+        meshpose_app.gui.main_window, "run_gui", lambda args: calls.append(args) or 0
+    )
     assert main(["--video", str(SAMPLE_CLIP)]) == 0
     assert main(["--webcam", "--camera", "3"]) == 0
     assert calls[0].video == str(SAMPLE_CLIP) and calls[1].webcam and calls[1].camera == 3
 
 
 def test_bad_layer_option_is_one_error_line(monkeypatch, capsys, tmp_path) -> None:
-    import app.gui
-    from app.cli import main
+    import meshpose_app.gui
+    from meshpose_app.cli import main
 
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))  # never the user's settings
-    monkeypatch.setattr(app.gui, "can_show_gui", lambda: True)
+    monkeypatch.setattr(meshpose_app.gui, "can_show_gui", lambda: True)
     assert main(["--video", str(SAMPLE_CLIP), "--layers", "mesh,bones"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "unknown layer 'bones'" in err
 
 
 def test_always_detect_box_reaches_the_pipeline_and_the_cli_args(qtbot) -> None:
-    from app.gui.model_panel import ModelPanel
+    from meshpose_app.gui.model_panel import ModelPanel
 
     base = ModelSettings.defaults()
     assert not base.always_detect

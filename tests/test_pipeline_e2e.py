@@ -19,7 +19,7 @@ import av
 import numpy as np
 import pytest
 
-from app.cli import main
+from meshpose_app.cli import main
 from meshpose_core.model import checkpoint
 from meshpose_core.pipeline import (
     NetworkConfig,

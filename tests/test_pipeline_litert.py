@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from app.cli import main as cli_main
+from meshpose_app.cli import main as cli_main
 from meshpose_core.detection import BlazePoseDetector
 from meshpose_core.export import (
     EXPORT_VERSION,

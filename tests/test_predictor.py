@@ -118,3 +118,19 @@ def test_onnx_of_the_old_normalised_layout_is_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(CheckpointError, match="export it again"):
         OnnxMeshPose(old)
+
+
+def test_defaults_point_at_the_shipped_weights(tmp_path) -> None:
+    """from_pretrained() and the export CLI work out of the box (only xs_bp ships)."""
+    import inspect
+
+    from meshpose_core.model.checkpoint import DEFAULT_MODEL, resolve_weights
+
+    assert resolve_weights(DEFAULT_MODEL).is_file()
+    default = inspect.signature(MeshPose.from_pretrained).parameters["name_or_path"].default
+    assert default == DEFAULT_MODEL
+    model = MeshPose.from_pretrained(device="cpu")
+    pred = model.predict(np.zeros((1, *model.input_size, 3), np.uint8))
+    assert pred.vertices.shape == (1, 518, 3)
+    assert export_main(["--out", str(tmp_path / "default.onnx")]) == 0
+    assert (tmp_path / "default.onnx").stat().st_size > 1e6

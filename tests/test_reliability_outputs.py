@@ -8,9 +8,11 @@ import json
 import os
 import shutil
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import pytest
 from reliability_helpers import (
@@ -23,7 +25,8 @@ from reliability_helpers import (
     write_clip,
 )
 
-from meshpose_core.pipeline import FrameResult, PersonResult
+from meshpose_core.pipeline import DensePoseFrame, FrameResult, PersonResult
+from meshpose_core.pipeline.glb import GlbSink
 from meshpose_core.pipeline.output_paths import (
     Output,
     OutputPathError,
@@ -34,6 +37,7 @@ from meshpose_core.pipeline.output_paths import (
 from meshpose_core.pipeline.sinks import (
     SCHEMA_PATH,
     ImageSink,
+    IuvSink,
     JsonSink,
     NpzSink,
     ObjSink,
@@ -77,6 +81,13 @@ def _snapshot(root: Path) -> dict[str, str]:
         (["--video", "x.mp4", "--export-obj", "x.mp4"], "is an existing file"),
         (["--images", "photos", "--out", "o.mp4"], "must be a folder"),
         (["--video", "x.mp4", "--export-obj", "x.mp4/objs"], "is a file, not a folder"),
+        # the DensePose and glTF exports, checked like the others
+        (["--video", "x.mp4", "--export-iuv", "x.mp4"], "--export-iuv x.mp4 is an existing file"),
+        (["--video", "x.mp4", "--export-iuv", "iuv.png"], "must be a folder"),
+        (["--images", "photos", "--out", "a", "--export-iuv", "photos"], "is an input"),
+        (["--video", "x.mp4", "--export-glb", "o.gltf"], "--export-glb o.gltf: must be a .glb"),
+        (["--video", "x.mp4", "--export-glb", "folder"], "is an existing folder"),
+        (["--video", "x.mp4", "--export-npz", "o.glb", "--export-glb", "o.glb"], "also the output"),
     ],
 )
 def test_dangerous_output_paths_are_refused_before_anything(
@@ -93,13 +104,23 @@ def test_dangerous_output_paths_are_refused_before_anything(
 
 
 @pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root writes anyway")
-@pytest.mark.parametrize("option", ["--out", "--export-json", "--export-npz", "--export-obj"])
-def test_read_only_folder_is_refused_up_front(tiny_model, work, capsys, option) -> None:
+@pytest.mark.parametrize(
+    ("option", "name"),
+    [
+        ("--out", "o.mp4"),
+        ("--export-json", "o.json"),
+        ("--export-npz", "o.npz"),
+        ("--export-obj", "objs"),
+        ("--export-iuv", "iuv"),
+        ("--export-glb", "o.glb"),
+    ],
+)
+def test_read_only_folder_is_refused_up_front(tiny_model, work, capsys, option, name) -> None:
     locked = work / "locked"
     locked.mkdir()
     locked.chmod(0o555)
     try:
-        target = locked / ("objs" if option == "--export-obj" else "o.mp4")
+        target = locked / name
         args = ["--video", "x.mp4", option, target, "--model", tiny_model, *FAST]
         rc, _, err = run_cli(args, capsys)
     finally:
@@ -115,6 +136,8 @@ def test_read_only_folder_is_refused_up_front(tiny_model, work, capsys, option) 
         ("--video", "--export-json", "r.json"),
         ("--video", "--export-npz", "a.npz"),
         ("--video", "--export-obj", "objs"),
+        ("--video", "--export-iuv", "iuv"),
+        ("--video", "--export-glb", "r.glb"),
         ("--images", "--out", "annotated"),
     ],
 )
@@ -167,6 +190,8 @@ def _person(value: float = 1.0) -> PersonResult:
         vertices_high=np.full((6890, 3), value, np.float32),
         visibility_high=np.full(6890, 0.5, np.float32),
         crop_to_image=np.eye(2, 3, dtype=np.float32),
+        vertices_camera=np.full((518, 3), value, np.float32),
+        vertices_high_camera=np.full((6890, 3), value, np.float32),
     )
 
 
@@ -198,6 +223,26 @@ def test_files_appear_under_their_name_only_when_complete(tmp_path: Path) -> Non
     assert [p.name for p in (tmp_path / "objs").iterdir()] == ["a_id1.obj"]
 
 
+def test_iuv_and_glb_replace_a_file_only_when_complete(tmp_path: Path) -> None:
+    """The DensePose PNGs and the .glb are written under their ``.partial`` name: an
+    earlier run's file is replaced by a complete one and nothing else is left behind."""
+    iuv, glb = tmp_path / "iuv", tmp_path / "run.glb"
+    iuv.mkdir()
+    (iuv / "a_IUV.png").write_bytes(b"earlier run")
+    glb.write_bytes(b"earlier run")
+    dense = DensePoseFrame(np.full((48, 64, 3), 7, np.uint8), np.ones((48, 64), np.uint8))
+    IuvSink(iuv).write(replace(_frame(0), densepose=dense), "a")
+    assert sorted(p.name for p in iuv.iterdir()) == ["a_INDS.png", "a_IUV.png"]
+    assert (cv2.imread(str(iuv / "a_IUV.png")) == 7).all()
+    pytest.importorskip("pygltflib")  # the export extra
+    sink = GlbSink(glb, 30.0)
+    sink.write(_frame(0))
+    assert glb.read_bytes() == b"earlier run"  # until the end, the earlier file is whole
+    sink.close()
+    assert glb.read_bytes()[:4] == b"glTF"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["iuv", "run.glb"]
+
+
 def test_json_never_holds_nan_and_warns_once(tmp_path: Path) -> None:
     js = tmp_path / "nan.json"
     with warnings.catch_warnings(record=True) as caught:
@@ -212,6 +257,7 @@ def test_json_never_holds_nan_and_warns_once(tmp_path: Path) -> None:
     data = strict_json(js.read_text())  # finding 6: bare NaN tokens are not JSON
     assert data["meta"]["fps"] is None
     assert data["frames"][0]["people"][0]["vertices"][0] == [None, None, None]
+    assert data["frames"][1]["people"][0]["vertices_camera"][0] == [None, None, None]
     assert data["frames"][2]["people"][0]["vertices"][0] == [1.0, 1.0, 1.0]
     jsonschema = pytest.importorskip("jsonschema")  # a dev dependency
     jsonschema.validate(data, json.loads(SCHEMA_PATH.read_text()))  # null is in the schema

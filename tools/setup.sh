@@ -5,6 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(libegl1 libegl-mesa0 libgl1-mesa-dri libgl1 libxkbcommon0 libfontconfig1 libglib2.0-0 libdbus-1-3)
+# Qt's xcb platform plugin (the desktop window on X11; without them PyQt6 aborts with
+# "Could not load the Qt platform plugin xcb"): what libqxcb.so links beyond libxcb itself
+APT_PACKAGES+=(libx11-xcb1 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1
+  libxcb-randr0 libxcb-render-util0 libxcb-render0 libxcb-shape0 libxcb-shm0 libxcb-sync1
+  libxcb-util1 libxcb-xfixes0 libxcb-xkb1 libxkbcommon-x11-0)
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
   for p in "${APT_PACKAGES[@]}"; do
@@ -18,7 +23,8 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   else
     echo "[setup] warning: missing system packages ${missing[*]} (headless GL); install them" \
-         "with your package manager, or MeshPose falls back to its CPU rasteriser" >&2
+         "with your package manager (without the GL ones MeshPose falls back to its CPU" \
+         "rasteriser; without the xcb ones the desktop window cannot open on X11)" >&2
   fi
 fi
 

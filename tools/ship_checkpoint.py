@@ -23,6 +23,14 @@ from meshpose_core.model.checkpoint import (  # noqa: E402
     save_checkpoint,
 )
 
+# weights trained on data/real's labels inherit the research-only terms of part of its media
+RESEARCH_ONLY = (
+    "weights: research and non-commercial evaluation only (trained partly on research-only "
+    "data: LSP Extended, research video clips and photos, see data/real/README.md); derivative "
+    "of MediaPipe BlazePose-full (Apache-2.0, keep its notice); code: Apache-2.0; see "
+    "assets/ATTRIBUTION.md"
+)
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -31,6 +39,11 @@ def main() -> None:
     ap.add_argument("--compute", required=True)
     ap.add_argument("--pck-json", type=Path)
     ap.add_argument("--note", default="")
+    ap.add_argument(
+        "--licence",
+        default=RESEARCH_ONLY,
+        help="the weights' terms for the card (keep assets/ATTRIBUTION.md in step)",
+    )
     args = ap.parse_args()
     net, card = load_checkpoint(args.run / "last.safetensors")
     evals = [json.loads(x) for x in (args.run / "eval.jsonl").read_text().splitlines() if x]
@@ -52,6 +65,7 @@ def main() -> None:
         "held_out_synthetic": evals[-1] if evals else None,
         "held_out_real_pck": json.loads(args.pck_json.read_text()) if args.pck_json else None,
         "note": args.note,
+        "licence": args.licence,
     }
     if config.is_file():
         out["train_config"] = json.loads(config.read_text())

@@ -2,7 +2,8 @@
 ``python -m meshpose_core.bench backends [--model xs_bp] [--threads 2]``
 ``python -m meshpose_core.bench pipeline [--video CLIP] [--model PATH] [--crowd IMAGE]``
 ``python -m meshpose_core.bench tryon [--people 1,3] [--outfits striped_tshirt ...]``
-``python -m meshpose_core.bench surface [--model PATH] [--limit 200]``."""
+``python -m meshpose_core.bench surface [--model PATH] [--limit 200]``
+``python -m meshpose_core.bench camera [--people 300] [--network 100]``."""
 
 from __future__ import annotations
 
@@ -77,6 +78,11 @@ def main(argv: list[str] | None = None) -> None:
     s.add_argument("--limit", type=int, default=200, help="held-out fitted people scored")
     s.add_argument("--sets", default="lsp_eval,tiny_coco_val,tiny_coco_train,coco")
     s.add_argument("--json", type=Path, help="also write the figures here")
+    c = sub.add_parser("camera", help="camera-space mesh error on synthetic frames")
+    c.add_argument("--people", type=int, default=300, help="synthetic people per case")
+    c.add_argument(
+        "--network", type=int, default=0, metavar="N", help="also the shipped network on N frames"
+    )
     args = ap.parse_args(argv)
     if args.what == "surface":
         from meshpose_core.data.real.paths import DEFAULT_SHARED_ROOT, require_shared_root
@@ -116,6 +122,10 @@ def main(argv: list[str] | None = None) -> None:
             args.mesh_painter,
             args.always_detect,
         )
+    elif args.what == "camera":
+        from .camera_bench import main as run_camera
+
+        run_camera(args.people, network=args.network)
     elif args.what == "tryon":
         from meshpose_core.tryon import parse_outfit
 

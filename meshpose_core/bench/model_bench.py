@@ -15,6 +15,7 @@ from meshpose_core.export import export_onnx
 from meshpose_core.model.decoding import TopologyArrays
 from meshpose_core.model.inference import keep_freed_memory, prepare_for_inference
 from meshpose_core.model.meshpose import MeshPoseConfig, MeshPoseNet
+from meshpose_core.resources import asset_path
 from meshpose_core.topology import Topology
 
 from .timing import time_call
@@ -158,7 +159,7 @@ def run_backends(model: str, threads: int) -> dict[str, float]:
         crop = np.random.default_rng(0).integers(0, 256, (1, *runner.input_size, 3), np.uint8)
         lat = time_call(lambda r=runner, c=crop: r.infer(c), rounds=5, iters=20, warmup=5)
         figures[f"MeshPose {weights.stem} {name}"] = lat.best_round_ms
-    landmark = Path(__file__).resolve().parents[2] / "assets/blazepose/pose_landmark_full.tflite"
+    landmark = asset_path("blazepose", "pose_landmark_full.tflite")
     interp = Interpreter(model_path=str(landmark), num_threads=threads)
     interp.allocate_tensors()
     inp = interp.get_input_details()[0]

@@ -64,11 +64,11 @@ from meshpose_core.pipeline.layers import DEFAULT_LAYERS, draw_skeleton
 from meshpose_core.pipeline.network import DEFAULT_MODEL, ModelUnavailable, model_path
 from meshpose_core.pipeline.prefetch import staged
 from meshpose_core.pipeline.sources import Frame, read_image
+from meshpose_core.resources import asset_path
 
-REPO = Path(__file__).resolve().parents[2]
-SAMPLE_CLIP = REPO / "assets" / "samples" / "gym_run.mp4"
-STREET = REPO / "assets" / "test_images" / "coco_000000252219_street.jpg"
-LANDMARK_MODEL = REPO / "assets" / "blazepose" / "pose_landmark_full.tflite"
+SAMPLE_CLIP = asset_path("samples", "gym_run.mp4")
+STREET = asset_path("test_images", "coco_000000252219_street.jpg")
+LANDMARK_MODEL = asset_path("blazepose", "pose_landmark_full.tflite")
 LANDMARK_INPUT = 256
 WARMUP_FRAMES = 5
 MODES = ("sequential", "overlap")

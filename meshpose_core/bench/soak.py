@@ -27,9 +27,10 @@ import numpy as np
 
 from meshpose_core.pipeline.output_paths import partial_path
 from meshpose_core.pipeline.sources import VideoSource
+from meshpose_core.resources import asset_path
 
 REPO = Path(__file__).resolve().parents[2]
-SAMPLE = REPO / "assets" / "samples" / "gym_run.mp4"
+SAMPLE = asset_path("samples", "gym_run.mp4")
 WIDTH, HEIGHT, FPS = 640, 480, 30
 
 

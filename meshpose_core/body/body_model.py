@@ -22,13 +22,14 @@ import numpy as np
 import torch
 
 from meshpose_core.npz_io import read_npz, require
+from meshpose_core.resources import asset_path
 
 from ..topology import Topology
 from .kinematics import depth_levels, linear_blend_skinning, skinning_transforms
 from .rotations import axis_angle_to_matrix, special_procrustes
 
 FORMAT_VERSION = 1
-ASSET_PATH = Path(__file__).resolve().parents[2] / "assets" / "body" / "body_model.npz"
+ASSET_PATH = asset_path("body", "body_model.npz")
 REBUILD_HINT = "rebuild it with tools/export_body_model.py"
 NUM_VERTICES = 13348
 

@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from meshpose_core.resources import asset_path
+
 from .anchors import pose_detector_anchors
 from .decode import decode_regressors, sigmoid_scores
 from .letterbox import letterbox
@@ -30,7 +32,7 @@ from .windows import detection_windows
 if TYPE_CHECKING:
     from ai_edge_litert.interpreter import Interpreter
 
-ASSET_DIR = Path(__file__).resolve().parents[2] / "assets" / "blazepose"
+ASSET_DIR = asset_path("blazepose")
 DEFAULT_DETECTOR_PATH = ASSET_DIR / "pose_detection.tflite"
 
 INPUT_SIZE = 224

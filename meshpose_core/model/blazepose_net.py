@@ -24,9 +24,11 @@ import torch.nn.functional as F
 from safetensors import SafetensorError, safe_open
 from torch import Tensor, nn
 
+from meshpose_core.resources import weights_path
+
 FORMAT = "meshpose-blazepose-graph"
 FORMAT_VERSION = 1
-WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
+WEIGHTS_DIR = weights_path()
 DEFAULT_WEIGHTS = WEIGHTS_DIR / "blazepose_full_backbone.safetensors"
 STRIDE4 = "features_s4"
 

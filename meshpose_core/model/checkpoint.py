@@ -15,13 +15,17 @@ from typing import Any
 
 import torch
 
+from meshpose_core.resources import weights_path
 from meshpose_core.topology import FORMAT_VERSION
 
 from .meshpose import MeshPoseConfig, MeshPoseNet
 
 ARCHITECTURE = "meshpose"
-WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
+WEIGHTS_DIR = weights_path()
 PRESET_NAMES = ("xs", "s", "l", "xs_bp")
+# The model the product ships weights for (XS-sized, on BlazePose-full's pretrained features):
+# every default (CLI, Python API, export) points at it.
+DEFAULT_MODEL = "xs_bp"
 
 
 class CheckpointError(RuntimeError):

@@ -19,11 +19,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from meshpose_core.resources import weights_path
 from meshpose_core.topology import FORMAT_VERSION, LEVEL_SIZES, Topology, Upsampling
 
 from .checkpoint import CheckpointError, read_metadata
 
-DEFAULT_WEIGHTS = Path(__file__).resolve().parents[2] / "weights" / "upsampler.safetensors"
+DEFAULT_WEIGHTS = weights_path("upsampler.safetensors")
 
 
 def knn_support(fine: np.ndarray, coarse: np.ndarray, k: int) -> np.ndarray:

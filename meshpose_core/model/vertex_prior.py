@@ -18,6 +18,7 @@ from scipy.optimize import nnls
 
 from meshpose_core.data.real.joints import BLAZEPOSE_TO_COCO
 from meshpose_core.npz_io import read_npz, require, write_npz
+from meshpose_core.resources import weights_path
 from meshpose_core.topology import KEYPOINT_NAMES, NUM_COCO
 
 # BlazePose heatmap channel of each of our landmarker keypoints (KEYPOINT_NAMES order):
@@ -28,7 +29,7 @@ BLAZEPOSE_CHANNEL: dict[str, int] = {
     "left_heel": 29, "right_heel": 30, "left_big_toe": 31, "right_big_toe": 32,
 }  # fmt: skip
 NUM_HEATMAPS = 39
-DEFAULT_PRIOR_PATH = Path(__file__).resolve().parents[2] / "weights" / "blazepose_vertex_prior.npz"
+DEFAULT_PRIOR_PATH = weights_path("blazepose_vertex_prior.npz")
 PRIOR_FORMAT_VERSION = 1
 
 

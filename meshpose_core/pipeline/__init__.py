@@ -12,20 +12,32 @@ from .engine import Pipeline, PipelineConfig, results_at
 from .layers import LAYERS, LayerRenderer, RenderConfig, parse_layers
 from .motion import MotionGate, MotionGateConfig
 from .network import ModelUnavailable, Network, NetworkConfig
-from .results import STAGES, FrameResult, PersonResult
-from .sinks import ImageSink, JsonSink, NpzSink, ObjSink, SinkError, VideoSink
+from .results import STAGES, DensePoseFrame, FrameResult, PersonResult
+from .sinks import ImageSink, IuvSink, JsonSink, NpzSink, ObjSink, SinkError, VideoSink
 from .smoothing import MeshSmoother, OneEuroFilter, SmoothingConfig
-from .sources import Frame, ImageSource, Source, SourceError, VideoSource, WebcamSource, open_source
+from .sources import (
+    CameraOptions,
+    Frame,
+    ImageSource,
+    Source,
+    SourceError,
+    VideoSource,
+    WebcamSource,
+    open_source,
+)
 from .tracker import Tracker, TrackerConfig
 
 __all__ = [
     "LAYERS",
     "STAGES",
+    "CameraOptions",
     "CropConfig",
+    "DensePoseFrame",
     "Frame",
     "FrameResult",
     "ImageSink",
     "ImageSource",
+    "IuvSink",
     "JsonSink",
     "LayerRenderer",
     "MeshSmoother",

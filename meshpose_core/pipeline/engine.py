@@ -25,6 +25,7 @@ from meshpose_core.detection import BlazePoseDetector, DetectorConfig
 from meshpose_core.model.inference import keep_freed_memory
 from meshpose_core.topology import NUM_COCO, Topology, Upsampling
 
+from .camera_space import CameraLifter, CameraSpaceConfig
 from .crops import CropConfig, crop_transform, invert_affine, to_image_px, warp_crops
 from .layers import LayerRenderer, RenderConfig
 from .motion import MotionGate, MotionGateConfig
@@ -47,6 +48,8 @@ class PipelineConfig:
     crop: CropConfig = field(default_factory=CropConfig)
     smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)
     render: RenderConfig = field(default_factory=RenderConfig)
+    # each person's mesh also in metres in the camera frame (assumed camera and body size)
+    camera: CameraSpaceConfig = field(default_factory=CameraSpaceConfig)
     fps_hint: float = 30.0  # frame rate assumed for smoothing when timestamps do not tell
 
 
@@ -66,8 +69,10 @@ class Pipeline:
             if config.smoothing.enabled
             else None
         )
-        self.renderer = LayerRenderer(config.render) if config.render.layers else None
+        wanted = config.render.layers or config.render.densepose
+        self.renderer = LayerRenderer(config.render) if wanted else None
         self._low = Topology.load("low")
+        self.lifter = CameraLifter(config.camera) if config.camera.enabled else None
         self._upsampling = Upsampling.load()
         self._crops: np.ndarray | None = None
         self._last_start: float | None = None
@@ -164,12 +169,16 @@ class Pipeline:
         )
 
     def annotate(self, frame: Frame, result: FrameResult) -> FrameResult:
-        """Draw the layers of ``result`` onto ``frame`` (sets ``annotated`` and the render
-        latency; nothing to do without layers); returns ``result``."""
+        """Draw the layers of ``result`` onto ``frame`` and render its DensePose output when
+        configured (sets ``annotated``, ``densepose`` and the render latency; nothing to do
+        without either); returns ``result``."""
         if self.renderer is not None:
             t = time.perf_counter()
-            hud = self.hud_lines(len(result.people))
-            result.annotated = self.renderer.render(frame.image, result.people, hud)
+            if self.config.render.layers:
+                hud = self.hud_lines(len(result.people))
+                result.annotated = self.renderer.render(frame.image, result.people, hud)
+            if self.config.render.densepose:
+                result.densepose = self.renderer.densepose(result.people, frame.width, frame.height)
             result.latency_ms["render"] = (time.perf_counter() - t) * 1e3
         self._last_latency = result.latency_ms
         return result
@@ -202,6 +211,7 @@ class Pipeline:
                     tr.id, frame.timestamp, tr.scale, v, pred.visibility[i], vh, vis_high[i]
                 )
                 kp = np.concatenate([self._low.keypoints(v)[:NUM_COCO, :2], kp[:, 2:]], axis=1)
+            camera = self.lifter(frame.width, frame.height, v, vh) if self.lifter else [None] * 2
             people.append(
                 PersonResult(
                     track_id=tr.id,
@@ -214,6 +224,8 @@ class Pipeline:
                     visibility_high=vis_high[i].astype(np.float32),
                     crop_to_image=to_image[i],
                     iuv=None if pred.iuv is None else pred.iuv[i],
+                    vertices_camera=camera[0],
+                    vertices_high_camera=camera[1],
                 )
             )
         lat["upsample"] = up_ms + (time.perf_counter() - t) * 1e3

@@ -61,7 +61,7 @@ from meshpose_core.tryon import (
 from meshpose_core.tryon.layer import GarmentLayer, xy_box
 from meshpose_core.tryon.normals import VertexNormals
 
-from .results import PersonResult
+from .results import DensePoseFrame, PersonResult
 
 LAYERS: tuple[str, ...] = ("mesh", "visibility", "iuv", "garment", "keypoints", "boxes", "hud")
 SURFACE_LAYERS: frozenset[str] = frozenset({"mesh", "visibility", "iuv"})
@@ -77,6 +77,8 @@ DEFAULT_OPACITY: dict[str, float] = {
     "hud": 1.0,
 }
 DEFAULT_LAYERS = "mesh,keypoints,boxes,hud"
+# how the iuv layer looks: apply_net's dp_contour, dp_segm (parts), dp_u, dp_v
+IUV_STYLES: tuple[str, ...] = ("contour", "parts", "u", "v")
 RENDERERS: tuple[str, ...] = ("moderngl", "pyrender", "cpu")
 # who draws the mesh layer when it is the only surface layer: "auto" picks GL on a GPU and
 # the compiled CPU painter where OpenGL is software (llvmpipe: ~3x slower than it) or absent
@@ -117,7 +119,8 @@ class RenderConfig:
     renderer: str = "moderngl"
     mesh_painter: str = "auto"  # MESH_PAINTERS
     keypoint_threshold: float = 0.3  # skeleton: hide keypoints scored below this
-    iuv_mode: str = "contour"  # see meshpose_core.render.iuv_colormap
+    iuv_mode: str = "contour"  # the iuv layer's look: IUV_STYLES (render.iuv_colormap)
+    densepose: bool = False  # also render each frame's DensePose IUV + person index
     focal: float = 1.0  # assumed focal length / max(W, H), only to order people in depth
     outfits: tuple[tuple[str, ...], ...] = ()
     tryon: TryOnConfig = field(default_factory=_default_tryon)
@@ -258,6 +261,8 @@ class LayerRenderer:
         for name, _ in config.layers:
             if name not in LAYERS:
                 raise ValueError(f"unknown layer {name!r}; choose from {LAYERS}")
+        if config.iuv_mode not in IUV_STYLES:
+            raise ValueError(f"unknown IUV style {config.iuv_mode!r}; choose one of {IUV_STYLES}")
         self._topology = Topology.load("high")
         self._normals = VertexNormals(self._topology.faces, self._topology.num_vertices)
         self._rast: Rasterizer | None = None
@@ -325,6 +330,20 @@ class LayerRenderer:
             self._frags = Fragments.allocate(bw, bh)
         frags = self._rasterizer().rasterize(meshes, bw, bh, out=self._frags)
         return sub_fragments(frags, 0, r1 - r0, 0, c1 - c0)
+
+    def densepose(self, people: Sequence[PersonResult], width: int, height: int) -> DensePoseFrame:
+        """The frame's DensePose IUV and person index (``DensePoseFrame``), from the same
+        rasterisation as the surface layers (depth-ordered, only the people's rectangle)."""
+        iuv = np.zeros((height, width, 3), np.uint8)
+        index = np.zeros((height, width), np.uint8)
+        rect = people_bounds(people, width, height) if people else (0, 0, 0, 0)
+        r0, r1, c0, c1 = rect
+        if r1 > r0 and c1 > c0:
+            frags = self._fragments(people, rect, max(width, height))
+            topo = self._topology
+            iuv[r0:r1, c0:c1] = iuv_image(frags, topo.face_part, topo.corner_part_uv)
+            index[r0:r1, c0:c1] = np.clip(frags.mesh_id + 1, 0, 255)
+        return DensePoseFrame(iuv, index)
 
     def _garments(
         self, people: Sequence[PersonResult], width: int, height: int, with_bodies: bool

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from meshpose_core.model.checkpoint import (
+    DEFAULT_MODEL,
     PRESET_NAMES,
     CheckpointError,
     file_sha256,
@@ -35,16 +36,14 @@ from meshpose_core.model.checkpoint import (
 )
 from meshpose_core.predictor import Prediction
 
+__all__ = ["DEFAULT_MODEL"]  # re-exported: the CLI's and tools' default
+
 BACKENDS: tuple[str, ...] = ("auto", "torch", "onnx", "litert")
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 
 
 class ModelUnavailable(RuntimeError):  # noqa: N818 - reads as a state, like the renderer's
     """The chosen model's weights do not exist (yet); the message says how to get them."""
-
-
-# The model the product ships weights for (XS-sized, on BlazePose-full's pretrained features).
-DEFAULT_MODEL = "xs_bp"
 
 
 @dataclass(frozen=True)

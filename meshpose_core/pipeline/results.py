@@ -22,7 +22,9 @@ class PersonResult:
     detection's confidence; keypoints (17, 3) COCO x, y, score; vertices (518, 3);
     visibility (518,) in [0, 1]; vertices_high (6890, 3); visibility_high (6890,) upsampled
     with the fixed topology weights; crop_to_image (2, 3) affine of this person's crop;
-    iuv (3, h, w) the network's DensePose output in crop px (see crop_to_image) or None.
+    iuv (3, h, w) the network's DensePose output in crop px (see crop_to_image) or None;
+    vertices_camera (518, 3) / vertices_high_camera (6890, 3): the meshes in metres in the
+    camera frame (x right, y down, z forward; ``camera_space``), None unless configured.
     """
 
     track_id: int
@@ -35,12 +37,30 @@ class PersonResult:
     visibility_high: np.ndarray
     crop_to_image: np.ndarray
     iuv: np.ndarray | None = None
+    vertices_camera: np.ndarray | None = None
+    vertices_high_camera: np.ndarray | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class DensePoseFrame:
+    """The frame's DensePose output in detectron2 / DensePose's dump convention, rendered
+    from every person's mesh at once (nearer people hide farther ones).
+
+    iuv (H, W, 3) uint8: channel 0 = part index I (0 background, 1..24), 1 = round(U * 255),
+    2 = round(V * 255) (``cv2.imwrite`` writes it as DensePose's IUV.png: blue = I);
+    person_index (H, W) uint8: 0 background, k = the frame's k-th person (1-based, the order
+    of ``FrameResult.people`` and of the JSON export), like DensePose's INDS.png.
+    """
+
+    iuv: np.ndarray
+    person_index: np.ndarray
 
 
 @dataclass(eq=False)
 class FrameResult:
     """Everything known about one frame. latency_ms has one entry per ``STAGES`` name;
-    annotated is the rendered frame (None when no layer is enabled)."""
+    annotated is the rendered frame (None when no layer is enabled); densepose is set when
+    ``RenderConfig.densepose`` asks for it."""
 
     index: int
     timestamp: float
@@ -51,6 +71,7 @@ class FrameResult:
     annotated: np.ndarray | None = None
     name: str | None = None
     detected: bool = False  # whether the detector ran on this frame
+    densepose: DensePoseFrame | None = None
 
     @property
     def total_ms(self) -> float:

@@ -1,4 +1,4 @@
-"""Outputs: annotated video / images, JSON, OBJ meshes and NPZ arrays.
+"""Outputs: annotated video / images, JSON, OBJ meshes, NPZ arrays and DensePose IUV images.
 
 Every sink is a context manager whose ``close`` is idempotent and leaves a complete file, so
 the caller closes them in ``finally`` and an interrupted run (Ctrl-C, SIGTERM) keeps a
@@ -191,8 +191,8 @@ def _write_whole(path: Path, data: bytes) -> None:
 
 
 def person_json(p: PersonResult) -> dict[str, Any]:
-    """One person in the export schema (rounded: 0.01 px, 0.001 for scores)."""
-    return {
+    """One person in the export schema (rounded: 0.01 px, 0.001 for scores, 1 mm)."""
+    out = {
         "track_id": int(p.track_id),
         "box": np.round(p.box.astype(float), 2).tolist(),
         "score": round(float(p.score), 4),
@@ -200,6 +200,9 @@ def person_json(p: PersonResult) -> dict[str, Any]:
         "vertices": np.round(p.vertices.astype(float), 2).tolist(),
         "visibility": np.round(p.visibility.astype(float), 3).tolist(),
     }
+    if p.vertices_camera is not None:  # metres to the millimetre
+        out["vertices_camera"] = np.round(p.vertices_camera.astype(float), 3).tolist()
+    return out
 
 
 def _rounded_keypoints(kp: np.ndarray) -> list[list[float]]:
@@ -325,14 +328,45 @@ class ObjSink(Sink):
         return paths
 
 
+class IuvSink(Sink):
+    """Per frame, the DensePose dumps detectron2's and DensePose's tools write, as lossless
+    PNGs in a folder: ``<stem>_IUV.png`` (blue = part index I 0..24, green = U * 255, red =
+    V * 255; ``cv2.imread`` gives back ``DensePoseFrame.iuv``) and ``<stem>_INDS.png`` (8-bit:
+    0 background, k = the frame's k-th person in the JSON export's order)."""
+
+    REFUSED_SUFFIXES = (".png", ".npz", ".mp4", ".json")  # a folder named like a file: a slip
+
+    def __init__(self, folder: str | Path) -> None:
+        self.folder = Path(folder)
+        if self.folder.suffix.lower() in self.REFUSED_SUFFIXES:
+            raise SinkError(f"--export-iuv needs a folder, got {self.folder}")
+        _parent_ready(self.folder / "x")
+
+    def write(self, result: FrameResult, stem: str | None = None) -> tuple[Path, Path]:
+        if result.densepose is None:
+            raise ValueError("no DensePose output: set RenderConfig(densepose=True)")
+        stem = stem or f"frame{result.index:06d}"
+        paths = (self.folder / f"{stem}_IUV.png", self.folder / f"{stem}_INDS.png")
+        for path, image in zip(
+            paths, (result.densepose.iuv, result.densepose.person_index), strict=True
+        ):
+            ok, data = cv2.imencode(".png", image)
+            if not ok:
+                raise SinkError(f"cannot encode {path}")
+            _write_whole(path, data.tobytes())
+        return paths
+
+
 class NpzSink(Sink):
     """All people of all frames as flat arrays in one .npz, written at ``close``.
 
     Rows are person-frames: frame_index, track_id, box, score, keypoints, vertices,
-    visibility, vertices_high (float32, image px).
+    visibility, vertices_high (float32, image px) and, with camera-space meshes on,
+    vertices_camera, vertices_high_camera (float32, camera metres).
     """
 
     FIELDS = ("box", "score", "keypoints", "vertices", "visibility", "vertices_high")
+    OPTIONAL = ("vertices_camera", "vertices_high_camera")
 
     def __init__(self, path: str | Path) -> None:
         self.path = _parent_ready(Path(path))
@@ -347,6 +381,9 @@ class NpzSink(Sink):
             self._rows["track_id"].append(p.track_id)
             for k in self.FIELDS:
                 self._rows[k].append(getattr(p, k))
+            for k in self.OPTIONAL:
+                if getattr(p, k) is not None:
+                    self._rows.setdefault(k, []).append(getattr(p, k))
 
     def close(self) -> None:
         if self._closed:

@@ -13,6 +13,7 @@ coordinate derived from them are as the video is meant to be seen.
 from __future__ import annotations
 
 import abc
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -33,6 +34,8 @@ DEFAULT_FPS = 30.0  # when a camera or a file does not say
 # only 0..99 name a camera of the default API (-1 crashed some V4L2 builds)
 MAX_CAMERA_INDEX = 99
 MIN_SIDE = 2  # pixels: a smaller image has nothing to find and breaks the resizes
+URL_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+STREAM_TIMEOUT_S = 10.0  # opening or reading a stream URL
 
 
 class SourceError(RuntimeError):
@@ -106,10 +109,31 @@ def check_camera_index(index: int) -> int:
     return index
 
 
+@dataclass(frozen=True)
+class CameraOptions:
+    """What to ask a webcam for: width x height and fps (None: the camera's default; the
+    driver picks its nearest mode, ``WebcamSource`` reports what it got), mirror: flip
+    frames left-right, like a mirror (the usual selfie view)."""
+
+    width: int | None = None
+    height: int | None = None
+    fps: float | None = None
+    mirror: bool = False
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """``"1280x720"`` -> (1280, 720); ``ValueError`` (one line) otherwise."""
+    w, sep, h = text.lower().partition("x")
+    if not (sep and w.isdigit() and h.isdigit() and int(w) > 0 and int(h) > 0):
+        raise ValueError(f"size must be WIDTHxHEIGHT, e.g. 1280x720, got {text!r}")
+    return int(w), int(h)
+
+
 class WebcamSource(Source):
     """A camera by index through OpenCV; timestamps are wall-clock seconds since opening."""
 
-    def __init__(self, index: int = 0) -> None:
+    def __init__(self, index: int = 0, options: CameraOptions | None = None) -> None:
+        self.options = options = options or CameraOptions()
         try:
             check_camera_index(index)
         except ValueError as exc:
@@ -128,7 +152,22 @@ class WebcamSource(Source):
                 f"no camera found at index {index}: connect a webcam (or try --camera N), "
                 "or process a file with --video PATH or --images PATH"
             )
+        for prop, value in (
+            (cv2.CAP_PROP_FRAME_WIDTH, options.width),
+            (cv2.CAP_PROP_FRAME_HEIGHT, options.height),
+            (cv2.CAP_PROP_FPS, options.fps),
+        ):
+            if value is not None:
+                self._capture.set(prop, float(value))
         self.fps = float(self._capture.get(cv2.CAP_PROP_FPS) or 0.0) or DEFAULT_FPS
+        size = (
+            self._capture.get(cv2.CAP_PROP_FRAME_WIDTH),
+            self._capture.get(cv2.CAP_PROP_FRAME_HEIGHT),
+        )
+        if all(size):
+            self.description += f" {int(size[0])}x{int(size[1])}"
+        if options.mirror:
+            self.description += " mirrored"
 
     def __iter__(self) -> Iterator[Frame]:
         start = time.monotonic()
@@ -137,6 +176,8 @@ class WebcamSource(Source):
             ok, bgr = self._capture.read()
             if not ok:  # unplugged or closed: the stream simply ends
                 return
+            if self.options.mirror:
+                bgr = bgr[:, ::-1]
             yield Frame(as_rgb8(bgr), time.monotonic() - start, index)
             index += 1
 
@@ -144,26 +185,40 @@ class WebcamSource(Source):
         self._capture.release()
 
 
+def is_url(text: str | Path) -> bool:
+    """Whether ``text`` is a URL (``rtsp://``, ``http://``, ``udp://``, ...) for FFmpeg."""
+    return isinstance(text, str) and URL_PATTERN.match(text) is not None
+
+
 class VideoSource(Source):
-    """A video file decoded by PyAV (FFmpeg): any container and codec FFmpeg reads."""
+    """A video file or a stream URL decoded by PyAV (FFmpeg): any container, codec and
+    protocol FFmpeg reads (RTSP, HTTP(S), HLS, UDP, ...). A stream that stalls for
+    ``STREAM_TIMEOUT_S`` ends with a ``SourceError``."""
 
     def __init__(self, path: str | Path) -> None:
         import av
 
-        self.path = path = Path(path)
+        url = is_url(path)
+        self.path: str | Path = str(path) if url else Path(path)
         self.description = str(path)
-        if not path.exists():
-            raise SourceError(f"video file not found: {path}")
-        if path.is_dir():
-            raise SourceError(f"{path} is a folder: use --images for a folder of images")
-        if path.suffix.lower() in IMAGE_SUFFIXES:
-            raise SourceError(f"{path} is an image: use --images for image files")
+        if not url:
+            path = Path(path)
+            if not path.exists():
+                raise SourceError(f"video file not found: {path}")
+            if path.is_dir():
+                raise SourceError(f"{path} is a folder: use --images for a folder of images")
+            if path.suffix.lower() in IMAGE_SUFFIXES:
+                raise SourceError(f"{path} is an image: use --images for image files")
         try:
-            self._container = av.open(str(path))
+            options = {"rtsp_transport": "tcp"} if str(path).lower().startswith("rtsp") else {}
+            self._container = av.open(
+                str(path), options=options, timeout=STREAM_TIMEOUT_S if url else None
+            )
         except (av.error.FFmpegError, OSError) as exc:
+            what = "stream" if url else "video"
             raise SourceError(
-                f"cannot read video {path}: not a video, unsupported format or corrupt "
-                f"({_reason(exc)})"
+                f"cannot read {what} {path}: not a video, unsupported format, unreachable "
+                f"or corrupt ({_reason(exc)})"
             ) from exc
         if not self._container.streams.video:
             self._container.close()
@@ -276,13 +331,15 @@ def open_source(
     video: str | Path | None = None,
     images: str | Path | None = None,
     on_skip: Callable[[str], None] | None = None,
+    camera: CameraOptions | None = None,
 ) -> Source:
-    """Open exactly one of the three kinds of input (``on_skip``: see ``ImageSource``)."""
+    """Open exactly one of the three kinds of input (``video``: a file or a stream URL;
+    ``camera``: what to ask the webcam for; ``on_skip``: see ``ImageSource``)."""
     given = [x is not None for x in (webcam, video, images)]
     if sum(given) != 1:
         raise ValueError("give exactly one of webcam, video, images")
     if webcam is not None:
-        return WebcamSource(webcam)
+        return WebcamSource(webcam, camera)
     if video is not None:
         return VideoSource(video)
     return ImageSource(images, on_skip)  # type: ignore[arg-type]

@@ -19,6 +19,7 @@ from typing import Literal
 import numpy as np
 
 from meshpose_core.npz_io import read_npz
+from meshpose_core.resources import asset_path
 
 from .combine import combine_rows
 from .parts import NUM_PARTS
@@ -28,7 +29,7 @@ LEVELS: tuple[str, ...] = ("low", "mid", "high")
 LEVEL_SIZES = {"low": 518, "mid": 1723, "high": 6890}
 Level = Literal["low", "mid", "high"]
 
-ASSET_DIR = Path(__file__).resolve().parents[2] / "assets" / "topology"
+ASSET_DIR = asset_path("topology")
 
 # COCO-17 keypoint order, then the 6 foot points of COCO-WholeBody.
 KEYPOINT_NAMES: tuple[str, ...] = (

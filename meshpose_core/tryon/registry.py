@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from meshpose_core.resources import asset_path
+
 from ..topology import Topology
 from .atlas import BodyAtlas
 from .garment import (
@@ -31,7 +33,7 @@ from .garment import (
 from .regions import REGIONS, Region, place_on_region
 from .texture import Texture, fill_gutter
 
-GARMENT_DIR = Path(__file__).resolve().parents[2] / "assets" / "garments"
+GARMENT_DIR = asset_path("garments")
 TEMPLATE_NAME = "uv_template"  # the painting guide, not a garment
 GUTTER_FRACTION = 0.04  # how far (of the texture size) island texels are copied outward
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")

@@ -3,8 +3,8 @@
 Two groups, because they cost differently: ``LayerSettings`` change only how a frame is drawn
 (applied on the next frame; the outfits of the garment layer included), ``ModelSettings``
 change the pipeline itself (the worker rebuilds its ``Pipeline``, about a second). Defaults
-are the CLI's own (``app.cli.build_parser``), and every setting maps onto a CLI option, so a
-GUI session can be repeated headless.
+are the CLI's own (``meshpose_app.cli.build_parser``), and every setting maps onto a CLI
+option, so a GUI session can be repeated headless.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ class LayerState:
 
 
 def _default_layer_states() -> Mapping[str, LayerState]:
-    from app.cli import build_parser  # the CLI's default --layers
+    from meshpose_app.cli import build_parser  # the CLI's default --layers
 
     shown = dict(parse_layers(build_parser().get_default("layers")))
     states = {"video": LayerState(True, 1.0)}
@@ -151,7 +151,7 @@ class ModelSettings:
 
     @classmethod
     def defaults(cls) -> ModelSettings:
-        from app.cli import build_parser
+        from meshpose_app.cli import build_parser
 
         return cls.from_args(build_parser().parse_args([]))
 
@@ -167,7 +167,7 @@ class ModelSettings:
 
     def pipeline_config(self, layers: LayerSettings) -> PipelineConfig:
         """The library configuration these settings stand for (the CLI's own mapping)."""
-        from app.cli import pipeline_config
+        from meshpose_app.cli import pipeline_config
 
         return pipeline_config(
             **{f.name: getattr(self, f.name) for f in fields(self)},

@@ -1,5 +1,6 @@
 """``meshpose-demo`` / ``python run_demo.py``: run the MeshPose Live pipeline on a webcam, a video
-or images and write the annotated result (and optional JSON / OBJ / NPZ exports).
+or images and write the annotated result (and optional JSON / OBJ / NPZ / IUV / GLB
+exports).
 
 With no arguments it processes the bundled sample clip headless into ``out/``. Every error is
 one line on stderr with a non-zero exit status (1: bad input or output, e.g. an unreadable
@@ -25,6 +26,7 @@ from typing import NoReturn, TypeVar
 import cv2
 import numpy as np
 
+from meshpose_core import __version__
 from meshpose_core.detection import DetectorError
 from meshpose_core.model.checkpoint import PRESET_NAMES
 from meshpose_core.pipeline import (
@@ -32,6 +34,7 @@ from meshpose_core.pipeline import (
     FrameResult,
     ImageSink,
     ImageSource,
+    IuvSink,
     JsonSink,
     ModelUnavailable,
     MotionGateConfig,
@@ -50,12 +53,29 @@ from meshpose_core.pipeline import (
     open_source,
     parse_layers,
 )
-from meshpose_core.pipeline.layers import DEFAULT_LAYERS, LAYERS, RENDERERS, check_renderer
+from meshpose_core.pipeline.camera_space import DEFAULT_FOV_DEG, CameraSpaceConfig, camera_meta
+from meshpose_core.pipeline.glb import GlbSink
+from meshpose_core.pipeline.layers import (
+    DEFAULT_LAYERS,
+    IUV_STYLES,
+    LAYERS,
+    RENDERERS,
+    check_renderer,
+)
 from meshpose_core.pipeline.network import BACKENDS, DEFAULT_MODEL, model_path
 from meshpose_core.pipeline.output_paths import Output, OutputPathError, check_outputs, unique_stems
+from meshpose_core.pipeline.progress import progress_bar
 from meshpose_core.pipeline.sinks import Sink, interrupts_deferred
-from meshpose_core.pipeline.sources import IMAGE_SUFFIXES, Frame, check_camera_index
+from meshpose_core.pipeline.sources import (
+    IMAGE_SUFFIXES,
+    CameraOptions,
+    Frame,
+    check_camera_index,
+    is_url,
+    parse_size,
+)
 from meshpose_core.render import RendererUnavailable
+from meshpose_core.resources import asset_path
 from meshpose_core.topology import FORMAT_VERSION, LEVEL_SIZES, TopologyError
 from meshpose_core.tryon import (
     GarmentError,
@@ -67,8 +87,7 @@ from meshpose_core.tryon import (
 )
 from meshpose_core.tryon.regions import REGIONS
 
-REPO = Path(__file__).resolve().parents[1]
-SAMPLE_CLIP = REPO / "assets" / "samples" / "gym_run.mp4"
+SAMPLE_CLIP = asset_path("samples", "gym_run.mp4")
 OUT_DIR = Path("out")
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_SKIPPED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -101,9 +120,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     src = ap.add_argument_group("input (one of)").add_mutually_exclusive_group()
     src.add_argument("--webcam", action="store_true", help="read a webcam (see --camera)")
-    src.add_argument("--video", metavar="PATH", help="read a video file (any FFmpeg format)")
+    src.add_argument(
+        "--video",
+        metavar="PATH|URL",
+        help="read a video file or a stream URL (rtsp://, http://, udp://: what FFmpeg opens)",
+    )
     src.add_argument("--images", metavar="PATH", help="an image file or a folder of images")
     ap.add_argument("--camera", type=_camera, default=0, metavar="N", help="webcam index")
+    ap.add_argument(
+        "--camera-size", type=parse_size, metavar="WxH", help="ask the webcam for this size"
+    )
+    ap.add_argument("--camera-fps", type=float, metavar="FPS", help="ask the webcam for this rate")
+    ap.add_argument("--mirror", action="store_true", help="flip webcam frames left-right")
+    ap.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
 
     out = ap.add_argument_group("output")
     out.add_argument(
@@ -118,6 +147,36 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--export-json", metavar="PATH", help="per-frame people as JSON")
     out.add_argument("--export-obj", metavar="DIR", help="one OBJ (6890 vertices, UVs) per person")
     out.add_argument("--export-npz", metavar="PATH", help="all people of all frames as arrays")
+    out.add_argument(
+        "--export-glb",
+        metavar="PATH",
+        help="one .glb of the run: every tracked person's mesh (UVs) animated frame by frame "
+        "(morph targets), placed in metres as --camera-space does",
+    )
+    out.add_argument(
+        "--camera-space",
+        action="store_true",
+        help="also give each mesh in metres in the camera frame (JSON/NPZ vertices_camera), "
+        "assuming --fov and --body-height",
+    )
+    out.add_argument(
+        "--fov",
+        type=float,
+        metavar="DEG",
+        help=f"camera field of view across the larger image side (default {DEFAULT_FOV_DEG:.1f})",
+    )
+    out.add_argument(
+        "--body-height",
+        type=float,
+        metavar="M",
+        help="everyone's height in metres for --camera-space (default: the template's, 1.62)",
+    )
+    out.add_argument(
+        "--export-iuv",
+        metavar="DIR",
+        help="per frame the DensePose IUV image and per-pixel person index as lossless PNGs "
+        "(<frame>_IUV.png, <frame>_INDS.png, DensePose's convention)",
+    )
 
     model = ap.add_argument_group("model")
     model.add_argument(
@@ -163,6 +222,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="LIST",
         help=f"comma-separated layers from {','.join(LAYERS)}, each optionally with an "
         "opacity as name:0.5; '' renders nothing",
+    )
+    proc.add_argument(
+        "--iuv-style",
+        default="contour",
+        choices=IUV_STYLES,
+        help="look of the iuv layer (apply_net's visualisations): contour: U, V isolines on "
+        "part colours; parts: part segmentation; u / v: the coordinate in a colour map",
     )
     proc.add_argument(
         "--garment",
@@ -339,15 +405,25 @@ def pipeline_config(
     always_detect: bool,
     layers: tuple[tuple[str, float], ...],
     outfits: tuple[tuple[str, ...], ...],
+    iuv_style: str = "contour",
+    densepose: bool = False,
+    camera: CameraSpaceConfig | None = None,
 ) -> PipelineConfig:
     """The library configuration of the run options: one mapping for the CLI and the GUI
-    (``app.gui.settings.ModelSettings`` has these option names)."""
+    (``meshpose_app.gui.settings.ModelSettings`` has these option names)."""
     return PipelineConfig(
         network=NetworkConfig(model=model, device=device, backend=backend, threads=threads),
         tracker=TrackerConfig(detect_every=detect_every, max_tracks=max_people),
         motion=MotionGateConfig(enabled=not always_detect),
         smoothing=SmoothingConfig(strength=smoothing),
-        render=RenderConfig(layers=layers, renderer=renderer, outfits=outfits),
+        render=RenderConfig(
+            layers=layers,
+            renderer=renderer,
+            outfits=outfits,
+            iuv_mode=iuv_style,
+            densepose=densepose,
+        ),
+        camera=camera or CameraSpaceConfig(),
     )
 
 
@@ -364,6 +440,11 @@ def _config(args: argparse.Namespace) -> PipelineConfig:
         always_detect=args.always_detect,
         layers=parse_layers(args.layers),
         outfits=_outfits(args),
+        iuv_style=args.iuv_style,
+        densepose=bool(args.export_iuv),
+        camera=CameraSpaceConfig(
+            args.camera_space or bool(args.export_glb), args.fov, args.body_height
+        ),
     )
 
 
@@ -380,10 +461,10 @@ def main(argv: list[str] | None = None) -> int:
         return status
     _apply_defaults(args)
     if (args.webcam or args.video) and not args.headless:
-        from app.gui import can_show_gui
+        from meshpose_app.gui import can_show_gui
 
         if can_show_gui():  # else: processed headless below, with a note saying why
-            from app.gui.main_window import run_gui
+            from meshpose_app.gui.main_window import run_gui
 
             status = _check_outputs(args, None)
             return status if status != EXIT_OK else run_gui(args)
@@ -405,6 +486,7 @@ def main(argv: list[str] | None = None) -> int:
             video=args.video,
             images=args.images,
             on_skip=lambda message: print(f"meshpose-demo: {message}", file=sys.stderr),
+            camera=CameraOptions(*(args.camera_size or (None, None)), args.camera_fps, args.mirror),
         )
     except SourceError as exc:
         return _fail(str(exc), EXIT_INPUT)
@@ -453,13 +535,19 @@ def _check_outputs(args: argparse.Namespace, source: Source | None) -> int:
         Output(Path(args.export_json), "file", "--export-json") if args.export_json else None,
         Output(Path(args.export_npz), "file", "--export-npz") if args.export_npz else None,
         Output(Path(args.export_obj), "folder", "--export-obj") if args.export_obj else None,
+        Output(Path(args.export_iuv), "folder", "--export-iuv", IuvSink.REFUSED_SUFFIXES)
+        if args.export_iuv
+        else None,
+        Output(Path(args.export_glb), "file", "--export-glb", (".glb",))
+        if args.export_glb
+        else None,
     ]
     if args.out and args.images:  # annotated images under the inputs' names
         refused = (".mp4", *IMAGE_SUFFIXES)
         outputs.insert(0, Output(Path(args.out), "folder", "--out", refused, input_names=True))
     elif args.out:
         outputs.insert(0, Output(Path(args.out), "file", "--out", (".mp4",)))
-    inputs = [Path(p) for p in (args.video, args.images) if p]
+    inputs = [Path(p) for p in (args.video, args.images) if p and not is_url(p)]
     inputs += source.files if isinstance(source, ImageSource) else []
     # the weights are an input too; missing ones are reported where the model is loaded
     with suppress(ModelUnavailable):
@@ -511,12 +599,14 @@ def _run(
         # unrelated pictures: no tracking across them (and no overlap: each is on its own)
         results = pipeline.stream(source, not args.sequential, independent=bool(args.images))
         stack.callback(results.close)  # stops the background threads before the source closes
+        bar = stack.enter_context(progress_bar(source.frame_count))
         try:
             start = time.perf_counter()
             for frame, result in results:
                 for k in STAGES:
                     totals[k] += result.latency_ms[k]
                 sinks.write(frame, result)
+                bar.update(1)
                 shown = display.enabled and result.annotated is not None
                 if shown and not display.show(result.annotated):
                     break  # the user closed the window
@@ -571,6 +661,8 @@ class _Sinks:
         self.json: JsonSink | None = None
         self.obj: ObjSink | None = None
         self.npz: NpzSink | None = None
+        self.iuv: IuvSink | None = None
+        self.glb: GlbSink | None = None
 
     def _start(self, frame: Frame) -> None:
         a = self.args
@@ -588,11 +680,19 @@ class _Sinks:
                 "fps": float(self.source.fps),
                 "topology": f"meshpose-low-{LEVEL_SIZES['low']} v{FORMAT_VERSION}",
             }
+            camera = self.pipeline.config.camera
+            if camera.enabled:
+                meta["camera"] = camera_meta(camera, frame.width, frame.height)
             self.json = self._add(JsonSink(a.export_json, meta), a.export_json)
         if a.export_obj:
             self.obj = self._add(ObjSink(a.export_obj), a.export_obj)
         if a.export_npz:
             self.npz = self._add(NpzSink(a.export_npz), a.export_npz)
+        if a.export_iuv:
+            self.iuv = self._add(IuvSink(a.export_iuv), a.export_iuv)
+        if a.export_glb:
+            outfits = load_outfits(self.pipeline.config.render.outfits)  # loaded: cached
+            self.glb = self._add(GlbSink(a.export_glb, self.source.fps, outfits), a.export_glb)
 
     def _add(self, sink: SinkT, path: str) -> SinkT:
         self.open.append((sink, path))
@@ -619,6 +719,10 @@ class _Sinks:
             self.obj.write(result, stem)
         if self.npz is not None:
             self.npz.write(result)
+        if self.iuv is not None:
+            self.iuv.write(result, stem)
+        if self.glb is not None:
+            self.glb.write(result)
 
     def close(self) -> None:
         """Close every output, even when one of them fails (that error is raised after)."""

@@ -17,7 +17,7 @@ from meshpose_core.topology import FORMAT_VERSION, LEVEL_SIZES
 
 
 def json_meta(model: str, source: str, width: int, height: int, fps: float) -> dict[str, Any]:
-    """The export's ``meta`` block, as the CLI writes it (``app.cli._Sinks``)."""
+    """The export's ``meta`` block, as the CLI writes it (``meshpose_app.cli._Sinks``)."""
     return {
         "model": model,
         "input": source,

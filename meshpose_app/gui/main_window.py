@@ -27,7 +27,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from app.cli import OUT_DIR, SAMPLE_CLIP, build_parser
+from meshpose_app.cli import OUT_DIR, SAMPLE_CLIP, build_parser
 from meshpose_core.pipeline import ImageSink, ObjSink, SinkError
 from meshpose_core.tryon import list_garments, parse_outfit
 
@@ -544,9 +544,10 @@ def run_gui(args: argparse.Namespace) -> int:
     except ValueError as exc:  # e.g. --layers mesh,bones
         print(f"meshpose-demo: error: {exc}", file=sys.stderr)
         return 2
-    if args.export_obj or args.export_npz:
+    if args.export_obj or args.export_npz or args.export_iuv or args.export_glb:
         print(
-            "note: --export-obj / --export-npz need --headless; in the window use "
+            "note: --export-obj / --export-npz / --export-iuv / --export-glb need "
+            "--headless; in the window use "
             "File > Export meshes (OBJ)",
             file=sys.stderr,
         )
