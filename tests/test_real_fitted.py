@@ -23,9 +23,9 @@ def body() -> FittedBody:
     lib = PoseLibrary.load()
     fits = BodyFits(
         shape=np.zeros((1, 10), np.float32),
-        pose=lib.poses[:1].astype(np.float32),
+        pose=np.zeros_like(lib.poses[:1], np.float32),  # anny reference pose: arms out
         global_rotation=np.zeros((1, 3), np.float32),
-        scale=np.array([40.0], np.float32),
+        scale=np.array([65.0], np.float32),
         translation=np.array([[64.0, 60.0]], np.float32),
         joint_error=np.zeros(1, np.float32),
         mask_iou=np.ones(1, np.float32),
@@ -33,7 +33,7 @@ def body() -> FittedBody:
     )
     low, high, world = pose_fits(fits)
     roi = np.array([100.0, 80.0, 120.0, 0.0], np.float32)  # centre x, y, side, rotation
-    return FittedBody(low[0], high[0], world[0], 40.0, roi, FIT)
+    return FittedBody(low[0], high[0], world[0], 65.0, roi, FIT)
 
 
 @pytest.fixture(scope="module")
@@ -52,8 +52,10 @@ def test_labels_follow_the_crop(body, supervision):
     assert abs(np.ptp(out["vertices"][:, 2]) - np.ptp(body.low[:, 2]) * k) < 1e-3
     vis = out["visibility"]
     assert 0.3 < vis.mean() < 0.8  # the front half of a body facing the camera
-    nose_side = body.low[:, 2] < np.median(body.low[:, 2]) - 5  # clearly in front
-    assert vis[nose_side].mean() > 0.9
+    # clearly in front, on the torso and head (hands and feet are a pixel or two thin here)
+    front = body.low[:, 2] < np.median(body.low[:, 2]) - 5
+    front &= np.isin(Topology.load("low").vertex_part, (1, 2, 23, 24))
+    assert vis[front].mean() > 0.95
     assert out["dp_mask"].sum() == supervision.config.dense_points
     faces = Topology.load("low").faces
     assert out["dp_face"].max() < len(faces)

@@ -37,11 +37,12 @@ HIPS = (11, 12)
 
 @dataclass(frozen=True)
 class FitLabelConfig:
-    """dense_points per sample (as the synthetic data); visibility_tolerance_m: how far behind
-    the rendered surface a vertex may lie and still count as visible."""
+    """dense_points per sample (as the synthetic data); visibility_tolerance_m (+ _px): how far
+    behind the rendered surface a vertex may lie and still count as visible."""
 
     dense_points: int = 160
     visibility_tolerance_m: float = 0.02
+    visibility_tolerance_px: float = 1.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -163,7 +164,9 @@ class FitSupervision:
         inside &= px[:, 1] < size - 0.5
         col = np.clip(np.rint(px[:, 0]).astype(int), 0, size - 1)
         row = np.clip(np.rint(px[:, 1]).astype(int), 0, size - 1)
-        tol = cfg.visibility_tolerance_m * fit.scale * factor
+        # the surface depth is sampled at the pixel centre, not at the vertex: allow the
+        # depth change across half a pixel of a steep surface as well
+        tol = cfg.visibility_tolerance_m * fit.scale * factor + cfg.visibility_tolerance_px
         visible = inside & (low[:, 2] <= frags.depth[row, col] + tol)
         person = frags.mesh_id == 0
         if silhouette is not None:
