@@ -90,18 +90,18 @@ def paint_mesh(
             out[y, x, 3] = alpha
 
 
-@njit(cache=True, nogil=True)  # no fast-math: the NaN test must stay
+@njit(cache=True, nogil=True, fastmath=FAST_MATH)
 def paint_visibility(
     mesh_id: np.ndarray,
     face_id: np.ndarray,
     bary: np.ndarray,
     faces: np.ndarray,
-    visibility: np.ndarray,  # (M, V) float32 in [0, 1], NaN = unknown
+    visibility: np.ndarray,  # (M, V) float32 in [0, 1], -inf = unknown (NaN: fast-math)
     opacity: float,
     out: np.ndarray,
 ) -> None:
     """Interpolated visibility through ``visibility_colormap``: 1 green, 0.5 yellow, 0 red,
-    NaN grey."""
+    unknown (a corner at -inf) grey."""
     for y in range(mesh_id.shape[0]):
         for x in range(mesh_id.shape[1]):
             m = mesh_id[y, x]
@@ -110,9 +110,12 @@ def paint_visibility(
                 continue
             f = face_id[y, x]
             w = 0.0
+            unknown = False
             for k in range(3):
-                w += bary[y, x, k] * visibility[m, faces[f, k]]
-            if np.isnan(w):
+                corner = visibility[m, faces[f, k]]
+                unknown |= corner == -np.inf
+                w += bary[y, x, k] * corner
+            if unknown:
                 _put(out, y, x, 128.0, 128.0, 128.0, opacity)
                 continue
             c = min(max(w, 0.0), 1.0)
@@ -254,12 +257,15 @@ class SurfacePainter:
         return out
 
     def visibility(self, frags: Fragments, visibility: np.ndarray, opacity: float) -> np.ndarray:
-        """visibility (M, V) per mesh id, in [0, 1]."""
+        """visibility (M, V) per mesh id, in [0, 1] (NaN: unknown, grey)."""
         out = self._buffer("visibility", frags)
+        vis = np.ascontiguousarray(visibility, np.float32)
+        unknown = np.isnan(vis)
+        if unknown.any():  # the loop runs with fast-math, which may not see NaN
+            vis = np.where(unknown, np.float32(-np.inf), vis)
         paint_visibility(
-            frags.mesh_id, frags.face_id, frags.bary, self._faces,
-            np.ascontiguousarray(visibility, np.float32), float(opacity), out,
-        )  # fmt: skip
+            frags.mesh_id, frags.face_id, frags.bary, self._faces, vis, float(opacity), out
+        )
         return out
 
     def iuv(self, frags: Fragments, mode: str, opacity: float) -> np.ndarray:

@@ -87,15 +87,13 @@ def sample_over(
             x0, y0 = int(tx), int(ty)
             x1, y1 = min(x0 + 1, tw - 1), min(y0 + 1, th - 1)
             fx, fy = tx - x0, ty - y0
-            keep = 1.0 - (
-                (1.0 - fy) * ((1.0 - fx) * texture[y0, x0, 3] + fx * texture[y0, x1, 3])
-                + fy * ((1.0 - fx) * texture[y1, x0, 3] + fx * texture[y1, x1, 3])
-            ) * (1.0 / 255.0)
+            w00, w01 = (1.0 - fy) * (1.0 - fx) / 255.0, (1.0 - fy) * fx / 255.0
+            w10, w11 = fy * (1.0 - fx) / 255.0, fy * fx / 255.0
+            t00, t01, t10, t11 = texture[y0, x0], texture[y0, x1], texture[y1, x0], texture[y1, x1]
+            keep = 1.0 - (w00 * t00[3] + w01 * t01[3] + w10 * t10[3] + w11 * t11[3])
             for ch in range(4):
-                s = (1.0 - fy) * ((1.0 - fx) * texture[y0, x0, ch] + fx * texture[y0, x1, ch]) + (
-                    fy * ((1.0 - fx) * texture[y1, x0, ch] + fx * texture[y1, x1, ch])
-                )
-                acc[y, x, ch] = s * (1.0 / 255.0) + acc[y, x, ch] * keep
+                s = w00 * t00[ch] + w01 * t01[ch] + w10 * t10[ch] + w11 * t11[ch]
+                acc[y, x, ch] = s + acc[y, x, ch] * keep
 
 
 @njit(cache=True, nogil=True, fastmath=FAST_MATH)
