@@ -192,7 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="process each frame completely before reading the next (lowest latency per "
         "frame; by default decoding, inference and drawing of neighbouring frames overlap "
-        "on separate threads: more frames per second)",
+        "on separate threads: more frames per second; with --webcam, by default sequential "
+        "while that keeps up with the camera)",
     )
     proc.add_argument(
         "--detect-every",
@@ -434,7 +435,9 @@ def _run(args: argparse.Namespace, config: PipelineConfig, source: Source, displ
         sinks = _Sinks(args, pipeline, source, written)
         stack.callback(_protected_close, sinks)
         # unrelated pictures: no tracking across them (and no overlap: each is on its own)
-        results = pipeline.stream(source, not args.sequential, independent=bool(args.images))
+        # a webcam: the mode with the lower latency that keeps up with it (pacing.pick_mode)
+        overlap = "auto" if args.webcam and not args.sequential else not args.sequential
+        results = pipeline.stream(source, overlap, independent=bool(args.images))
         stack.callback(results.close)  # stops the background threads before the source closes
         try:
             start = time.perf_counter()
