@@ -199,3 +199,37 @@ def test_garment_and_surface_layers_share_the_compiled_pass(
     plain = compiled_path("visibility:1", frame, people, "contour")
     same = (dressed == plain).all(-1).mean()
     assert 0.9 < same < 1.0  # the shirt covers part of the bodies, the rest is the same
+
+
+@pytest.mark.parametrize("spec", ["mesh:1", "visibility:1", "iuv:1", "garment"])
+def test_layers_are_drawn_at_the_inputs_full_resolution(bodies, spec: str) -> None:
+    """At 1280x720 every painted layer covers exactly the person's pixels at that size (the
+    fragments at full resolution), its edges follow single pixels, not blocks of an upscaled
+    smaller picture, and the frame keeps its size."""
+    width, height = 1280, 720
+    big = posed_person(bodies, 0, 1, width / 2, height / 2, 600, yaw=20)
+    frame = np.full((height, width, 3), 90, np.uint8)
+    config = RenderConfig(
+        layers=parse_layers(spec), mesh_painter="cpu", outfits=(("striped_tshirt",),)
+    )
+    renderer = LayerRenderer(config)
+    try:
+        out = renderer.render(frame, [big])
+    finally:
+        renderer.close()
+    assert out.shape == frame.shape
+    painted = (out != frame).any(-1)
+    frags = Fragments.allocate(width, height)
+    clear(frags)
+    v = big.vertices_high + np.float32([0.5, 0.5, 0])
+    rasterize_into([FaceMesh(v, Topology.load("high").faces)], frags, (0, 0))
+    if spec != "garment":  # opaque surface layers: exactly the body's pixels
+        assert (painted == frags.mask).mean() > 0.999
+    else:  # the shirt: on the body (soft edges reach one pixel beyond)
+        assert painted.sum() > 5000
+        assert (painted & ~frags.mask).sum() < 0.1 * painted.sum()
+    blocks = painted[: height // 2 * 2, : width // 2 * 2].reshape(height // 2, 2, width // 2, 2)
+    count = blocks.sum(axis=(1, 3))
+    edge_blocks = (count > 0) & (count < 4)
+    odd = (count == 1) | (count == 3)  # never seen in a 2x nearest upscale
+    assert edge_blocks.sum() > 200 and odd.sum() > 0.2 * edge_blocks.sum()
