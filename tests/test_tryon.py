@@ -392,7 +392,8 @@ def test_bodies_fragments_from_the_garment_pass(
     assert len(layers) == 1 and layers[0].rect == (r0, r1, c0, c1)
     ref_id, ref_face = ref.mesh_id[r0:r1, c0:c1], ref.face_id[r0:r1, c0:c1]
     assert (ref.mesh_id >= 0).sum() == (ref_id >= 0).sum()  # the rectangle holds the bodies
-    assert (mine[0] == ref_id).mean() > 0.999 and (mine[1] == ref_face).mean() > 0.995
+    on = ref_id >= 0  # the CPU painter leaves the background's face ids unset
+    assert (mine[0] == ref_id).mean() > 0.999 and (mine[1] == ref_face)[on].mean() > 0.99
     assert (mine[0] == 1).sum() > 1000  # the second body, partly behind the first
 
 

@@ -3,6 +3,7 @@
 ``python -m meshpose_core.bench pipeline [--video CLIP] [--model PATH] [--crowd IMAGE]``
 ``python -m meshpose_core.bench tryon [--people 1,3] [--outfits striped_tshirt ...]``
 ``python -m meshpose_core.bench layers [--sizes 640x480,1280x720] [--frames 60] [--encode]``
+``python -m meshpose_core.bench layers --render [--painters auto,gl,cpu]``
 ``python -m meshpose_core.bench paced [--sizes 640x480] [--fps 30,60] [--frames 150]``."""
 
 from __future__ import annotations
@@ -77,6 +78,10 @@ def main(argv: list[str] | None = None) -> None:
     lay.add_argument("--threads", type=int, default=2)
     lay.add_argument("--encode", action="store_true", help="include H.264 encoding (as --out)")
     lay.add_argument("--layers", help="layer sets separated by ';' (default: each + the set)")
+    lay.add_argument(
+        "--render", action="store_true", help="time the render stage alone, per painter"
+    )
+    lay.add_argument("--painters", default="auto", help="with --render: auto,gl,cpu")
     pc = sub.add_parser(
         "paced", help="capture-to-ready latency and dropped frames at a camera's frame rate"
     )
@@ -119,12 +124,14 @@ def main(argv: list[str] | None = None) -> None:
             args.always_detect,
         )
     elif args.what == "layers":
-        from .layers_bench import LAYER_SETS, parse_sizes, run_layers
+        from .layers_bench import LAYER_SETS, parse_sizes, run_layers, run_render
 
         sets = tuple(args.layers.split(";")) if args.layers else LAYER_SETS
-        run_layers(
-            parse_sizes(args.sizes), args.frames, args.model, args.threads, args.encode, sets
-        )
+        sizes = parse_sizes(args.sizes)
+        if args.render:
+            run_render(sizes, args.model, args.threads, sets, tuple(args.painters.split(",")))
+        else:
+            run_layers(sizes, args.frames, args.model, args.threads, args.encode, sets)
     elif args.what == "paced":
         from .layers_bench import parse_sizes, run_paced
 

@@ -15,6 +15,9 @@ through ``pipeline_bench.time_stream`` (H.264 decoding, sequential mode); frames
 to the annotated frame (ready for a display; ``--encode`` adds H.264 encoding as the CLI's
 ``--out``), the mean render stage and the CPU time per frame.
 
+``layers --render``: the render stage alone, timed on the people the pipeline found (median
+and best round's median; ``--painters auto,gl,cpu`` compares the painters).
+
 ``paced``: a ``pacing.PacedSource`` delivers the scene at the camera's rate (30 and 60 FPS)
 for ``--frames`` frames; per frame, capture to annotated frame ready (p50 / p95 / max ms)
 and the camera frames dropped, in sequential, overlap and "auto" mode (what the CLI's
@@ -25,10 +28,12 @@ The CPU is shared on a dev box: the load average is printed with the figures.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -43,8 +48,9 @@ from meshpose_core.pipeline import (
     VideoSink,
     VideoSource,
 )
-from meshpose_core.pipeline.layers import parse_layers
+from meshpose_core.pipeline.layers import LayerRenderer, parse_layers
 from meshpose_core.pipeline.pacing import PacedSource, PacedStats
+from meshpose_core.pipeline.results import PersonResult
 from meshpose_core.pipeline.sources import read_image
 
 from .pipeline_bench import (
@@ -56,6 +62,7 @@ from .pipeline_bench import (
     run_blazepose,
     run_meshpose,
 )
+from .timing import Latency, time_call
 
 SIZES = ((640, 480), (1280, 720))
 LAYER_SETS: tuple[str, ...] = (
@@ -121,6 +128,20 @@ def scene_clip(scene: str, width: int, height: int, count: int, out: Path) -> Pa
     return out
 
 
+@contextlib.contextmanager
+def _setup(
+    model: str | None, threads: int, render: RenderConfig
+) -> Iterator[tuple[PipelineConfig, Path, list[str]]]:
+    """(pipeline config as the benchmarks run it, a temporary folder, report notes)."""
+    with tempfile.TemporaryDirectory() as tmp_dir:
+        tmp = Path(tmp_dir)
+        weights, random_init = resolve_model(model, tmp)
+        every = 3 if random_init else TrackerConfig.detect_every
+        config = bench_config(weights, random_init, tmp, threads, 5, every, False, render)
+        note = f"MeshPose model: {weights}" + (" (random-init XS)" if random_init else "")
+        yield config, tmp, [note, f"before: {_load()}"]
+
+
 def _load() -> str:
     return f"load average {os.getloadavg()[0]:.2f} (1 min), {os.cpu_count()} CPUs"
 
@@ -139,25 +160,10 @@ def run_layers(
         "BlazePose-full FPS | ratio |",
         "|" + " --- |" * 10,
     ]
-    with tempfile.TemporaryDirectory() as tmp_dir:
-        tmp = Path(tmp_dir)
-        weights, random_init = resolve_model(model, tmp)
-        notes = [f"MeshPose model: {weights}" + (" (random-init XS)" if random_init else "")]
-        notes.append(f"before: {_load()}")
+    with _setup(model, threads, RenderConfig(outfits=(OUTFIT,))) as (base_config, tmp, notes):
         for width, height in sizes:
             for scene in SCENES:
                 clip = scene_clip(scene, width, height, frames + 10, tmp / "scene.mp4")
-                render = RenderConfig(outfits=(OUTFIT,))
-                base_config = bench_config(
-                    weights,
-                    random_init,
-                    tmp,
-                    threads,
-                    5,
-                    3 if random_init else TrackerConfig.detect_every,
-                    False,
-                    render,
-                )
                 base = run_blazepose(clip, base_config, frames, tmp, "sequential", encode)
                 for spec in layer_sets:
                     config = _with_layers(base_config, spec)
@@ -185,6 +191,61 @@ def _row(size: str, scene: str, s: RunStats, name: str, base: RunStats) -> str:
         f"| {size} | {scene} | {people:.1f} | {name} | {s.fps:.1f} | {s.mean('render'):.1f} | "
         f"{s.percentile(95):.1f} | {s.cpu_ms:.1f} | {base.fps:.1f} | {s.fps / base.fps:.2f} |"
     )
+
+
+def scene_people(
+    config: PipelineConfig, images: list[np.ndarray], frames: int = 12
+) -> list[PersonResult]:
+    """The people the pipeline finds in the last of the first ``frames`` images (tracked)."""
+    with Pipeline(replace(config, render=replace(config.render, layers=()))) as pipe:
+        result = None
+        for image in images[:frames]:
+            result = pipe.process(image)
+        return [] if result is None else result.people
+
+
+def run_render(
+    sizes: tuple[tuple[int, int], ...] = SIZES,
+    model: str | None = None,
+    threads: int = 2,
+    layer_sets: tuple[str, ...] = LAYER_SETS,
+    painters: tuple[str, ...] = ("auto",),
+) -> str:
+    """The render stage alone (``LayerRenderer.render`` on the people the pipeline found in
+    each scene), per layer set and painter: median and best round's median ms
+    (``timing.time_call``), the figure a loaded machine disturbs least."""
+    lines = [
+        "| size | scene | people | layers | painter | render ms (median) | best round ms |",
+        "|" + " --- |" * 7,
+    ]
+    with _setup(model, threads, RenderConfig(outfits=(OUTFIT,))) as (config, _, notes):
+        for width, height in sizes:
+            for scene in SCENES:
+                images = scene_images(scene, width, height, 12)
+                people = scene_people(config, images)
+                for spec in layer_sets:
+                    for painter in painters:
+                        cfg = RenderConfig(
+                            layers=parse_layers(spec), mesh_painter=painter, outfits=(OUTFIT,)
+                        )
+                        t = _time_render(cfg, images[-1], people)
+                        lines.append(
+                            f"| {width}x{height} | {scene} | {len(people)} | {spec} | "
+                            f"{painter} | {t.median_ms:.1f} | {t.best_round_ms:.1f} |"
+                        )
+                print(f"  measured {width}x{height} {scene}", flush=True)
+        notes.append(f"after: {_load()}")
+    report = "\n".join(notes) + "\n\n" + "\n".join(lines)
+    print(report)
+    return report
+
+
+def _time_render(config: RenderConfig, image: np.ndarray, people: list[PersonResult]) -> Latency:
+    renderer = LayerRenderer(config)
+    try:
+        return time_call(lambda: renderer.render(image, people), rounds=3, iters=10)
+    finally:
+        renderer.close()
 
 
 def paced_run(
@@ -224,22 +285,9 @@ def run_paced(
         "| size | scene | camera FPS | mode | p50 ms | p95 ms | max ms | delivered | dropped |",
         "|" + " --- |" * 9,
     ]
-    with tempfile.TemporaryDirectory() as tmp_dir:
-        tmp = Path(tmp_dir)
-        weights, random_init = resolve_model(model, tmp)
-        notes = [f"MeshPose model: {weights}" + (" (random-init XS)" if random_init else "")]
-        notes.append(f"layers [{layers}]; before: {_load()}")
-        render = RenderConfig(layers=parse_layers(layers), outfits=(OUTFIT,))
-        config = bench_config(
-            weights,
-            random_init,
-            tmp,
-            threads,
-            5,
-            3 if random_init else TrackerConfig.detect_every,
-            False,
-            render,
-        )
+    render = RenderConfig(layers=parse_layers(layers), outfits=(OUTFIT,))
+    with _setup(model, threads, render) as (config, _, notes):
+        notes.append(f"layers [{layers}]")
         for width, height in sizes:
             for scene in scenes:
                 images = scene_images(scene, width, height, 120)

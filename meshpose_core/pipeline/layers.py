@@ -44,7 +44,7 @@ from meshpose_core.render import (
     create_rasterizer,
 )
 from meshpose_core.render.cpu_mesh import CPUMeshPainter
-from meshpose_core.render.cpu_raster import FaceMesh, clear, rasterize_into
+from meshpose_core.render.cpu_raster import FaceMesh, clear, rasterize_into, screen_boxes
 from meshpose_core.render.gl_mesh import GLMeshPainter
 from meshpose_core.render.shaded_mesh import MeshPainter, ShadedMesh
 from meshpose_core.render.shading import DEFAULT_LIGHT_DIR
@@ -383,7 +383,7 @@ class LayerRenderer:
                 mesh.composite_into(out)  # drawn at the layer's opacity
             elif roi is not None:
                 frags, rect = roi
-                rgba = self._surface_layer(name, frags, people, opacity)
+                rgba = self._surface_layer(name, frags, rect, people, opacity)
                 GarmentLayer(rect, rgba).composite_into(out)
         for name, opacity in self.config.layers:
             if name in PAINTED_LAYERS or opacity <= 0:
@@ -467,7 +467,12 @@ class LayerRenderer:
         return GarmentLayer(rect, rgba[: r1 - r0, : c1 - c0].copy())
 
     def _surface_layer(
-        self, name: str, frags: Fragments, people: Sequence[PersonResult], opacity: float
+        self,
+        name: str,
+        frags: Fragments,
+        rect: tuple[int, int, int, int],
+        people: Sequence[PersonResult],
+        opacity: float,
     ) -> np.ndarray:
         """(h, w, 4) uint8 premultiplied RGBA of one surface layer at ``opacity`` over the
         fragments' rectangle (compiled loops: ``render.surface_paint``)."""
@@ -477,14 +482,18 @@ class LayerRenderer:
                 topo.faces, topo.face_part, topo.corner_part_uv, np.asarray(DEFAULT_LIGHT_DIR),
                 0.35, 0.65,
             )  # fmt: skip
+        r0, c0 = rect[0], rect[2]  # each person's box: people far apart leave most empty
+        boxes = screen_boxes(
+            [p.vertices_high + 0.5 for p in people], (r0, c0), frags.width, frags.height
+        )
         if name == "mesh":
             colors = np.array([track_color(p.track_id) for p in people], np.float32)
             normals = np.stack([self._normals(p.vertices_high)[0] for p in people])
-            return self._surface.mesh(frags, normals, colors, opacity)
+            return self._surface.mesh(frags, normals, colors, opacity, boxes)
         if name == "visibility":
             vis = np.stack([p.visibility_high for p in people])
-            return self._surface.visibility(frags, vis, opacity)
-        return self._surface.iuv(frags, self.config.iuv_mode, opacity)
+            return self._surface.visibility(frags, vis, opacity, boxes)
+        return self._surface.iuv(frags, self.config.iuv_mode, opacity, boxes)
 
     def _draw_layer(
         self, name: str, image: np.ndarray, people: Sequence[PersonResult], hud: Sequence[str]

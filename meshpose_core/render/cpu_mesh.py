@@ -28,7 +28,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .cpu_raster import FaceMesh, clear, compile_now, rasterize_into
+from .cpu_raster import FaceMesh, clear, compile_now, rasterize_into, screen_boxes
 from .raster import Fragments
 from .shaded_mesh import ShadedMesh, check_vertex_count, unit_light
 from .surface_paint import paint_mesh
@@ -61,6 +61,7 @@ class CPUMeshPainter:
             frags.mesh_id, frags.face_id, frags.bary, np.int32([[0, 1, 2]]),
             np.ones((1, 3, 3), np.float32), np.ones((1, 3), np.float32),
             self._light, self._ambient, self._diffuse, 1.0, np.empty((2, 2, 4), np.uint8),
+            np.int64([[0, 2, 0, 2]]),
         )  # fmt: skip
 
     def draw(
@@ -84,9 +85,11 @@ class CPUMeshPainter:
             normals[index] = m.normals
         colors = np.array([m.color for m in meshes], np.float32).reshape(-1, 3)
         frags = self._frags
+        self._image.fill(0)  # painted inside each mesh's box only
         paint_mesh(
             frags.mesh_id, frags.face_id, frags.bary, self._faces, normals, colors,
             self._light, self._ambient, self._diffuse, float(opacity), self._image,
+            screen_boxes([m.vertices for m in meshes], origin, width, height),
         )  # fmt: skip
         return self._image
 

@@ -137,9 +137,16 @@ class FaceMesh:
     cull: bool = True
 
 
-def clear(frags: Fragments) -> None:
-    """Empty fragments, in place (``Fragments.fill_background``)."""
-    frags.fill_background()
+def clear(frags: Fragments, full: bool = False) -> None:
+    """Empty fragments, in place: the mesh ids (-1) and depth (+inf) that the loop and the
+    painters read; ``full``: face ids and barycentrics too (``Fragments.fill_background``,
+    for fragments handed to others). A frame-wide rectangle is megabytes: clear no more
+    than needed."""
+    if full:
+        frags.fill_background()
+    else:
+        frags.mesh_id.fill(-1)
+        frags.depth.fill(np.inf)
 
 
 def rasterize_into(
@@ -165,6 +172,28 @@ def rasterize_into(
             frags.depth,
         )
     return frags
+
+
+def screen_boxes(
+    vertices: Sequence[np.ndarray], origin: tuple[int, int], width: int, height: int
+) -> np.ndarray:
+    """(K, 4) int64 rows r0:r1 and columns c0:c1 of the ``width`` x ``height`` rectangle at
+    ``origin`` (row, col) that each mesh's vertices (V, 3) in renderer px can cover: the
+    painters visit only these, not a frame-wide rectangle that people far apart span."""
+    out = np.zeros((len(vertices), 4), np.int64)
+    shift = np.array([origin[1] + 0.5, origin[0] + 0.5])
+    for k, v in enumerate(vertices):
+        x, y = v[:, 0], v[:, 1]  # column by column: ~50x faster than along axis 0
+        lo, hi = np.array([x.min(), y.min()]), np.array([x.max(), y.max()])
+        if not (np.isfinite(lo).all() and np.isfinite(hi).all()):  # such faces are not drawn
+            finite = v[np.isfinite(v[:, :2]).all(axis=1), :2]
+            if not len(finite):
+                continue
+            lo, hi = finite.min(axis=0), finite.max(axis=0)
+        c0, r0 = (int(a) for a in np.clip(np.floor(lo - shift), 0, (width, height)))
+        c1, r1 = (int(a) for a in np.clip(np.ceil(hi - shift) + 1, 0, (width, height)))
+        out[k] = (r0, max(r1, r0), c0, max(c1, c0))
+    return out
 
 
 def compile_now() -> None:

@@ -63,31 +63,33 @@ def paint_mesh(
     diffuse: float,
     opacity: float,
     out: np.ndarray,  # (h, w, 4) uint8 premultiplied RGBA
+    boxes: np.ndarray,  # (K, 4) int64 rows r0:r1, columns c0:c1 painted (the rest is left)
 ) -> None:
     """Lambert + ambient with interpolated normals, one colour per mesh (``shade_mesh``; GL's
     unorm8 conversion of ``colour * shade * opacity`` like the mesh painters)."""
     lx, ly, lz = light[0], light[1], light[2]
     alpha = _unorm8(255.0 * opacity)
-    for y in range(mesh_id.shape[0]):
-        for x in range(mesh_id.shape[1]):
-            m = mesh_id[y, x]
-            if m < 0:
-                _clear(out, y, x)
-                continue
-            f = face_id[y, x]
-            nx = ny = nz = 0.0
-            for k in range(3):
-                v = faces[f, k]
-                wk = bary[y, x, k]
-                nx += wk * normals[m, v, 0]
-                ny += wk * normals[m, v, 1]
-                nz += wk * normals[m, v, 2]
-            length = max(np.sqrt(nx * nx + ny * ny + nz * nz), 1e-12)
-            cos_l = (nx * lx + ny * ly + nz * lz) / length
-            s = min(ambient + diffuse * max(cos_l, 0.0), 1.0) * opacity
-            for ch in range(3):
-                out[y, x, ch] = _unorm8(colors[m, ch] * s)
-            out[y, x, 3] = alpha
+    for n in range(boxes.shape[0]):
+        for y in range(boxes[n, 0], boxes[n, 1]):
+            for x in range(boxes[n, 2], boxes[n, 3]):
+                m = mesh_id[y, x]
+                if m < 0:
+                    _clear(out, y, x)
+                    continue
+                f = face_id[y, x]
+                nx = ny = nz = 0.0
+                for k in range(3):
+                    v = faces[f, k]
+                    wk = bary[y, x, k]
+                    nx += wk * normals[m, v, 0]
+                    ny += wk * normals[m, v, 1]
+                    nz += wk * normals[m, v, 2]
+                length = max(np.sqrt(nx * nx + ny * ny + nz * nz), 1e-12)
+                cos_l = (nx * lx + ny * ly + nz * lz) / length
+                s = min(ambient + diffuse * max(cos_l, 0.0), 1.0) * opacity
+                for ch in range(3):
+                    out[y, x, ch] = _unorm8(colors[m, ch] * s)
+                out[y, x, 3] = alpha
 
 
 @njit(cache=True, nogil=True, fastmath=FAST_MATH)
@@ -99,29 +101,31 @@ def paint_visibility(
     visibility: np.ndarray,  # (M, V) float32 in [0, 1], -inf = unknown (NaN: fast-math)
     opacity: float,
     out: np.ndarray,
+    boxes: np.ndarray,
 ) -> None:
     """Interpolated visibility through ``visibility_colormap``: 1 green, 0.5 yellow, 0 red,
     unknown (a corner at -inf) grey."""
-    for y in range(mesh_id.shape[0]):
-        for x in range(mesh_id.shape[1]):
-            m = mesh_id[y, x]
-            if m < 0:
-                _clear(out, y, x)
-                continue
-            f = face_id[y, x]
-            w = 0.0
-            unknown = False
-            for k in range(3):
-                corner = visibility[m, faces[f, k]]
-                unknown |= corner == -np.inf
-                w += bary[y, x, k] * corner
-            if unknown:
-                _put(out, y, x, 128.0, 128.0, 128.0, opacity)
-                continue
-            c = min(max(w, 0.0), 1.0)
-            r = np.float64(_unorm8(min(2.0 * (1.0 - c), 1.0) * 255.0))
-            g = np.float64(_unorm8(min(2.0 * c, 1.0) * 255.0))
-            _put(out, y, x, r, g, 0.0, opacity)
+    for n in range(boxes.shape[0]):
+        for y in range(boxes[n, 0], boxes[n, 1]):
+            for x in range(boxes[n, 2], boxes[n, 3]):
+                m = mesh_id[y, x]
+                if m < 0:
+                    _clear(out, y, x)
+                    continue
+                f = face_id[y, x]
+                w = 0.0
+                unknown = False
+                for k in range(3):
+                    corner = visibility[m, faces[f, k]]
+                    unknown |= corner == -np.inf
+                    w += bary[y, x, k] * corner
+                if unknown:
+                    _put(out, y, x, 128.0, 128.0, 128.0, opacity)
+                    continue
+                c = min(max(w, 0.0), 1.0)
+                r = np.float64(_unorm8(min(2.0 * (1.0 - c), 1.0) * 255.0))
+                g = np.float64(_unorm8(min(2.0 * c, 1.0) * 255.0))
+                _put(out, y, x, r, g, 0.0, opacity)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -138,21 +142,23 @@ def iuv_values(
     face_part: np.ndarray,  # (F,) int32 DensePose part 1..24
     corner_uv: np.ndarray,  # (F, 3, 2) float32
     iuv: np.ndarray,  # (h, w, 3) uint8 out: I, U * 255, V * 255 (``iuv_image``)
+    boxes: np.ndarray,
 ) -> None:
     """``shading.iuv_image`` of the fragments."""
-    for y in range(mesh_id.shape[0]):
-        for x in range(mesh_id.shape[1]):
-            if mesh_id[y, x] < 0:
-                iuv[y, x, 0] = iuv[y, x, 1] = iuv[y, x, 2] = 0
-                continue
-            f = face_id[y, x]
-            u = v = 0.0
-            for k in range(3):
-                u += bary[y, x, k] * corner_uv[f, k, 0]
-                v += bary[y, x, k] * corner_uv[f, k, 1]
-            iuv[y, x, 0] = face_part[f]
-            iuv[y, x, 1] = np.uint8(np.rint(min(max(u, 0.0), 1.0) * 255.0))
-            iuv[y, x, 2] = np.uint8(np.rint(min(max(v, 0.0), 1.0) * 255.0))
+    for n in range(boxes.shape[0]):
+        for y in range(boxes[n, 0], boxes[n, 1]):
+            for x in range(boxes[n, 2], boxes[n, 3]):
+                if mesh_id[y, x] < 0:
+                    iuv[y, x, 0] = iuv[y, x, 1] = iuv[y, x, 2] = 0
+                    continue
+                f = face_id[y, x]
+                u = v = 0.0
+                for k in range(3):
+                    u += bary[y, x, k] * corner_uv[f, k, 0]
+                    v += bary[y, x, k] * corner_uv[f, k, 1]
+                iuv[y, x, 0] = face_part[f]
+                iuv[y, x, 1] = np.uint8(np.rint(min(max(u, 0.0), 1.0) * 255.0))
+                iuv[y, x, 2] = np.uint8(np.rint(min(max(v, 0.0), 1.0) * 255.0))
 
 
 @njit(cache=True, nogil=True)
@@ -163,46 +169,48 @@ def paint_iuv(
     palette: np.ndarray,  # (25, 3) uint8
     opacity: float,
     out: np.ndarray,
+    boxes: np.ndarray,
 ) -> None:
     """``shading.iuv_colormap`` of an IUV image (its modes and rounding)."""
     h, w = iuv.shape[:2]
-    for y in range(h):
-        for x in range(w):
-            part = iuv[y, x, 0]
-            if part == 0:
-                _clear(out, y, x)
-                continue
-            if mode == 0:
-                r, g, b = (
-                    np.float64(palette[part, 0]),
-                    np.float64(palette[part, 1]),
-                    np.float64(palette[part, 2]),
-                )
-            elif mode == 1 or mode == 2:
-                t = np.float32(iuv[y, x, mode]) / np.float32(255.0)
-                r, g, b = np.rint(_jet(t, 0.75)), np.rint(_jet(t, 0.5)), np.rint(_jet(t, 0.25))
-            else:
-                dim = np.float32(CONTOUR_DIM)
-                r = np.rint(np.float32(palette[part, 0]) * dim)
-                g = np.rint(np.float32(palette[part, 1]) * dim)
-                b = np.rint(np.float32(palette[part, 2]) * dim)
-                for ch in (1, 2):  # U lines, then V lines over them
-                    t = np.float32(iuv[y, x, ch]) / np.float32(255.0)
-                    level = min(int(t * levels), levels - 1)
-                    line = False
-                    if x + 1 < w and iuv[y, x + 1, 0] == part:
-                        tn = np.float32(iuv[y, x + 1, ch]) / np.float32(255.0)
-                        line = min(int(tn * levels), levels - 1) != level
-                    if not line and y + 1 < h and iuv[y + 1, x, 0] == part:
-                        tn = np.float32(iuv[y + 1, x, ch]) / np.float32(255.0)
-                        line = min(int(tn * levels), levels - 1) != level
-                    if line:
-                        r, g, b = (
-                            np.rint(_jet(t, 0.75)),
-                            np.rint(_jet(t, 0.5)),
-                            np.rint(_jet(t, 0.25)),
-                        )
-            _put(out, y, x, r, g, b, opacity)
+    for n in range(boxes.shape[0]):
+        for y in range(boxes[n, 0], boxes[n, 1]):
+            for x in range(boxes[n, 2], boxes[n, 3]):
+                part = iuv[y, x, 0]
+                if part == 0:
+                    _clear(out, y, x)
+                    continue
+                if mode == 0:
+                    r, g, b = (
+                        np.float64(palette[part, 0]),
+                        np.float64(palette[part, 1]),
+                        np.float64(palette[part, 2]),
+                    )
+                elif mode == 1 or mode == 2:
+                    t = np.float32(iuv[y, x, mode]) / np.float32(255.0)
+                    r, g, b = np.rint(_jet(t, 0.75)), np.rint(_jet(t, 0.5)), np.rint(_jet(t, 0.25))
+                else:
+                    dim = np.float32(CONTOUR_DIM)
+                    r = np.rint(np.float32(palette[part, 0]) * dim)
+                    g = np.rint(np.float32(palette[part, 1]) * dim)
+                    b = np.rint(np.float32(palette[part, 2]) * dim)
+                    for ch in (1, 2):  # U lines, then V lines over them
+                        t = np.float32(iuv[y, x, ch]) / np.float32(255.0)
+                        level = min(int(t * levels), levels - 1)
+                        line = False
+                        if x + 1 < w and iuv[y, x + 1, 0] == part:
+                            tn = np.float32(iuv[y, x + 1, ch]) / np.float32(255.0)
+                            line = min(int(tn * levels), levels - 1) != level
+                        if not line and y + 1 < h and iuv[y + 1, x, 0] == part:
+                            tn = np.float32(iuv[y + 1, x, ch]) / np.float32(255.0)
+                            line = min(int(tn * levels), levels - 1) != level
+                        if line:
+                            r, g, b = (
+                                np.rint(_jet(t, 0.75)),
+                                np.rint(_jet(t, 0.5)),
+                                np.rint(_jet(t, 0.25)),
+                            )
+                _put(out, y, x, r, g, b, opacity)
 
 
 class SurfacePainter:
@@ -238,45 +246,77 @@ class SurfacePainter:
         for mode in IUV_MODES:
             self.iuv(frags, mode, 1.0)
 
-    def _buffer(self, name: str, frags: Fragments) -> np.ndarray:
+    def _buffer(self, name: str, frags: Fragments, boxes: np.ndarray | None) -> np.ndarray:
+        """The layer's picture buffer, emptied outside ``boxes`` (the loops paint inside)."""
         shape = (frags.height, frags.width, 4)
         if name not in self._images or self._images[name].shape != shape:
             self._images[name] = np.empty(shape, np.uint8)
+        if boxes is not None:
+            self._images[name].fill(0)
         return self._images[name]
 
+    @staticmethod
+    def _boxes(frags: Fragments, boxes: np.ndarray | None) -> np.ndarray:
+        if boxes is None:
+            return np.array([[0, frags.height, 0, frags.width]], np.int64)
+        return np.ascontiguousarray(boxes, np.int64).reshape(-1, 4)
+
     def mesh(
-        self, frags: Fragments, normals: np.ndarray, colors: np.ndarray, opacity: float
+        self,
+        frags: Fragments,
+        normals: np.ndarray,
+        colors: np.ndarray,
+        opacity: float,
+        boxes: np.ndarray | None = None,
     ) -> np.ndarray:
-        """normals (M, V, 3) per mesh id, colors (M, 3) RGB 0..255."""
-        out = self._buffer("mesh", frags)
+        """normals (M, V, 3) per mesh id, colors (M, 3) RGB 0..255; ``boxes`` (K, 4) rows
+        r0:r1, columns c0:c1 where the meshes lie (each person's: a frame-wide rectangle of
+        people far apart is mostly empty), None: everywhere."""
+        out = self._buffer("mesh", frags, boxes)
         paint_mesh(
             frags.mesh_id, frags.face_id, frags.bary, self._faces,
             np.ascontiguousarray(normals, np.float32), np.ascontiguousarray(colors, np.float32),
             self._light, self._ambient, self._diffuse, float(opacity), out,
+            self._boxes(frags, boxes),
         )  # fmt: skip
         return out
 
-    def visibility(self, frags: Fragments, visibility: np.ndarray, opacity: float) -> np.ndarray:
-        """visibility (M, V) per mesh id, in [0, 1] (NaN: unknown, grey)."""
-        out = self._buffer("visibility", frags)
+    def visibility(
+        self,
+        frags: Fragments,
+        visibility: np.ndarray,
+        opacity: float,
+        boxes: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """visibility (M, V) per mesh id, in [0, 1] (NaN: unknown, grey); boxes: ``mesh``."""
+        out = self._buffer("visibility", frags, boxes)
         vis = np.ascontiguousarray(visibility, np.float32)
         unknown = np.isnan(vis)
         if unknown.any():  # the loop runs with fast-math, which may not see NaN
             vis = np.where(unknown, np.float32(-np.inf), vis)
         paint_visibility(
-            frags.mesh_id, frags.face_id, frags.bary, self._faces, vis, float(opacity), out
-        )
+            frags.mesh_id, frags.face_id, frags.bary, self._faces, vis, float(opacity), out,
+            self._boxes(frags, boxes),
+        )  # fmt: skip
         return out
 
-    def iuv(self, frags: Fragments, mode: str, opacity: float) -> np.ndarray:
-        """``mode``: one of ``IUV_MODES`` (``shading.iuv_colormap``'s)."""
+    def iuv(
+        self, frags: Fragments, mode: str, opacity: float, boxes: np.ndarray | None = None
+    ) -> np.ndarray:
+        """``mode``: one of ``IUV_MODES`` (``shading.iuv_colormap``'s); boxes: ``mesh``."""
         if mode not in IUV_MODES:
             raise ValueError(f"unknown mode {mode!r}: use one of {', '.join(IUV_MODES)}")
         if self._iuv.shape[:2] != (frags.height, frags.width):
             self._iuv = np.empty((frags.height, frags.width, 3), np.uint8)
+        if boxes is not None:  # the contour lines read neighbours outside a box
+            self._iuv.fill(0)
+        inside = self._boxes(frags, boxes)
         iuv_values(
-            frags.mesh_id, frags.face_id, frags.bary, self._face_part, self._corner_uv, self._iuv
+            frags.mesh_id, frags.face_id, frags.bary, self._face_part, self._corner_uv, self._iuv,
+            inside,
+        )  # fmt: skip
+        out = self._buffer("iuv", frags, boxes)
+        paint_iuv(
+            self._iuv, IUV_MODES[mode], CONTOUR_LEVELS, self._palette, float(opacity), out, inside
         )
-        out = self._buffer("iuv", frags)
-        paint_iuv(self._iuv, IUV_MODES[mode], CONTOUR_LEVELS, self._palette, float(opacity), out)
         return out

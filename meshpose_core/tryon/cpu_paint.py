@@ -23,7 +23,14 @@ import numpy as np
 from numba import njit
 
 from ..render import Fragments
-from ..render.cpu_raster import FAST_MATH, FaceMesh, clear, compile_now, rasterize_into
+from ..render.cpu_raster import (
+    FAST_MATH,
+    FaceMesh,
+    clear,
+    compile_now,
+    rasterize_into,
+    screen_boxes,
+)
 from .gl_paint import PaintMesh
 
 
@@ -61,6 +68,7 @@ def sample_over(
     texture: np.ndarray,  # (th, tw, 4) uint8 premultiplied
     first: bool,  # the mesh's first texture: ``acc`` starts empty
     acc: np.ndarray,  # (h, w, 4) float32 premultiplied RGBA in [0, 1]
+    box: np.ndarray,  # (4,) int64 rows r0:r1, columns c0:c1 the mesh can cover
 ) -> None:
     """One texture of mesh ``m`` "over" what its earlier textures left in ``acc``."""
     th, tw = texture.shape[:2]
@@ -68,8 +76,8 @@ def sample_over(
     frags_face, frags_bary = _of_mesh(
         m, bodies, (body_face, body_bary), (garment_face, garment_bary)
     )
-    for y in range(acc.shape[0]):
-        for x in range(acc.shape[1]):
+    for y in range(box[0], box[1]):
+        for x in range(box[2], box[3]):
             if not _nearest(body_id, garment_id, y, x, m, bodies):
                 continue
             if first:
@@ -117,14 +125,15 @@ def shade_fade(
     opacity: float,
     acc: np.ndarray,  # (h, w, 4) float32 from ``sample_over``
     out: np.ndarray,  # (h, w, 4) uint8 premultiplied RGBA
+    box: np.ndarray,  # (4,) as ``sample_over``'s
 ) -> None:
     """Mesh ``m``'s textures shaded and faded by visibility into ``out`` (GL's unorm8)."""
     lx, ly, lz = light[0], light[1], light[2]
     frags_face, frags_bary = _of_mesh(
         m, bodies, (body_face, body_bary), (garment_face, garment_bary)
     )
-    for y in range(out.shape[0]):
-        for x in range(out.shape[1]):
+    for y in range(box[0], box[1]):
+        for x in range(box[2], box[3]):
             if not _nearest(body_id, garment_id, y, x, m, bodies):
                 continue
             f = frags_face[y, x]
@@ -196,6 +205,9 @@ class CPUGarmentPainter:
         bodies: int = 0,
     ) -> tuple[np.ndarray, Fragments | None]:
         """``GLGarmentPainter.draw``: (premultiplied RGBA8, the bodies' fragments or None).
+        In those fragments only ``mesh_id`` (-1) and ``depth`` (+inf) are set on the
+        background (clearing face ids and barycentrics of a frame-wide rectangle costs
+        milliseconds; nothing reads them there).
         The first ``bodies`` meshes must be the closed bodies (``cull``); without ``bodies``
         the leading culled meshes are taken as the bodies all the same.
         """
@@ -217,16 +229,17 @@ class CPUGarmentPainter:
         for index, m in enumerate(meshes):
             if not m.textures:
                 continue  # an occluder, or a body that wears no texture garment
+            box = screen_boxes([m.vertices], origin, width, height)[0]
             corner_uv = np.ascontiguousarray(m.corner_uv, np.float32)
             for k, (texture, level) in enumerate(m.textures):
                 painted = _EVERY if m.painted is None else np.asarray(m.painted[k], np.bool_)
                 sample_over(*ids, index, corner_uv, painted, texture.levels[level], k == 0,
-                            self._acc)  # fmt: skip
+                            self._acc, box)  # fmt: skip
             sample_faces = np.ascontiguousarray(m.faces, np.int32)
             shade_fade(
                 *ids, index, sample_faces, np.ascontiguousarray(m.normals, np.float32),
                 np.ascontiguousarray(m.visibility, np.float32), light, ambient, diffuse,
-                lo, hi, self._opacity, self._acc, self._image,
+                lo, hi, self._opacity, self._acc, self._image, box,
             )  # fmt: skip
         return self._image, (body if bodies else None)
 
