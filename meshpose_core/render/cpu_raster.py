@@ -37,7 +37,7 @@ from .raster import Fragments
 FAST_MATH = {"nsz", "arcp", "contract", "reassoc", "afn"}
 
 
-@njit(cache=True, nogil=True)  # no fast-math: it let NaN areas through its finiteness test
+@njit(cache=True, nogil=True, fastmath=FAST_MATH)
 def rasterize_faces(
     vertices: np.ndarray,  # (V, 3) float32 renderer px (pixel centres at +0.5), z depth
     faces: np.ndarray,  # (F, 3) int32
@@ -64,7 +64,9 @@ def rasterize_faces(
         cy = np.float64(vertices[c, 1]) - origin_y
         # the outside is clockwise in image coordinates: a front face has negative area here
         area = (bx - ax) * (cy - ay) - (by - ay) * (cx - ax)
-        if not np.isfinite(area) or area == 0.0:
+        # ordered comparisons only: fast-math let NaN through ``np.isfinite`` here, while a
+        # comparison with NaN or inf is false whatever the flags
+        if not abs(area) < np.inf or area == 0.0:
             continue
         swap = area > 0.0  # a back face: walked with b and c swapped, weights swapped back
         if swap:
