@@ -37,15 +37,6 @@ def _unorm8(value: float) -> np.uint8:
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _put(out: np.ndarray, y: int, x: int, r: float, g: float, b: float, opacity: float) -> None:
-    """An RGB colour already rounded to 8 bits, premultiplied by ``opacity``."""
-    out[y, x, 0] = _unorm8(r * opacity)
-    out[y, x, 1] = _unorm8(g * opacity)
-    out[y, x, 2] = _unorm8(b * opacity)
-    out[y, x, 3] = _unorm8(255.0 * opacity)
-
-
-@njit(cache=True, nogil=True, inline="always")
 def _clear(out: np.ndarray, y: int, x: int) -> None:
     out[y, x, 0] = out[y, x, 1] = out[y, x, 2] = out[y, x, 3] = 0
 
@@ -105,6 +96,7 @@ def paint_visibility(
 ) -> None:
     """Interpolated visibility through ``visibility_colormap``: 1 green, 0.5 yellow, 0 red,
     unknown (a corner at -inf) grey."""
+    alpha = _unorm8(255.0 * opacity)
     for n in range(boxes.shape[0]):
         for y in range(boxes[n, 0], boxes[n, 1]):
             for x in range(boxes[n, 2], boxes[n, 3]):
@@ -119,13 +111,16 @@ def paint_visibility(
                     corner = visibility[m, faces[f, k]]
                     unknown |= corner == -np.inf
                     w += bary[y, x, k] * corner
-                if unknown:
-                    _put(out, y, x, 128.0, 128.0, 128.0, opacity)
-                    continue
                 c = min(max(w, 0.0), 1.0)
                 r = np.float64(_unorm8(min(2.0 * (1.0 - c), 1.0) * 255.0))
                 g = np.float64(_unorm8(min(2.0 * c, 1.0) * 255.0))
-                _put(out, y, x, r, g, 0.0, opacity)
+                b = 0.0
+                if unknown:
+                    r = g = b = 128.0
+                out[y, x, 0] = _unorm8(r * opacity)
+                out[y, x, 1] = _unorm8(g * opacity)
+                out[y, x, 2] = _unorm8(b * opacity)
+                out[y, x, 3] = alpha
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -171,8 +166,10 @@ def paint_iuv(
     out: np.ndarray,
     boxes: np.ndarray,
 ) -> None:
-    """``shading.iuv_colormap`` of an IUV image (its modes and rounding)."""
+    """``shading.iuv_colormap`` of an IUV image (its modes; its colours rounded once, with
+    the opacity: at most one level from its own rounding)."""
     h, w = iuv.shape[:2]
+    alpha = _unorm8(255.0 * opacity)
     for n in range(boxes.shape[0]):
         for y in range(boxes[n, 0], boxes[n, 1]):
             for x in range(boxes[n, 2], boxes[n, 3]):
@@ -188,12 +185,12 @@ def paint_iuv(
                     )
                 elif mode == 1 or mode == 2:
                     t = np.float32(iuv[y, x, mode]) / np.float32(255.0)
-                    r, g, b = np.rint(_jet(t, 0.75)), np.rint(_jet(t, 0.5)), np.rint(_jet(t, 0.25))
+                    r, g, b = _jet(t, 0.75), _jet(t, 0.5), _jet(t, 0.25)
                 else:
                     dim = np.float32(CONTOUR_DIM)
-                    r = np.rint(np.float32(palette[part, 0]) * dim)
-                    g = np.rint(np.float32(palette[part, 1]) * dim)
-                    b = np.rint(np.float32(palette[part, 2]) * dim)
+                    r = np.float32(palette[part, 0]) * dim
+                    g = np.float32(palette[part, 1]) * dim
+                    b = np.float32(palette[part, 2]) * dim
                     for ch in (1, 2):  # U lines, then V lines over them
                         t = np.float32(iuv[y, x, ch]) / np.float32(255.0)
                         level = min(int(t * levels), levels - 1)
@@ -206,11 +203,14 @@ def paint_iuv(
                             line = min(int(tn * levels), levels - 1) != level
                         if line:
                             r, g, b = (
-                                np.rint(_jet(t, 0.75)),
-                                np.rint(_jet(t, 0.5)),
-                                np.rint(_jet(t, 0.25)),
+                                _jet(t, 0.75),
+                                _jet(t, 0.5),
+                                _jet(t, 0.25),
                             )
-                _put(out, y, x, r, g, b, opacity)
+                out[y, x, 0] = _unorm8(r * opacity)
+                out[y, x, 1] = _unorm8(g * opacity)
+                out[y, x, 2] = _unorm8(b * opacity)
+                out[y, x, 3] = alpha
 
 
 class SurfacePainter:

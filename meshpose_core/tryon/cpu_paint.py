@@ -35,17 +35,6 @@ from .gl_paint import PaintMesh
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _nearest(
-    body_id: np.ndarray, garment_id: np.ndarray, y: int, x: int, m: int, bodies: int
-) -> bool:
-    """Whether mesh ``m`` is the nearest surface at (y, x): a body's pixel unless a garment
-    or occluder won it."""
-    if m < bodies:
-        return body_id[y, x] == m and garment_id[y, x] < 0
-    return garment_id[y, x] == m
-
-
-@njit(cache=True, nogil=True, inline="always")
 def _of_mesh(
     m: int, bodies: int, body: tuple[np.ndarray, np.ndarray], garment: tuple[np.ndarray, np.ndarray]
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -78,7 +67,8 @@ def sample_over(
     )
     for y in range(box[0], box[1]):
         for x in range(box[2], box[3]):
-            if not _nearest(body_id, garment_id, y, x, m, bodies):
+            g = garment_id[y, x]  # the nearest surface: a body's unless a garment won it
+            if (g != m) if m >= bodies else (g >= 0 or body_id[y, x] != m):
                 continue
             if first:
                 acc[y, x, 0] = acc[y, x, 1] = acc[y, x, 2] = acc[y, x, 3] = 0.0
@@ -97,10 +87,16 @@ def sample_over(
             fx, fy = tx - x0, ty - y0
             w00, w01 = (1.0 - fy) * (1.0 - fx) / 255.0, (1.0 - fy) * fx / 255.0
             w10, w11 = fy * (1.0 - fx) / 255.0, fy * fx / 255.0
-            t00, t01, t10, t11 = texture[y0, x0], texture[y0, x1], texture[y1, x0], texture[y1, x1]
-            keep = 1.0 - (w00 * t00[3] + w01 * t01[3] + w10 * t10[3] + w11 * t11[3])
+            # plain element reads: a row view per texel costs reference counting per pixel
+            keep = 1.0 - (
+                w00 * texture[y0, x0, 3] + w01 * texture[y0, x1, 3]
+                + w10 * texture[y1, x0, 3] + w11 * texture[y1, x1, 3]
+            )  # fmt: skip
             for ch in range(4):
-                s = w00 * t00[ch] + w01 * t01[ch] + w10 * t10[ch] + w11 * t11[ch]
+                s = (
+                    w00 * texture[y0, x0, ch] + w01 * texture[y0, x1, ch]
+                    + w10 * texture[y1, x0, ch] + w11 * texture[y1, x1, ch]
+                )  # fmt: skip
                 acc[y, x, ch] = s + acc[y, x, ch] * keep
 
 
@@ -134,7 +130,8 @@ def shade_fade(
     )
     for y in range(box[0], box[1]):
         for x in range(box[2], box[3]):
-            if not _nearest(body_id, garment_id, y, x, m, bodies):
+            g = garment_id[y, x]  # the nearest surface: a body's unless a garment won it
+            if (g != m) if m >= bodies else (g >= 0 or body_id[y, x] != m):
                 continue
             f = frags_face[y, x]
             nx = ny = nz = vis = 0.0
