@@ -92,3 +92,13 @@ def test_bench_scene_helpers() -> None:
     out = cover(wide, 1280, 720)
     assert out.shape == (720, 1280, 3) and out[:, 640].min() == 255 and out[:, 0].max() == 0
     assert cover(wide, 320, 240).shape == (240, 320, 3)
+
+
+def test_overlapped_live_stream_takes_the_newest_frames(tiny_model: Path, frames) -> None:
+    """From a live source the overlapped stream infers the newest frame each time: indices
+    only grow, the camera's last frame comes out, none is handed over twice."""
+    source = PacedSource([f.image for f in frames], fps=200.0, count=40)
+    with Pipeline(config(tiny_model)) as pipe:
+        got = [f.index for f, _ in pipe.stream(source, overlap=True)]
+        assert pipe.stream_mode == "overlap"
+    assert got == sorted(set(got)) and got[-1] == 39

@@ -265,7 +265,9 @@ def paced_run(
                 stats.latency_ms.append((time.perf_counter() - source.captured_at(frame)) * 1e3)
         finally:
             results.close()
-        stats.dropped, stats.delivered = source.dropped, source.delivered
+        # a frame is dropped by the camera (the reader late) or skipped for a newer one
+        stats.delivered = len(stats.latency_ms)
+        stats.dropped = source.frame_count - stats.delivered
         if mode == "auto":
             stats.mode = f"auto ({pipe.stream_mode})"
     return stats

@@ -103,10 +103,11 @@ class Pipeline:
 
         overlap: decode the next frames and infer the next one in background threads while
         this one is annotated and consumed (the caller's loop body runs concurrently with
-        them); "auto": the first ``PROBE_FRAMES`` frames in sequence, timed with the
-        caller's work, then the mode ``pacing.pick_mode`` chooses for a camera at
-        ``camera_fps`` (default: ``frames.fps``, e.g. a webcam's): sequential while it keeps
-        up (the lowest latency), else overlapped; ``stream_mode`` says which. independent:
+        them; from a live source, ``frames.live``, the newest frame: see ``staged``);
+        "auto": the first ``PROBE_FRAMES`` frames in sequence, timed with the caller's
+        work, then the mode ``pacing.pick_mode`` chooses for a camera at ``camera_fps``
+        (default: ``frames.fps``, e.g. a webcam's): sequential while it keeps up (the
+        lowest latency), else overlapped; ``stream_mode`` says which. independent:
         unrelated pictures, tracking reset before each (always in sequence). Close the
         iterator (or exhaust it) before closing ``frames``' source: that stops the
         background threads."""
@@ -116,6 +117,7 @@ class Pipeline:
                 self.reset()
             return self.infer(frame, capture_ms)
 
+        live = bool(getattr(frames, "live", False))  # a camera: frames go stale in queues
         if overlap == "auto" and not independent:
             fps = camera_fps if camera_fps is not None else float(getattr(frames, "fps", 0.0))
             self.stream_mode = "sequential"
@@ -130,7 +132,7 @@ class Pipeline:
             frames, overlap = rest, pick_mode(busy, fps) == "overlap"
         parallel = bool(overlap) and not independent
         self.stream_mode = "overlap" if parallel else "sequential"
-        for frame, _, _, result in staged(frames, infer, parallel):
+        for frame, _, _, result in staged(frames, infer, parallel, live):
             self.annotate(frame, result)
             yield frame, result
 

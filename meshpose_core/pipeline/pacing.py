@@ -44,6 +44,7 @@ class PacedSource(Source):
         self.fps = float(fps)
         self.frame_count = int(count)
         self.description = f"paced camera at {fps:g} FPS"
+        self.live = True
         self.dropped = 0
         self.delivered = 0
         self._start = 0.0

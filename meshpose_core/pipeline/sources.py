@@ -74,6 +74,7 @@ class Source(Closeable, abc.ABC):
 
     description: str = "source"
     fps: float = DEFAULT_FPS  # 0.0 for still images
+    live: bool = False  # frames come at their own pace and go stale (a camera)
     frame_count: int | None = None  # None when unknown (webcam, some containers)
 
     @abc.abstractmethod
@@ -85,6 +86,8 @@ class Source(Closeable, abc.ABC):
 
 class WebcamSource(Source):
     """A camera by index through OpenCV; timestamps are wall-clock seconds since opening."""
+
+    live = True
 
     def __init__(self, index: int = 0) -> None:
         self.description = f"webcam:{index}"
