@@ -187,7 +187,7 @@ def test_latest_skips_items_replaced_before_the_consumer_asks() -> None:
     for item in latest(camera(40, 0.005)):
         got.append(item)
         time.sleep(0.03)  # six camera periods a frame
-    assert got == sorted(set(got)) and got[0] == 0 and got[-1] == 39  # the newest, in order
+    assert got == sorted(set(got)) and got[-1] == 39  # the newest each time, in order
     assert len(got) < 30  # items replaced while the consumer was busy were skipped
 
     def broken():
