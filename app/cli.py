@@ -453,12 +453,13 @@ def _run(args: argparse.Namespace, config: PipelineConfig, source: Source, displ
             print(f"\nmeshpose-demo: interrupted after {count} frames", file=sys.stderr)
             status = EXIT_INTERRUPTED
         raster = pipeline.renderer.backend if pipeline.renderer is not None else "none"
+        mode = pipeline.stream_mode
     elapsed = time.perf_counter() - start
     if count:
         per = " ".join(f"{k} {totals[k] / count:.1f}" for k in STAGES)
         print(
             f"meshpose-demo: {count} frames in {elapsed:.1f} s ({count / elapsed:.1f} FPS); "
-            f"mean ms per frame: {per}; rasterizer {raster}",
+            f"mean ms per frame: {per}; rasterizer {raster}; {mode}",
             file=sys.stderr,
         )
     for path in written:
