@@ -3,9 +3,11 @@ or images and write the annotated result (and optional JSON / OBJ / NPZ exports)
 
 With no arguments it processes the bundled sample clip headless into ``out/``. Every error is
 one line on stderr with a non-zero exit status (1: bad input or output, e.g. an unreadable
-garment image, 2: bad usage, e.g. an unknown garment name, or no model weights, 130:
+garment image, 2: bad usage, e.g. an unknown garment name, an output path that would
+overwrite an input, or no model weights, 3: done but unreadable images were skipped, 130:
 interrupted); whatever was written before an error or Ctrl-C is kept and
-complete (the video playable, the JSON valid).
+complete (the video playable, the JSON valid). Output guarantees: ``output_paths`` and
+docs/pipeline.md.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ import os
 import signal
 import sys
 import time
-from contextlib import ExitStack
+import warnings
+from contextlib import ExitStack, suppress
 from pathlib import Path
 from typing import NoReturn, TypeVar
 
@@ -28,6 +31,7 @@ from meshpose_core.pipeline import (
     STAGES,
     FrameResult,
     ImageSink,
+    ImageSource,
     JsonSink,
     ModelUnavailable,
     MotionGateConfig,
@@ -48,8 +52,9 @@ from meshpose_core.pipeline import (
 )
 from meshpose_core.pipeline.layers import DEFAULT_LAYERS, LAYERS, RENDERERS, check_renderer
 from meshpose_core.pipeline.network import BACKENDS, DEFAULT_MODEL, model_path
+from meshpose_core.pipeline.output_paths import Output, OutputPathError, check_outputs, unique_stems
 from meshpose_core.pipeline.sinks import Sink, interrupts_deferred
-from meshpose_core.pipeline.sources import Frame
+from meshpose_core.pipeline.sources import IMAGE_SUFFIXES, Frame, check_camera_index
 from meshpose_core.render import RendererUnavailable
 from meshpose_core.topology import FORMAT_VERSION, LEVEL_SIZES, TopologyError
 from meshpose_core.tryon import (
@@ -66,7 +71,7 @@ REPO = Path(__file__).resolve().parents[1]
 SAMPLE_CLIP = REPO / "assets" / "samples" / "gym_run.mp4"
 OUT_DIR = Path("out")
 
-EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_SKIPPED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 SinkT = TypeVar("SinkT", bound=Sink)
 
 
@@ -98,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--webcam", action="store_true", help="read a webcam (see --camera)")
     src.add_argument("--video", metavar="PATH", help="read a video file (any FFmpeg format)")
     src.add_argument("--images", metavar="PATH", help="an image file or a folder of images")
-    ap.add_argument("--camera", type=int, default=0, metavar="N", help="webcam index")
+    ap.add_argument("--camera", type=_camera, default=0, metavar="N", help="webcam index")
 
     out = ap.add_argument_group("output")
     out.add_argument(
@@ -137,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     model.add_argument(
         "--threads",
-        type=_positive_int,
+        type=_thread_count,
         default=2,
         metavar="N",
         help="CPU threads of the network (use 1 on a busy machine: threads that wait on "
@@ -216,6 +221,20 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
     return value
+
+
+def _thread_count(text: str) -> int:
+    value = _positive_int(text)
+    if value > 256:  # the runtimes take a C int; more threads than this is a typo
+        raise argparse.ArgumentTypeError(f"must be <= 256, got {value}")
+    return value
+
+
+def _camera(text: str) -> int:
+    try:
+        return check_camera_index(int(text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _non_negative_float(text: str) -> float:
@@ -367,7 +386,8 @@ def main(argv: list[str] | None = None) -> int:
         if can_show_gui():  # else: processed headless below, with a note saying why
             from app.gui.main_window import run_gui
 
-            return run_gui(args)
+            status = _check_outputs(args, None)
+            return status if status != EXIT_OK else run_gui(args)
 
     try:
         config = _config(args)
@@ -382,7 +402,10 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         source = open_source(
-            webcam=args.camera if args.webcam else None, video=args.video, images=args.images
+            webcam=args.camera if args.webcam else None,
+            video=args.video,
+            images=args.images,
+            on_skip=lambda message: print(f"meshpose-demo: {message}", file=sys.stderr),
         )
     except SourceError as exc:
         return _fail(str(exc), EXIT_INPUT)
@@ -390,13 +413,21 @@ def main(argv: list[str] | None = None) -> int:
     if not args.out and config.render.layers and not (args.webcam and display.enabled):
         suffix = "" if args.images else ".mp4"
         args.out = str(OUT_DIR / f"{_input_stem(args)}_annotated{suffix}")
+    status = _check_outputs(args, source)
+    if status != EXIT_OK:
+        source.close()
+        display.close()
+        return status
     if not args.headless and not display.enabled:
         where = f"; writing {args.out}" if args.out else ""
         print(f"note: not showing a window: {display.reason}{where}", file=sys.stderr)
 
-    previous_term = signal.signal(signal.SIGTERM, _raise_interrupt)
+    written: list[str] = []
+    previous = {s: signal.signal(s, _interrupt_once) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        return _run(args, config, source, display)
+        with warnings.catch_warnings():
+            warnings.showwarning = _warning_line
+            return _run(args, config, source, display, written)
     except ModelUnavailable as exc:
         return _fail(str(exc), EXIT_USAGE)
     except ValueError as exc:  # e.g. --device cuda without a GPU
@@ -409,17 +440,61 @@ def main(argv: list[str] | None = None) -> int:
         print("\nmeshpose-demo: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     finally:
-        signal.signal(signal.SIGTERM, previous_term)
+        if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # else: stay deaf until exit
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+        for path in written:  # also after an error: what was written is complete
+            print(f"wrote {path}")
 
 
-def _raise_interrupt(signum: int, frame: object) -> None:
+def _check_outputs(args: argparse.Namespace, source: Source | None) -> int:
+    """Refuse (one line, exit 2, nothing touched) output paths that would overwrite an input
+    or each other, or cannot be written (``output_paths.check_outputs``)."""
+    outputs = [
+        Output(Path(args.export_json), "file", "--export-json") if args.export_json else None,
+        Output(Path(args.export_npz), "file", "--export-npz") if args.export_npz else None,
+        Output(Path(args.export_obj), "folder", "--export-obj") if args.export_obj else None,
+    ]
+    if args.out and args.images:  # annotated images under the inputs' names
+        refused = (".mp4", *IMAGE_SUFFIXES)
+        outputs.insert(0, Output(Path(args.out), "folder", "--out", refused, input_names=True))
+    elif args.out:
+        outputs.insert(0, Output(Path(args.out), "file", "--out", (".mp4",)))
+    inputs = [Path(p) for p in (args.video, args.images) if p]
+    inputs += source.files if isinstance(source, ImageSource) else []
+    # the weights are an input too; missing ones are reported where the model is loaded
+    with suppress(ModelUnavailable):
+        inputs.append(model_path(args.model))
+    try:
+        check_outputs(inputs, [o for o in outputs if o is not None])
+    except OutputPathError as exc:
+        return _fail(str(exc), EXIT_USAGE)
+    return EXIT_OK
+
+
+def _interrupt_once(signum: int, frame: object) -> None:
+    """Ctrl-C / SIGTERM: stop (KeyboardInterrupt) once; later ones are ignored until the
+    process ends, so a second Ctrl-C can interrupt neither the outputs' completion nor the
+    interpreter's exit (both are short)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise KeyboardInterrupt
 
 
-def _run(args: argparse.Namespace, config: PipelineConfig, source: Source, display: Display) -> int:
-    """The frame loop; every sink is closed (completed) whatever happens."""
-    written: list[str] = []
-    count, start, status = 0, time.perf_counter(), EXIT_OK
+def _warning_line(message: Warning | str, category: type[Warning], *args: object) -> None:
+    print(f"meshpose-demo: warning: {message}", file=sys.stderr)
+
+
+def _run(
+    args: argparse.Namespace,
+    config: PipelineConfig,
+    source: Source,
+    display: Display,
+    written: list[str],
+) -> int:
+    """The frame loop; every sink is closed (completed) whatever happens; the paths of the
+    completed outputs are added to ``written``."""
+    start, status = time.perf_counter(), EXIT_OK
     totals = dict.fromkeys(STAGES, 0.0)
     with ExitStack() as stack:
         stack.callback(source.close)
@@ -442,19 +517,18 @@ def _run(args: argparse.Namespace, config: PipelineConfig, source: Source, displ
         try:
             start = time.perf_counter()
             for frame, result in results:
-                sinks.write(frame, result)
-                count += 1
                 for k in STAGES:
                     totals[k] += result.latency_ms[k]
+                sinks.write(frame, result)
                 shown = display.enabled and result.annotated is not None
                 if shown and not display.show(result.annotated):
                     break  # the user closed the window
-        except KeyboardInterrupt:
-            print(f"\nmeshpose-demo: interrupted after {count} frames", file=sys.stderr)
+        except KeyboardInterrupt:  # count: the frames whose outputs were all written
+            print(f"\nmeshpose-demo: interrupted after {sinks.frames} frames", file=sys.stderr)
             status = EXIT_INTERRUPTED
         raster = pipeline.renderer.backend if pipeline.renderer is not None else "none"
         mode = pipeline.stream_mode
-    elapsed = time.perf_counter() - start
+    elapsed, count = time.perf_counter() - start, sinks.frames
     if count:
         per = " ".join(f"{k} {totals[k] / count:.1f}" for k in STAGES)
         print(
@@ -462,18 +536,26 @@ def _run(args: argparse.Namespace, config: PipelineConfig, source: Source, displ
             f"mean ms per frame: {per}; rasterizer {raster}; {mode}",
             file=sys.stderr,
         )
-    for path in written:
-        print(f"wrote {path}")
+    if isinstance(source, ImageSource) and source.skipped and status == EXIT_OK:
+        n, total = len(source.skipped), len(source.files)
+        print(
+            f"meshpose-demo: {n} of {total} images could not be read and were skipped",
+            file=sys.stderr,
+        )
+        status = EXIT_SKIPPED
     return status
 
 
 def _protected_close(sinks: _Sinks) -> None:
-    """Close the outputs with Ctrl-C ignored, so a second Ctrl-C cannot corrupt them."""
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    """Close the outputs with Ctrl-C and SIGTERM ignored, so that neither can leave them
+    half closed."""
+    signals = (signal.SIGINT, signal.SIGTERM)
+    previous = {s: signal.signal(s, signal.SIG_IGN) for s in signals}
     try:
         sinks.close()
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 class _Sinks:
@@ -483,8 +565,11 @@ class _Sinks:
         self, args: argparse.Namespace, pipeline: Pipeline, source: Source, written: list[str]
     ) -> None:
         self.args, self.pipeline, self.source, self.written = args, pipeline, source, written
-        self.open: list[Sink] = []
+        self.open: list[tuple[Sink, str]] = []
         self.started = False
+        self.frames = 0  # frames whose outputs are all written
+        # OBJ names: x.jpg and x.png in one folder must not share x_id1.obj
+        self.stems = unique_stems([p.name for p in getattr(source, "files", ())])
         self.video: VideoSink | None = None
         self.images: ImageSink | None = None
         self.json: JsonSink | None = None
@@ -514,20 +599,20 @@ class _Sinks:
             self.npz = self._add(NpzSink(a.export_npz), a.export_npz)
 
     def _add(self, sink: SinkT, path: str) -> SinkT:
-        self.open.append(sink)
-        self.written.append(path)
+        self.open.append((sink, path))
         return sink
 
     def write(self, frame: Frame, result: FrameResult) -> None:
         """All outputs of one frame, not cut in half by Ctrl-C (it is handled right after)."""
         with interrupts_deferred():
             self._write(frame, result)
+            self.frames += 1
 
     def _write(self, frame: Frame, result: FrameResult) -> None:
         if not self.started:
             self.started = True
             self._start(frame)
-        stem = Path(frame.name).stem if frame.name else None
+        stem = self.stems.get(frame.name, Path(frame.name).stem) if frame.name else None
         if self.video is not None and result.annotated is not None:
             self.video.write(result.annotated)
         if self.images is not None and result.annotated is not None:
@@ -542,11 +627,14 @@ class _Sinks:
     def close(self) -> None:
         """Close every output, even when one of them fails (that error is raised after)."""
         error: BaseException | None = None
-        for sink in self.open:
+        for sink, path in self.open:
             try:
                 sink.close()
-            except Exception as exc:
+                self.written.append(path)
+            except SinkError as exc:
                 error = error or exc
+            except Exception as exc:  # e.g. the encoder's flush on a full disk: one line
+                error = error or SinkError(f"cannot finish {path}: {exc}")
         if error is not None:
             raise error
 

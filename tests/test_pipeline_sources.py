@@ -103,8 +103,8 @@ def test_images_sorted_gray_alpha_16bit_and_errors(tmp_path: Path) -> None:
     assert (frames[2].image == 255).all()
 
     (tmp_path / "d_corrupt.jpg").write_bytes(b"\xff\xd8\xff garbage")
-    with pytest.raises(SourceError, match="cannot decode image"):
-        list(ImageSource(tmp_path))
+    with pytest.raises(SourceError, match="cannot decode image"):  # a single file: an error
+        list(ImageSource(tmp_path / "d_corrupt.jpg"))
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(SourceError, match="no images"):

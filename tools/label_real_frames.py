@@ -8,6 +8,11 @@ evaluation image is ever labelled, they are held out for evaluation):
   images      media/images/*, every detected person
   upper_body  media/upper_body/*, every detected person
   lsp_train   LSPET training split: ground-truth joints, teacher mask and face joints
+  train_videos    train/videos/* (58 clips) less the held-out clips, every --video-step-th
+                  frame, at most --max-video-frames per clip
+  heldout_videos  the held-out clips of train/videos (``paths.HELD_OUT_VIDEOS``): labelled
+                  for evaluation only (``RealDataset`` refuses them)
+  train_photos    train/photos/*/* (32 photos)
 
 Persons are found by our BlazePose detector (``meshpose_core.detection``), cropped on its
 rotated ROI at 256x256 and labelled by ``pose_landmark_heavy.tflite`` with one refinement pass
@@ -47,6 +52,7 @@ from meshpose_core.data.real.media import (  # noqa: E402
 )
 from meshpose_core.data.real.paths import (  # noqa: E402
     DEFAULT_SHARED_ROOT,
+    HELD_OUT_VIDEOS,
     LABEL_DIR,
     SharedDataMissingError,
     is_held_out,
@@ -58,8 +64,17 @@ from meshpose_core.data.real.teacher import (  # noqa: E402
 )
 from meshpose_core.detection import BlazePoseDetector, DetectorConfig  # noqa: E402
 
-SOURCES = ("videos", "images", "upper_body", "lsp_train")
+SOURCES = (
+    "videos",
+    "images",
+    "upper_body",
+    "lsp_train",
+    "train_videos",
+    "heldout_videos",
+    "train_photos",
+)
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv")
 
 
 def media_files(root: Path, folder: str, suffixes: tuple[str, ...]) -> list[str]:
@@ -76,11 +91,26 @@ def frames_of(
     root: Path, source: str, args: argparse.Namespace
 ) -> Iterator[tuple[str, int, np.ndarray]]:
     """(path, frame index or -1, RGB) of a detection-labelled source."""
-    if source == "videos":
-        for video in media_files(root, "media/videos", (".mp4",)):
-            for index, rgb in iter_video_frames(root / video, args.video_step):
+    if source in ("videos", "train_videos", "heldout_videos"):
+        if source == "videos":
+            videos = media_files(root, "media/videos", (".mp4",))
+        elif source == "train_videos":
+            videos = media_files(root, "train/videos", VIDEO_SUFFIXES)
+        else:
+            videos = [v for v in HELD_OUT_VIDEOS if (root / v).is_file()]
+        cap = args.max_video_frames if source != "videos" else 0
+        for video in videos:
+            for n, (index, rgb) in enumerate(iter_video_frames(root / video, args.video_step)):
+                if cap and n >= cap:
+                    break
                 write_jpeg(frame_cache_path(args.frame_cache, video, index), rgb)
                 yield video, index, rgb
+    elif source == "train_photos":
+        folders = sorted(p for p in (root / "train/photos").iterdir() if p.is_dir())
+        for folder in folders:
+            rel = folder.relative_to(root).as_posix()
+            for path in media_files(root, rel, IMAGE_SUFFIXES):
+                yield path, -1, read_rgb(root / path)
     else:
         for path in media_files(root, f"media/{source}", IMAGE_SUFFIXES):
             yield path, -1, read_rgb(root / path)
@@ -127,6 +157,9 @@ def main() -> None:
     ap.add_argument("--out-dir", type=Path, default=LABEL_DIR)
     ap.add_argument("--video-step", type=int, default=3, help="label every n-th video frame")
     ap.add_argument("--frame-cache", type=Path, default=DEFAULT_FRAME_CACHE)
+    ap.add_argument(
+        "--max-video-frames", type=int, default=120, help="labelled frames per train/ clip"
+    )
     ap.add_argument("--limit", type=int, default=0, help="frames/images per source (0: all)")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
@@ -157,7 +190,8 @@ def main() -> None:
             "source": source,
             "teacher": model.name,
             "detector": "pose_detection.tflite (meshpose_core.detection, windows=2)",
-            "video_step": args.video_step if source == "videos" else None,
+            "video_step": args.video_step if "videos" in source else None,
+            "max_video_frames": args.max_video_frames if source.endswith("_videos") else None,
             "limit": args.limit,
             "quality": vars(cfg.quality),
             "summary": summary,

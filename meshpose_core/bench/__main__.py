@@ -2,6 +2,7 @@
 ``python -m meshpose_core.bench backends [--model xs_bp] [--threads 2]``
 ``python -m meshpose_core.bench pipeline [--video CLIP] [--model PATH] [--crowd IMAGE]``
 ``python -m meshpose_core.bench tryon [--people 1,3] [--outfits striped_tshirt ...]``
+``python -m meshpose_core.bench surface [--model PATH] [--limit 200]``
 ``python -m meshpose_core.bench layers [--sizes 640x480,1280x720] [--frames 60] [--encode]``
 ``python -m meshpose_core.bench layers --render [--painters auto,gl,cpu]``
 ``python -m meshpose_core.bench paced [--sizes 640x480] [--fps 30,60] [--frames 150]``."""
@@ -69,6 +70,16 @@ def main(argv: list[str] | None = None) -> None:
         help="outfits to time, each garments joined by +",
     )
     t.add_argument("--threads", type=int, default=2)
+    s = sub.add_parser(
+        "surface",
+        help="silhouette IoU, PCK, visibility and IUV accuracy, mesh integrity on held-out "
+        "real people (needs ../shared), next to BlazePose-heavy",
+    )
+    s.add_argument("--model", default="xs_bp", help="MeshPose checkpoint or shipped name")
+    s.add_argument("--shared-root", type=Path)
+    s.add_argument("--limit", type=int, default=200, help="held-out fitted people scored")
+    s.add_argument("--sets", default="lsp_eval,tiny_coco_val,tiny_coco_train,coco")
+    s.add_argument("--json", type=Path, help="also write the figures here")
     lay = sub.add_parser(
         "layers", help="FPS of each layer alone and of the try-on set, 1 and 3 people, vs BlazePose"
     )
@@ -93,6 +104,14 @@ def main(argv: list[str] | None = None) -> None:
     pc.add_argument("--model", help="MeshPose checkpoint (default: xs, random-init if none yet)")
     pc.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)
+    if args.what == "surface":
+        from meshpose_core.data.real.paths import DEFAULT_SHARED_ROOT, require_shared_root
+
+        from .surface_bench import run as run_surface
+
+        root = require_shared_root(args.shared_root or DEFAULT_SHARED_ROOT)
+        run_surface(args.model, root, args.limit, tuple(args.sets.split(",")), args.json)
+        return
     if args.what == "model":
         from .model_bench import run
 

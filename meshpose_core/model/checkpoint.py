@@ -1,8 +1,9 @@
 """MeshPoseNet checkpoints: safetensors weights + a JSON model card in the file's metadata.
 
 Loading never unpickles (safetensors only) and checks, before touching the weights, that the
-file is a MeshPose checkpoint made for this topology version; every failure is one
-``CheckpointError`` saying what is wrong with which file.
+file is a MeshPose checkpoint made for this topology version, then that every tensor has the
+shape its config needs and finite values; every failure is one ``CheckpointError`` saying
+what is wrong with which file.
 """
 
 from __future__ import annotations
@@ -100,10 +101,30 @@ def load_checkpoint(path: Path, device: str | torch.device = "cpu") -> tuple[Mes
         state = load_file(str(path))
     except (SafetensorError, OSError) as exc:
         raise CheckpointError(f"weights file {path} is corrupt: {exc}") from exc
-    result = net.load_state_dict(state, strict=False)
-    if result.missing_keys or result.unexpected_keys:
-        raise CheckpointError(
-            f"{path} does not match its config: missing {result.missing_keys[:5]}, "
-            f"unexpected {result.unexpected_keys[:5]}"
-        )
+    check_state(path, state, net.state_dict())
+    net.load_state_dict(state)
     return net.to(device).eval(), card
+
+
+def check_state(
+    path: Path, state: dict[str, torch.Tensor], expected: dict[str, torch.Tensor]
+) -> None:
+    """CheckpointError (one line, naming the first offending tensor) unless ``state`` has
+    exactly the tensors of ``expected`` with their shapes, all finite: a file whose config
+    and tensors disagree, or whose weights hold NaN / infinity (a diverged training run),
+    must not load and produce silent garbage."""
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    if missing or unexpected:
+        raise CheckpointError(
+            f"{path} does not match its config: missing {missing[:5]}, unexpected {unexpected[:5]}"
+        )
+    for name, want in expected.items():
+        got = state[name]
+        if tuple(got.shape) != tuple(want.shape):
+            raise CheckpointError(
+                f"{path}: tensor {name} has shape {tuple(got.shape)}, its config needs "
+                f"{tuple(want.shape)}"
+            )
+        if got.is_floating_point() and not bool(torch.isfinite(got).all()):
+            raise CheckpointError(f"{path}: tensor {name} holds NaN or infinite values")

@@ -82,7 +82,8 @@ class MotionGate:
         """The detector looked at ``image``: later frames are compared with it."""
         if not self.config.enabled:
             return
-        self._cell = max(1, max(image.shape[:2]) // self.config.cells)
+        # at most the short side: a thin strip (2000 x 20) keeps one row of cells
+        self._cell = max(1, min(max(image.shape[:2]) // self.config.cells, min(image.shape[:2])))
         self._reference = thumbnail(image, self._cell)
         self._skips = 0
 

@@ -3,9 +3,12 @@
 Every sink is a context manager whose ``close`` is idempotent and leaves a complete file, so
 the caller closes them in ``finally`` and an interrupted run (Ctrl-C, SIGTERM) keeps a
 playable video and a valid JSON of every frame processed so far; writing each frame inside
-``interrupts_deferred()`` keeps a signal from cutting a write in half. The JSON is written
-frame by frame and only its closing brackets wait for ``close``. JSON schema:
-``export_schema.json`` beside this file (documented in docs/pipeline.md).
+``interrupts_deferred()`` keeps a signal from cutting a write in half. Every file is written
+under ``output_paths.partial_path`` and renamed to its name once complete, so the final name
+never holds half a file. What a hard kill (SIGKILL) leaves, under the ``.partial`` name, is
+still readable: the MP4 is fragmented (a fragment a second, each playable on its own) and the
+JSON is closed after every frame. JSON schema: ``export_schema.json`` beside this file
+(documented in docs/pipeline.md).
 """
 
 from __future__ import annotations
@@ -13,13 +16,15 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import math
 import os
 import signal
 import threading
+import warnings
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import cv2
 import numpy as np
@@ -27,9 +32,16 @@ import numpy as np
 from meshpose_core.closeable import Closeable
 from meshpose_core.topology import Topology
 
+from .output_paths import finish, partial_path
 from .results import FrameResult, PersonResult
 
 SCHEMA_PATH = Path(__file__).with_name("export_schema.json")
+# FFmpeg mp4 muxer options of VideoSink: fragments of about a second, flushed as written
+MP4_FRAGMENTS = (
+    ("movflags", "frag_keyframe+empty_moov+default_base_moof"),
+    ("frag_duration", "1000000"),  # microseconds
+    ("flush_packets", "1"),
+)
 
 
 class SinkError(RuntimeError):
@@ -95,18 +107,25 @@ def even_padded(image: np.ndarray) -> np.ndarray:
 
 class VideoSink(Sink):
     """H.264 (yuv420p) MP4 via PyAV at the input's size and frame rate. Odd sizes are padded
-    by one pixel (H.264 4:2:0 needs even sizes)."""
+    by one pixel (H.264 4:2:0 needs even sizes).
+
+    Fragmented MP4 (an empty ``moov``, then a ``moof`` + ``mdat`` fragment about every
+    second, each flushed to disk): a recording killed without warning plays up to its last
+    complete fragment, where a plain MP4 without its final index plays not at all."""
 
     def __init__(
         self, path: str | Path, width: int, height: int, fps: float, preset: str = "superfast"
     ) -> None:
         import av
 
-        self.path = _parent_ready(Path(path))
+        self.path = Path(path)
         if self.path.suffix.lower() != ".mp4":
             raise SinkError(f"video output must be an .mp4 file, got {self.path}")
+        self.partial = partial_path(_parent_ready(self.path))
         try:
-            self._container = av.open(str(self.path), mode="w")
+            self._container = av.open(
+                str(self.partial), mode="w", format="mp4", options=dict(MP4_FRAGMENTS)
+            )
         except (av.error.FFmpegError, OSError) as exc:
             raise SinkError(f"cannot write {self.path}: {exc}") from exc
         rate = Fraction(fps if fps > 0 else 30.0).limit_denominator(1001)
@@ -126,7 +145,10 @@ class VideoSink(Sink):
 
         frame = av.VideoFrame.from_ndarray(even_padded(rgb), format="rgb24")
         frame.pts = self._count
-        self._container.mux(self._stream.encode(frame))
+        try:
+            self._container.mux(self._stream.encode(frame))
+        except (av.error.FFmpegError, OSError) as exc:  # e.g. the disk is full
+            raise SinkError(f"cannot write {self.partial}: {exc}") from exc
         self._count += 1
 
     def close(self) -> None:
@@ -136,7 +158,8 @@ class VideoSink(Sink):
         try:
             self._container.mux(self._stream.encode(None))  # flush delayed frames
         finally:
-            self._container.close()  # writes the moov atom: the file is now playable
+            self._container.close()  # the last fragment and the random-access index
+        finish(self.partial, self.path)
 
 
 class ImageSink(Sink):
@@ -153,8 +176,18 @@ class ImageSink(Sink):
         ok, data = cv2.imencode(path.suffix or ".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
         if not ok:
             raise SinkError(f"cannot encode {path}")
-        data.tofile(path)
+        _write_whole(path, data.tobytes())
         return path
+
+
+def _write_whole(path: Path, data: bytes) -> None:
+    """Write a small file complete or not at all (``partial_path``, then renamed)."""
+    partial = partial_path(path)
+    try:
+        partial.write_bytes(data)
+        finish(partial, path)
+    except OSError as exc:
+        raise SinkError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
 def person_json(p: PersonResult) -> dict[str, Any]:
@@ -177,38 +210,84 @@ def _rounded_keypoints(kp: np.ndarray) -> list[list[float]]:
     return out.tolist()
 
 
+def nulled(value: Any) -> Any:
+    """A JSON-ready value with every NaN / infinity replaced by None (JSON has no such
+    numbers: ``json.dumps`` would write bare ``NaN`` tokens that strict parsers reject)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, list):
+        return [nulled(v) for v in value]
+    if isinstance(value, dict):
+        return {k: nulled(v) for k, v in value.items()}
+    return value
+
+
 class JsonSink(Sink):
-    """``{"meta": ..., "frames": [...]}`` written incrementally; ``close`` adds the ending."""
+    """``{"meta": ..., "frames": [...]}``, a valid JSON document after every frame.
+
+    Each frame is written over the previous closing brackets together with new ones, in one
+    system call, so a hard kill leaves the frames so far, parseable. Non-finite numbers are
+    written as ``null`` (with one ``RuntimeWarning`` per file)."""
+
+    _END = b"\n]}\n"
 
     def __init__(self, path: str | Path, meta: dict[str, Any]) -> None:
-        self.path = _parent_ready(Path(path))
+        self.path = Path(path)
+        self.partial = partial_path(_parent_ready(self.path))
         try:
-            self._file: TextIO | None = self.path.open("w", encoding="utf-8")
+            self._file: io.FileIO | None = io.FileIO(self.partial, "w")
         except OSError as exc:
             raise SinkError(f"cannot write {self.path}: {exc.strerror or exc}") from exc
-        self._file.write('{"meta": ' + json.dumps(meta) + ',\n"frames": [')
+        self._warned = False
+        head = ('{"meta": ' + self._dumps(meta, None) + ',\n"frames": [').encode()
+        self._end = 0
+        self._append(head)
         self._first = True
 
-    def write(self, result: FrameResult, file_name: str | None = None) -> None:
+    def _dumps(self, value: Any, separators: tuple[str, str] | None) -> str:
+        try:
+            return json.dumps(value, separators=separators, allow_nan=False)
+        except ValueError:  # NaN / infinity somewhere (e.g. damaged weights)
+            if not self._warned:
+                self._warned = True
+                warnings.warn(
+                    f"{self.path}: non-finite numbers (NaN or infinity) written as null",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
+            return json.dumps(nulled(value), separators=separators, allow_nan=False)
+
+    def _append(self, data: bytes) -> None:
+        """``data`` then the closing brackets, over the previous closing brackets."""
         assert self._file is not None, "JsonSink is closed"
+        view = memoryview(data + self._END)
+        try:
+            self._file.seek(self._end)
+            while view:  # one call for a regular file; the loop only guards short writes
+                view = view[self._file.write(view) or 0 :]
+        except OSError as exc:  # e.g. the disk is full: keep the frames before valid
+            with contextlib.suppress(OSError):  # over bytes the file had: no new space
+                self._file.seek(self._end)
+                self._file.write(self._END)
+                self._file.truncate()
+            raise SinkError(f"cannot write {self.partial}: {exc.strerror or exc}") from exc
+        self._end += len(data)
+
+    def write(self, result: FrameResult, file_name: str | None = None) -> None:
         frame: dict[str, Any] = {"index": int(result.index)}
         if file_name is not None:
             frame["file"] = file_name
         frame["people"] = [person_json(p) for p in result.people]
-        self._file.write(
-            ("\n" if self._first else ",\n") + json.dumps(frame, separators=(",", ":"))
-        )
+        text = self._dumps(frame, (",", ":"))
+        self._append((("\n" if self._first else ",\n") + text).encode())
         self._first = False
-        self._file.flush()
 
     def close(self) -> None:
         if self._file is None:
             return
-        try:
-            self._file.write("\n]}\n")
-        finally:
-            self._file.close()
-            self._file = None
+        self._file.close()
+        self._file = None
+        finish(self.partial, self.path)
 
 
 class ObjSink(Sink):
@@ -241,7 +320,7 @@ class ObjSink(Sink):
             buf.write("image px, x right, y up (= -image y), z toward the camera\n")
             np.savetxt(buf, p.vertices_high * np.float32([1, -1, -1]), fmt="v %.3f %.3f %.3f")
             path = self.folder / name
-            path.write_text(buf.getvalue() + self._tail)
+            _write_whole(path, (buf.getvalue() + self._tail).encode())
             paths.append(path)
         return paths
 
@@ -274,6 +353,10 @@ class NpzSink(Sink):
             return
         self._closed = True
         arrays = {k: np.asarray(v) for k, v in self._rows.items()}
-        tmp = self.path.with_name(self.path.name + ".tmp.npz")
-        np.savez_compressed(tmp, **arrays)
-        os.replace(tmp, self.path)
+        partial = partial_path(self.path)
+        try:
+            with partial.open("wb") as f:  # a file object: numpy adds no second suffix
+                np.savez_compressed(f, **arrays)
+        except OSError as exc:
+            raise SinkError(f"cannot write {self.path}: {exc.strerror or exc}") from exc
+        finish(partial, self.path)

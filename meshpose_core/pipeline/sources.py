@@ -4,24 +4,35 @@ Every source yields (H, W, 3) uint8 RGB C-contiguous frames whatever the input h
 (grayscale, alpha, 16 bit, odd sizes), with a timestamp in seconds and a 0-based index, and
 knows its frame rate, so the stages after it never branch on where frames come from. Every
 failure (missing camera, missing, corrupt, truncated or unsupported file) is one
-``SourceError`` with a message that fits on one line.
+``SourceError`` with a message that fits on one line, except one unreadable image in a
+folder: it is reported (``on_skip``) and skipped, so a batch is not lost to one bad file.
+Videos are turned upright by their rotation metadata (phone clips), so frames and every
+coordinate derived from them are as the video is meant to be seen.
 """
 
 from __future__ import annotations
 
 import abc
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from meshpose_core.closeable import Closeable
 
+if TYPE_CHECKING:
+    import av
+
 IMAGE_SUFFIXES: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 DEFAULT_FPS = 30.0  # when a camera or a file does not say
+# OpenCV reads index // 100 as a capture API (200: V4L2, 700: DirectShow) and -1 as "any":
+# only 0..99 name a camera of the default API (-1 crashed some V4L2 builds)
+MAX_CAMERA_INDEX = 99
+MIN_SIDE = 2  # pixels: a smaller image has nothing to find and breaks the resizes
 
 
 class SourceError(RuntimeError):
@@ -59,8 +70,11 @@ def as_rgb8(image: np.ndarray, channel_order: str = "bgr") -> np.ndarray:
         raise SourceError(f"unsupported pixel type {image.dtype}")
     if image.ndim == 2:
         image = image[:, :, None]
-    if image.ndim != 3 or image.shape[2] not in (1, 3, 4) or min(image.shape[:2]) == 0:
+    if image.ndim != 3 or image.shape[2] not in (1, 3, 4):
         raise SourceError(f"unsupported image shape {image.shape}")
+    if min(image.shape[:2]) < MIN_SIDE:
+        h, w = image.shape[:2]
+        raise SourceError(f"image of {w}x{h} pixels is too small (at least {MIN_SIDE}x{MIN_SIDE})")
     if image.shape[2] == 1:
         return np.ascontiguousarray(np.repeat(image, 3, axis=2))
     rgb = image[:, :, :3]
@@ -84,12 +98,25 @@ class Source(Closeable, abc.ABC):
         """Release the device or file."""
 
 
+def check_camera_index(index: int) -> int:
+    """``index`` if it names a camera (0 to ``MAX_CAMERA_INDEX``), else ``ValueError``."""
+    if not 0 <= index <= MAX_CAMERA_INDEX:
+        raise ValueError(
+            f"camera index must be 0 to {MAX_CAMERA_INDEX} (0: the first), got {index}"
+        )
+    return index
+
+
 class WebcamSource(Source):
     """A camera by index through OpenCV; timestamps are wall-clock seconds since opening."""
 
     live = True
 
     def __init__(self, index: int = 0) -> None:
+        try:
+            check_camera_index(index)
+        except ValueError as exc:
+            raise SourceError(str(exc)) from None
         self.description = f"webcam:{index}"
         previous = cv2.utils.logging.getLogLevel()
         cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # no V4L warnings
@@ -158,7 +185,7 @@ class VideoSource(Source):
         try:
             for vf in self._container.decode(self._stream):
                 t = float(vf.time) if vf.time is not None else index / self.fps
-                yield Frame(as_rgb8(vf.to_ndarray(format="rgb24"), "rgb"), t, index)
+                yield Frame(as_rgb8(upright(vf), "rgb"), t, index)
                 index += 1
         except av.error.FFmpegError as exc:
             raise SourceError(
@@ -175,13 +202,28 @@ class VideoSource(Source):
         self._container.close()
 
 
+def upright(vf: av.VideoFrame) -> np.ndarray:
+    """A decoded frame as (H, W, 3) RGB turned as its display matrix says (``rotation``:
+    degrees counter-clockwise, e.g. -90 for a phone held upright)."""
+    rgb = vf.to_ndarray(format="rgb24")
+    turns = round(vf.rotation / 90) % 4
+    return np.rot90(rgb, turns) if turns else rgb
+
+
 class ImageSource(Source):
-    """One image file, or every image in a folder (not recursive) in sorted file-name order."""
+    """One image file, or every image in a folder (not recursive) in sorted file-name order.
+
+    In a folder an unreadable image is skipped: ``on_skip(message)`` is called (one line
+    naming the file) and it is listed in ``skipped``; frame indices count the images read.
+    A single unreadable file, or a folder with none readable, is a ``SourceError``."""
 
     fps = 0.0
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, on_skip: Callable[[str], None] | None = None) -> None:
         path = Path(path)
+        self.on_skip = on_skip
+        self.skipped: list[Path] = []
+        self.folder = path.is_dir()
         self.description = str(path)
         if not path.exists():
             raise SourceError(f"image path not found: {path}")
@@ -202,8 +244,21 @@ class ImageSource(Source):
         self.frame_count = len(self.files)
 
     def __iter__(self) -> Iterator[Frame]:
-        for index, path in enumerate(self.files):
-            yield Frame(read_image(path), 0.0, index, path.name)
+        index = 0
+        for path in self.files:
+            try:
+                image = read_image(path)
+            except SourceError as exc:
+                if not self.folder:
+                    raise
+                self.skipped.append(path)
+                if self.on_skip is not None:
+                    self.on_skip(f"skipped: {exc}")
+                continue
+            yield Frame(image, 0.0, index, path.name)
+            index += 1
+        if self.folder and index == 0:
+            raise SourceError(f"no readable image in folder {self.description}")
 
 
 def read_image(path: Path) -> np.ndarray:
@@ -219,9 +274,13 @@ def read_image(path: Path) -> np.ndarray:
 
 
 def open_source(
-    *, webcam: int | None = None, video: str | Path | None = None, images: str | Path | None = None
+    *,
+    webcam: int | None = None,
+    video: str | Path | None = None,
+    images: str | Path | None = None,
+    on_skip: Callable[[str], None] | None = None,
 ) -> Source:
-    """Open exactly one of the three kinds of input."""
+    """Open exactly one of the three kinds of input (``on_skip``: see ``ImageSource``)."""
     given = [x is not None for x in (webcam, video, images)]
     if sum(given) != 1:
         raise ValueError("give exactly one of webcam, video, images")
@@ -229,7 +288,7 @@ def open_source(
         return WebcamSource(webcam)
     if video is not None:
         return VideoSource(video)
-    return ImageSource(images)  # type: ignore[arg-type]
+    return ImageSource(images, on_skip)  # type: ignore[arg-type]
 
 
 def _reason(exc: BaseException) -> str:

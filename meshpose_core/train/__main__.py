@@ -1,6 +1,7 @@
 """``python -m meshpose_core.train --config configs/xs.yaml`` (also ``meshpose-train``).
 
-Resumes automatically from ``<out_dir>/last_state.pt``. Several GPUs:
+Resumes automatically from ``<out_dir>/last_state.pt`` (checked against
+``last.manifest.json``). Several GPUs:
 ``torchrun --nproc_per_node N -m meshpose_core.train --config ...``.
 """
 
@@ -27,9 +28,14 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError, TypeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    from meshpose_core.model.checkpoint import CheckpointError
     from meshpose_core.train.loop import train
 
-    train(cfg, max_steps=args.max_steps)
+    try:
+        train(cfg, max_steps=args.max_steps)
+    except CheckpointError as exc:  # e.g. weights and optimizer state of different steps
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -19,6 +19,10 @@ class DataConfig:
     synthetic_seed: int = 0
     real_fraction: float = 0.0
     real_root: str = "../shared"
+    # body fits of the real people (tools/fit_real_frames.py): kept fits add mesh, visibility
+    # and dense supervision to their real samples (data/real/fitted.py); None: joints only
+    real_fits: str | None = None
+    real_sources: tuple[str, ...] | None = None  # label files in data/real (None: defaults)
     renderer: str = "auto"
     workers: int = 2
     eval_samples: int = 64

@@ -3,7 +3,10 @@ resume exactly, CSV logs, periodic held-out evaluation, AMP on CUDA and torchrun
 
 Exact resume: sample i of the stream is a pure function of (seed, i) and step s of rank r
 reads samples [(s * world + r) * B, ... + B), so a resumed run sees the same batches; model,
-optimizer, scheduler and RNG states come back from the checkpoint.
+optimizer, scheduler and RNG states come back from the checkpoint. The weights and the
+training state are two files; a manifest written after both names the set (step and SHA-256
+of each), so a crash between their renames is found at resume instead of pairing one step's
+weights with another step's optimizer.
 """
 
 from __future__ import annotations
@@ -23,7 +26,13 @@ from torch.utils.data import DataLoader, Sampler
 
 from meshpose_core.data.synthetic.generator import SyntheticConfig, SyntheticDataset
 from meshpose_core.data.synthetic.sample import FramingConfig
-from meshpose_core.model.checkpoint import load_checkpoint, save_checkpoint
+from meshpose_core.model.checkpoint import (
+    CheckpointError,
+    file_sha256,
+    load_checkpoint,
+    read_metadata,
+    save_checkpoint,
+)
 from meshpose_core.model.decoding import TopologyArrays
 from meshpose_core.model.inference import keep_freed_memory
 from meshpose_core.model.meshpose import IMAGE_MEAN, IMAGE_STD, MeshPoseConfig, MeshPoseNet
@@ -92,12 +101,16 @@ def _dist_info() -> tuple[int, int, int]:
     return int(os.environ.get("RANK", "0")), world, int(os.environ.get("LOCAL_RANK", "0"))
 
 
+WEIGHTS, STATE, MANIFEST = "last.safetensors", "last_state.pt", "last.manifest.json"
+
+
 def _state_path(run: Path) -> Path:
-    return run / "last_state.pt"
+    return run / STATE
 
 
 def save_state(run: Path, net, opt, sched, step: int, cfg: TrainConfig, metrics: dict) -> None:
-    """Weights (safetensors + card) and the optimiser/scheduler/RNG state, atomically."""
+    """Weights (safetensors + card) and the optimiser/scheduler/RNG state, each renamed into
+    place, then the manifest naming them (step, SHA-256s), renamed last."""
     card = {"training": "in progress", "step": step, "config": cfg.model, "metrics": metrics}
     tmp = run / "last.tmp.safetensors"
     save_checkpoint(net, tmp, card)
@@ -108,9 +121,52 @@ def save_state(run: Path, net, opt, sched, step: int, cfg: TrainConfig, metrics:
         "torch_rng": torch.get_rng_state(),
     }
     torch.save(state, run / "last_state.tmp.pt")
-    os.replace(tmp, run / "last.safetensors")
+    os.replace(tmp, run / WEIGHTS)
     os.replace(tmp.with_suffix(".json"), run / "last.json")
     os.replace(run / "last_state.tmp.pt", _state_path(run))
+    manifest = {"step": step, "sha256": {n: file_sha256(run / n) for n in (WEIGHTS, STATE)}}
+    (run / "last.manifest.tmp.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    os.replace(run / "last.manifest.tmp.json", run / MANIFEST)
+
+
+def load_state(run: Path) -> dict | None:
+    """The training state to resume ``run`` from (None: nothing saved yet), after checking
+    that the weights and state files are the set the manifest names; ``CheckpointError``
+    naming the files otherwise. A run saved before manifests existed resumes when the step
+    in the weights' card equals the state's."""
+    if not _state_path(run).is_file() and not (run / MANIFEST).is_file():
+        return None
+    names = f"{run / WEIGHTS} and {_state_path(run)}"
+    advice = f"delete {run / STATE} to start again from {run / WEIGHTS}'s weights"
+    manifest = None
+    if (run / MANIFEST).is_file():
+        try:
+            manifest = json.loads((run / MANIFEST).read_text())
+            want_step, digests = int(manifest["step"]), dict(manifest["sha256"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise CheckpointError(f"cannot resume: {run / MANIFEST} is unreadable ({exc})") from exc
+        for name, digest in digests.items():
+            if not (run / name).is_file() or file_sha256(run / name) != digest:
+                raise CheckpointError(
+                    f"cannot resume: {run / name} is not the file {run / MANIFEST} names "
+                    f"for step {want_step} (a save was interrupted?): {names} do not belong "
+                    f"together; {advice}"
+                )
+    try:
+        state = torch.load(_state_path(run), map_location="cpu", weights_only=True)
+        step = int(state["step"])
+    except (OSError, RuntimeError, KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"cannot resume: {_state_path(run)} is unreadable ({exc})") from exc
+    if manifest is None:
+        try:
+            want_step = int(json.loads(read_metadata(run / WEIGHTS)["card"])["step"])
+        except (KeyError, ValueError, TypeError) as exc:
+            raise CheckpointError(f"cannot resume: {run / WEIGHTS} has no step ({exc})") from exc
+    if step != want_step:
+        raise CheckpointError(
+            f"cannot resume: {names} are of different steps ({want_step} and {step}); {advice}"
+        )
+    return state
 
 
 def param_groups(net: MeshPoseNet, lr: float, pretrained_scale: float) -> list[dict]:
@@ -158,9 +214,9 @@ def train(cfg: TrainConfig, max_steps: int | None = None) -> dict[str, float]:
     )
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, [cfg.steps // 2], gamma=0.1)
     step = 0
-    if _state_path(run).is_file():
-        net.load_state_dict(load_checkpoint(run / "last.safetensors")[0].state_dict())
-        state = torch.load(_state_path(run), map_location="cpu", weights_only=True)
+    state = load_state(run)
+    if state is not None:
+        net.load_state_dict(load_checkpoint(run / WEIGHTS)[0].state_dict())
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["torch_rng"])
@@ -190,9 +246,20 @@ def train(cfg: TrainConfig, max_steps: int | None = None) -> dict[str, float]:
     real = None
     if cfg.data.real_fraction > 0:
         from meshpose_core.data.real import RandomCrop, RealDataset, RealDatasetConfig
+        from meshpose_core.data.real.paths import LABEL_DIR
 
+        sources = cfg.data.real_sources
         real = RealDataset(
-            RealDatasetConfig(shared_root=Path(cfg.data.real_root), crop_size=crop[0]),
+            RealDatasetConfig(
+                shared_root=Path(cfg.data.real_root),
+                crop_size=crop[0],
+                fit_dir=Path(cfg.data.real_fits) if cfg.data.real_fits else None,
+                **(
+                    {"label_files": tuple(LABEL_DIR / f"{s}.npz" for s in sources)}
+                    if sources
+                    else {}
+                ),
+            ),
             augment=RandomCrop(scale=(0.75, 1.25), rotation_deg=(-45.0, 45.0)),
         )
     mix = MixConfig(real_fraction=cfg.data.real_fraction, seed=cfg.data.synthetic_seed)

@@ -31,9 +31,16 @@ def synthetic_masks(s: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+FIT_KEYS = (
+    "dp_points", "dp_face", "dp_bary", "dp_mask", "vertices", "vertices_mask", "depth_mask",
+    "visibility", "visibility_mask", "vertices_world",
+)  # fmt: skip
+
+
 def real_as_full(s: dict[str, Any], dense_points: int) -> dict[str, Any]:
-    """A real sample gains zero-filled, masked-off synthetic-only keys."""
-    return {
+    """A real sample gains zero-filled, masked-off synthetic-only keys, unless a body fit
+    supplied them (``data.real.fitted``)."""
+    blank = {
         "image": s["image"],
         "keypoints": s["keypoints"].astype(np.float32),
         "keypoints_mask": s["keypoints_mask"].astype(np.float32),
@@ -50,6 +57,7 @@ def real_as_full(s: dict[str, Any], dense_points: int) -> dict[str, Any]:
         "visibility_mask": np.float32(0.0),
         "vertices_world": np.zeros((NUM_V, 3), np.float32),
     }
+    return blank | {k: s[k] for k in FIT_KEYS if k in s}
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,10 @@ class RealDatasetConfig:
     keypoint_threshold: float = 0.5
     drop_side_conflicts: bool = True
     seed: int = 0
+    # body fits (data/real/fits): people with a kept fit get full mesh supervision (fitted.py)
+    fit_dir: Path | None = None
+    # evaluation on held-out labels (bench surface); training never sets it
+    for_evaluation: bool = False
 
 
 @dataclass(frozen=True)
@@ -150,7 +154,8 @@ class RealDataset(Dataset):
         parts: list[tuple[str, PersonLabels]] = []
         for path in cfg.label_files:
             labels, meta = load_labels(path)
-            check_not_held_out(labels, path)
+            if not cfg.for_evaluation:
+                check_not_held_out(labels, path)
             if cfg.drop_side_conflicts:
                 labels = labels.select(~labels.side_conflict)
             parts.append((str(meta.get("source", Path(path).stem)), labels))
@@ -161,6 +166,13 @@ class RealDataset(Dataset):
                 if frame >= 0:
                     frames.setdefault(image, set()).add(frame)
         self.read = MediaReader(root, cfg.frame_cache, frames)
+        self.fits: dict[tuple[str, int], Any] = {}  # (source, row) -> fitted.FittedBody
+        if cfg.fit_dir is not None:
+            from .fitted import load_kept_fits
+
+            rois = {name: labels.mask_roi for name, labels in parts}
+            self.fits = load_kept_fits([name for name, _ in parts], rois, cfg.fit_dir)
+        self._supervision = None  # built on first use, in the worker that uses it
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -183,7 +195,7 @@ class RealDataset(Dataset):
         return source, str(labels.image[i]), int(labels.frame[i]), person
 
     def sample(self, index: int, params: CropParams) -> dict[str, Any]:
-        _, image, frame, person = self.person(index)
+        source, image, frame, person = self.person(index)
         cfg = self.config
         out = crop_person(
             self.read(image, frame),
@@ -193,7 +205,28 @@ class RealDataset(Dataset):
             cfg.margin,
             cfg.keypoint_threshold,
         )
+        fit = self.fits.get((source, self.rows[index][2]))
+        if fit is not None:
+            out.update(self.fit_supervision(index, fit, person, params, out))
         return {**out, "index": np.int64(index)}
+
+    def fit_supervision(
+        self, index: int, fit: Any, person: Person, params: CropParams, sample: dict
+    ) -> dict[str, np.ndarray]:
+        """Mesh, visibility and dense labels of a fitted person in this sample's crop."""
+        from .fitted import FitSupervision
+
+        if self._supervision is None:
+            self._supervision = FitSupervision()
+        cfg = self.config
+        return self._supervision(
+            fit,
+            box_roi(person.box, cfg.margin, params),
+            cfg.crop_size,
+            params.flip,
+            sample["silhouette"] if sample["silhouette_mask"] else None,
+            np.random.default_rng([cfg.seed, index, 7]),
+        )
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         if self.augment is None:

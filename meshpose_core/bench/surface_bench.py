@@ -1,0 +1,200 @@
+"""How well the mesh covers real people: ``python -m meshpose_core.bench surface``.
+
+Two held-out real sets, never trained on:
+
+* people outlined by hand (tiny-COCO val/train, the COCO sample) and LSP's evaluation
+  split: silhouette IoU of the rendered high-poly mesh against the human outline and PCK@0.1
+  of the joints regressed from the mesh, next to BlazePose-heavy's segmentation IoU and PCK on
+  the same crops (``eval.runner``, upright crops from the ground-truth joints);
+* the fitted frames of the held-out clips (``paths.HELD_OUT_VIDEOS``, kept fits only):
+  per-vertex visibility accuracy against the fit's labels (its depth test and the person's
+  mask), IUV part accuracy at the pixels where the fit and the mask agree, and silhouette IoU
+  with the teacher's mask.
+
+On every predicted mesh: the mesh-integrity statistic (``eval.integrity.edge_stretch``), its
+99th percentile and the share of broken meshes.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from meshpose_core.data.real.paths import DEFAULT_SHARED_ROOT, LABEL_DIR
+from meshpose_core.eval.integrity import edge_stretch, is_broken
+from meshpose_core.topology import Topology
+
+OUTLINED_SETS = ("tiny_coco_val", "tiny_coco_train", "coco")
+PCK_SETS = ("lsp_eval", *OUTLINED_SETS)
+
+
+@dataclass
+class Integrity:
+    """Collects ``edge_stretch`` of every mesh a model predicts."""
+
+    values: list[float] = field(default_factory=list)
+
+    def add(self, vertices_high: np.ndarray) -> None:
+        high = Topology.load("high")
+        self.values += edge_stretch(vertices_high, high.vertices, high.edges).tolist()
+
+    def summary(self) -> dict[str, float]:
+        v = np.asarray(self.values)
+        return {
+            "meshes": int(v.size),
+            "stretch_p50": float(np.median(v)) if v.size else float("nan"),
+            "stretch_p99": float(np.percentile(v, 99)) if v.size else float("nan"),
+            "broken_share": float(is_broken(v).mean()) if v.size else float("nan"),
+        }
+
+
+class RecordingMeshPose:
+    """``eval.models.MeshPoseKeypoints`` that also records each mesh's integrity."""
+
+    def __init__(self, checkpoint: str, integrity: Integrity) -> None:
+        from meshpose_core.eval.models import MeshPoseKeypoints
+
+        self.inner = MeshPoseKeypoints(checkpoint)
+        self.name, self.input_size = self.inner.name, self.inner.input_size
+        self.integrity = integrity
+
+    def predict(self, crops: np.ndarray) -> np.ndarray:
+        return self.predict_with_masks(crops)[0]
+
+    def predict_with_masks(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        pred = self.inner.model.predict(crops)
+        self.integrity.add(pred.vertices_high)
+        from meshpose_core.eval.silhouette import mesh_silhouette
+
+        faces = Topology.load("high").faces
+        masks = np.stack([mesh_silhouette(v, faces, self.input_size) for v in pred.vertices_high])
+        return pred.keypoints.astype(np.float64), masks
+
+
+def outlined_people(checkpoint: str, root: Path, sets: tuple[str, ...], integrity: Integrity):
+    """-> {set: {model: {pck, iou, people}}} on the human-annotated held-out sets."""
+    from meshpose_core.eval.benchmarks import BENCHMARKS
+    from meshpose_core.eval.models import BlazePoseKeypoints
+    from meshpose_core.eval.runner import evaluate
+
+    models = [
+        RecordingMeshPose(checkpoint, integrity),
+        BlazePoseKeypoints(root / "models/blazepose/pose_landmark_heavy.tflite"),
+    ]
+    out = {}
+    for name in sets:
+        score = evaluate(BENCHMARKS[name](root), models, root, mode="gt-roi", silhouette=True)
+        out[name] = {
+            m: {
+                "pck": s.result.pck,
+                "silhouette_iou": s.silhouette_iou,
+                "silhouette_people": s.silhouette_people,
+                "people": score.people,
+            }
+            for m, s in score.scores.items()
+        }
+    return out
+
+
+def heldout_fits(checkpoint: str, root: Path, limit: int, integrity: Integrity) -> dict:
+    """Visibility and IUV part accuracy, mask IoU, on the held-out clips' kept fits."""
+    from meshpose_core.data.real import CropParams, RealDataset, RealDatasetConfig
+    from meshpose_core.eval.silhouette import mesh_silhouette, silhouette_iou
+    from meshpose_core.predictor import MeshPose
+
+    model = MeshPose.from_pretrained(checkpoint, device="cpu")
+    size = int(model.input_size[0])
+    ds = RealDataset(
+        RealDatasetConfig(
+            label_files=(LABEL_DIR / "heldout_videos.npz",),
+            shared_root=root,
+            crop_size=size,
+            fit_dir=LABEL_DIR / "fits",
+            for_evaluation=True,
+        )
+    )
+    rows = [i for i in range(len(ds)) if (ds.rows[i][0], ds.rows[i][2]) in ds.fits]
+    step = max(1, len(rows) // limit) if limit else 1
+    rows = rows[::step][: limit or None]
+    low, high = Topology.load("low"), Topology.load("high")
+    vis_hits = vis_total = part_hits = part_total = 0
+    ious = []
+    for start in range(0, len(rows), 16):
+        samples = [ds.sample(i, CropParams()) for i in rows[start : start + 16]]
+        pred = model.predict(np.stack([s["image"] for s in samples]), want_iuv=True)
+        integrity.add(pred.vertices_high)
+        for k, s in enumerate(samples):
+            inside = (s["vertices"][:, :2] >= 0).all(1) & (s["vertices"][:, :2] < size).all(1)
+            vis_hits += int(((pred.visibility[k] > 0.5) == (s["visibility"] > 0.5))[inside].sum())
+            vis_total += int(inside.sum())
+            iuv = pred.iuv[k]  # (3, h, w), stride size / h
+            stride = size / iuv.shape[1]
+            pts = s["dp_points"][s["dp_mask"]]
+            cells = np.clip(((pts + 0.5) / stride).astype(int), 0, iuv.shape[1] - 1)
+            part_pred = np.rint(iuv[0, cells[:, 1], cells[:, 0]]).astype(int)
+            part_true = low.face_part[s["dp_face"][s["dp_mask"]]]
+            part_hits += int((part_pred == part_true).sum())
+            part_total += len(part_true)
+            if s["silhouette_mask"]:
+                body = mesh_silhouette(pred.vertices_high[k], high.faces, size)
+                ious.append(silhouette_iou(body, s["silhouette"]))
+    return {
+        "people": len(rows),
+        "visibility_accuracy": vis_hits / max(vis_total, 1),
+        "iuv_part_accuracy": part_hits / max(part_total, 1),
+        "teacher_mask_iou": float(np.mean(ious)) if ious else float("nan"),
+    }
+
+
+def run(checkpoint: str, shared_root: Path = DEFAULT_SHARED_ROOT, limit: int = 200,
+        sets: tuple[str, ...] = PCK_SETS, json_out: Path | None = None) -> dict:  # fmt: skip
+    t0 = time.time()
+    integrity = Integrity()
+    results = {
+        "checkpoint": checkpoint,
+        "outlined": outlined_people(checkpoint, shared_root, sets, integrity),
+    }
+    fits = LABEL_DIR / "fits" / "heldout_videos.npz"
+    results["heldout_fits"] = (
+        heldout_fits(checkpoint, shared_root, limit, integrity) if fits.is_file() else None
+    )
+    results["integrity"] = integrity.summary()
+    results["seconds"] = round(time.time() - t0, 1)
+    print(f"surface benchmark, {checkpoint} (held-out real people)")
+    print(f"{'set':16s} {'model':16s} {'PCK@0.1':>8s} {'mask IoU':>9s} {'outlined':>9s}")
+    for name, models in results["outlined"].items():
+        for m, s in models.items():
+            print(
+                f"{name:16s} {m:16s} {s['pck']:8.3f} {s['silhouette_iou']:9.3f} "
+                f"{s['silhouette_people']:9d}"
+            )
+    outlined = [
+        (s["silhouette_iou"], s["silhouette_people"])
+        for models in results["outlined"].values()
+        for m, s in models.items()
+        if m != "BlazePose-heavy" and s["silhouette_people"]
+    ]
+    if outlined:
+        iou, n = np.array(outlined).T
+        results["outlined_mean_iou"] = float((iou * n).sum() / n.sum())
+        print(f"MeshPose silhouette IoU over all {int(n.sum())} outlined people: "
+              f"{results['outlined_mean_iou']:.3f}")  # fmt: skip
+    if results["heldout_fits"]:
+        h = results["heldout_fits"]
+        print(
+            f"held-out clips, {h['people']} fitted people: visibility accuracy "
+            f"{h['visibility_accuracy']:.3f}, IUV part accuracy {h['iuv_part_accuracy']:.3f}, "
+            f"IoU with the teacher's mask {h['teacher_mask_iou']:.3f}"
+        )
+    i = results["integrity"]
+    print(
+        f"mesh integrity over {i['meshes']} meshes: edge stretch p50 {i['stretch_p50']:.2f}, "
+        f"p99 {i['stretch_p99']:.2f}, broken (> 4) {100 * i['broken_share']:.2f} %"
+    )
+    if json_out:
+        json_out.write_text(json.dumps(results, indent=1) + "\n")
+    return results
