@@ -115,7 +115,8 @@ class RenderConfig:
     layers: tuple[tuple[str, float], ...] = tuple(
         (n, DEFAULT_OPACITY[n]) for n in DEFAULT_LAYERS.split(",")
     )
-    # "moderngl" (GL, numpy fallback), "cpu" (numpy), "pyrender" (optional package)
+    # "moderngl" (GL; without a context, compiled CPU loops), "cpu" (no GL context: compiled
+    # CPU loops paint), "pyrender" (optional package: it rasterises every surface layer)
     renderer: str = "moderngl"
     mesh_painter: str = "auto"  # MESH_PAINTERS: every painted layer's, not the mesh's alone
     keypoint_threshold: float = 0.3  # skeleton: hide keypoints scored below this
