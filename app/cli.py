@@ -154,7 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--renderer",
         default="moderngl",
         choices=RENDERERS,
-        help="moderngl: OpenGL (headless EGL; numpy fallback without GL); cpu: numpy; "
+        help="moderngl: OpenGL (headless EGL), compiled CPU loops paint where it is software "
+        "or absent; cpu: no OpenGL (the compiled CPU loops); "
         "pyrender: the optional pyrender package (pip install pyrender; slower, same pictures)",
     )
     proc.add_argument(
