@@ -233,3 +233,32 @@ def test_layers_are_drawn_at_the_inputs_full_resolution(bodies, spec: str) -> No
     edge_blocks = (count > 0) & (count < 4)
     odd = (count == 1) | (count == 3)  # never seen in a 2x nearest upscale
     assert edge_blocks.sum() > 200 and odd.sum() > 0.2 * edge_blocks.sum()
+
+
+def test_gl_and_compiled_painters_draw_the_same_layers(
+    frame: np.ndarray, people: list[PersonResult]
+) -> None:
+    """Every painted layer at once through GL (its rasterisation, its garment shader) and
+    through the compiled CPU loops: the same picture but for edge ties, folds and texture
+    filtering rounding."""
+    from meshpose_core.render import GLRasterizer, RendererUnavailable
+
+    try:
+        GLRasterizer().close()
+    except RendererUnavailable as exc:
+        pytest.skip(f"no OpenGL context on this machine: {exc}")
+    spec = "mesh:0.5,visibility:0.5,iuv:0.5,garment"
+    out = {}
+    for painter in ("gl", "cpu"):
+        config = RenderConfig(
+            layers=parse_layers(spec), mesh_painter=painter, outfits=(("striped_tshirt",),)
+        )
+        renderer = LayerRenderer(config)
+        try:
+            out[painter] = renderer.render(frame, people)
+            assert renderer._tryon is not None and renderer._tryon.painter_in_use == painter
+        finally:
+            renderer.close()
+    assert (out["cpu"] != frame).any(-1).mean() > 0.05
+    diff = np.abs(out["gl"].astype(int) - out["cpu"].astype(int)).max(-1)
+    assert (diff <= 3).mean() > 0.99 and diff.mean() < 1.0, np.bincount(diff.ravel())
