@@ -272,6 +272,8 @@ class LayerRenderer:
         self._cycle = OutfitCycle()
         self.set_outfits(config.outfits)
         self.backend = "none"  # which rasterizer is in use, once created
+        if self.needs_surface:  # compiled now, not on the first frame (no GL needed)
+            self._surface_painter()
 
     @property
     def needs_surface(self) -> bool:
@@ -467,6 +469,17 @@ class LayerRenderer:
         rgba = painter.draw(meshes, bw, bh, (r0, c0), opacity)
         return GarmentLayer(rect, rgba[: r1 - r0, : c1 - c0].copy())
 
+    def _surface_painter(self) -> SurfacePainter:
+        """The surface layers' colouring loops (compiled, or loaded from numba's cache,
+        when made: ~0.3 s from the cache, ~3 s the first time on a machine)."""
+        if self._surface is None:
+            topo = self._topology
+            self._surface = SurfacePainter(
+                topo.faces, topo.face_part, topo.corner_part_uv, np.asarray(DEFAULT_LIGHT_DIR),
+                0.35, 0.65,
+            )  # fmt: skip
+        return self._surface
+
     def _surface_layer(
         self,
         name: str,
@@ -477,12 +490,7 @@ class LayerRenderer:
     ) -> np.ndarray:
         """(h, w, 4) uint8 premultiplied RGBA of one surface layer at ``opacity`` over the
         fragments' rectangle (compiled loops: ``render.surface_paint``)."""
-        if self._surface is None:
-            topo = self._topology
-            self._surface = SurfacePainter(
-                topo.faces, topo.face_part, topo.corner_part_uv, np.asarray(DEFAULT_LIGHT_DIR),
-                0.35, 0.65,
-            )  # fmt: skip
+        surface = self._surface_painter()
         r0, c0 = rect[0], rect[2]  # each person's box: people far apart leave most empty
         boxes = screen_boxes(
             [p.vertices_high + 0.5 for p in people], (r0, c0), frags.width, frags.height
@@ -490,11 +498,11 @@ class LayerRenderer:
         if name == "mesh":
             colors = np.array([track_color(p.track_id) for p in people], np.float32)
             normals = np.stack([self._normals(p.vertices_high)[0] for p in people])
-            return self._surface.mesh(frags, normals, colors, opacity, boxes)
+            return surface.mesh(frags, normals, colors, opacity, boxes)
         if name == "visibility":
             vis = np.stack([p.visibility_high for p in people])
-            return self._surface.visibility(frags, vis, opacity, boxes)
-        return self._surface.iuv(frags, self.config.iuv_mode, opacity, boxes)
+            return surface.visibility(frags, vis, opacity, boxes)
+        return surface.iuv(frags, self.config.iuv_mode, opacity, boxes)
 
     def _draw_layer(
         self, name: str, image: np.ndarray, people: Sequence[PersonResult], hud: Sequence[str]
