@@ -262,3 +262,18 @@ def test_gl_and_compiled_painters_draw_the_same_layers(
     assert (out["cpu"] != frame).any(-1).mean() > 0.05
     diff = np.abs(out["gl"].astype(int) - out["cpu"].astype(int)).max(-1)
     assert (diff <= 3).mean() > 0.99 and diff.mean() < 1.0, np.bincount(diff.ravel())
+
+
+def test_screen_boxes_bound_each_mesh_in_the_rectangle() -> None:
+    """Rows and columns each mesh can cover, relative to the rectangle's origin, clipped to
+    it; non-finite vertices (faces never drawn) ignored; nothing finite: an empty box."""
+    from meshpose_core.render.cpu_raster import screen_boxes
+
+    v = np.float32([[10.5, 20.5, 0], [30.5, 25.5, 0], [12.5, 60.5, 0]])  # renderer px
+    broken = v.copy()
+    broken[1] = np.nan
+    gone = np.full((3, 3), np.inf, np.float32)
+    boxes = screen_boxes([v, broken, gone], (5, 4), 20, 100)
+    np.testing.assert_array_equal(boxes[0], [15, 56, 6, 20])  # columns clipped at 20
+    np.testing.assert_array_equal(boxes[1], [15, 56, 6, 9])
+    assert boxes[2][1] == boxes[2][0] or boxes[2][3] == boxes[2][2]  # empty
