@@ -213,7 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--renderer",
         default="moderngl",
         choices=RENDERERS,
-        help="moderngl: OpenGL (headless EGL; numpy fallback without GL); cpu: numpy; "
+        help="moderngl: OpenGL (headless EGL), compiled CPU loops paint where it is software "
+        "or absent; cpu: no OpenGL (the compiled CPU loops); "
         "pyrender: the optional pyrender package (pip install pyrender; slower, same pictures)",
     )
     proc.add_argument(
@@ -263,7 +264,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="process each frame completely before reading the next (lowest latency per "
         "frame; by default decoding, inference and drawing of neighbouring frames overlap "
-        "on separate threads: more frames per second)",
+        "on separate threads: more frames per second; with --webcam, by default sequential "
+        "while that keeps up with the camera)",
     )
     proc.add_argument(
         "--detect-every",
@@ -597,7 +599,9 @@ def _run(
         sinks = _Sinks(args, pipeline, source, written)
         stack.callback(_protected_close, sinks)
         # unrelated pictures: no tracking across them (and no overlap: each is on its own)
-        results = pipeline.stream(source, not args.sequential, independent=bool(args.images))
+        # a webcam: the mode with the lower latency that keeps up with it (pacing.pick_mode)
+        overlap = "auto" if args.webcam and not args.sequential else not args.sequential
+        results = pipeline.stream(source, overlap, independent=bool(args.images))
         stack.callback(results.close)  # stops the background threads before the source closes
         bar = stack.enter_context(progress_bar(source.frame_count))
         try:
@@ -614,12 +618,13 @@ def _run(
             print(f"\nmeshpose-demo: interrupted after {sinks.frames} frames", file=sys.stderr)
             status = EXIT_INTERRUPTED
         raster = pipeline.renderer.backend if pipeline.renderer is not None else "none"
+        mode = pipeline.stream_mode
     elapsed, count = time.perf_counter() - start, sinks.frames
     if count:
         per = " ".join(f"{k} {totals[k] / count:.1f}" for k in STAGES)
         print(
             f"meshpose-demo: {count} frames in {elapsed:.1f} s ({count / elapsed:.1f} FPS); "
-            f"mean ms per frame: {per}; rasterizer {raster}",
+            f"mean ms per frame: {per}; rasterizer {raster}; {mode}",
             file=sys.stderr,
         )
     if isinstance(source, ImageSource) and source.skipped and status == EXIT_OK:

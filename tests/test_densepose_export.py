@@ -103,7 +103,10 @@ def test_iuv_layer_styles_show_the_exported_iuv(people, style: str) -> None:
     finally:
         r.close()
     fg = dp.person_index > 0
-    np.testing.assert_array_equal(out[fg], iuv_colormap(dp.iuv, style)[fg])
+    # the layer's painter colours from the unrounded U, V; the export rounds them to 1/255:
+    # colours of the same pixel may differ by that rounding, parts (I only) not at all
+    diff = np.abs(out[fg].astype(int) - iuv_colormap(dp.iuv, style)[fg])
+    assert diff.max() <= (0 if style == "parts" else 1)
     np.testing.assert_array_equal(out[~fg], frame[~fg])
 
 

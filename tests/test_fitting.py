@@ -134,10 +134,7 @@ def _label_file(tmp: Path, fitter: BodyFitter, n: int) -> tuple[Path, Path]:
         pose_score=np.ones(n, np.float16),
         mask_roi=np.tile(roi_to_array(roi), (n, 1)).astype(np.float32),
         mask=np.stack(
-            [
-                pack_mask(cv2.resize(mk.astype(np.uint8), (128, 128)) > 0)
-                for mk in masks
-            ]
+            [pack_mask(cv2.resize(mk.astype(np.uint8), (128, 128)) > 0) for mk in masks]
         ).astype(base.mask.dtype),
         has_mask=np.ones(n, bool),
         side_conflict=np.zeros(n, bool),
@@ -158,14 +155,14 @@ def test_fit_store_resumes_exactly(tmp_path, quick):
     whole = tmp_path / "whole.npz"
     fit_label_file(labels, whole, root, fitter, batch=2, log=lambda m: None)
 
-    class Stop(Exception):
+    class StopError(Exception):
         pass
 
     def stop_after_first(message: str) -> None:
-        raise Stop  # interrupted right after the first batch was saved
+        raise StopError  # interrupted right after the first batch was saved
 
     part = tmp_path / "part.npz"
-    with pytest.raises(Stop):
+    with pytest.raises(StopError):
         fit_label_file(labels, part, root, fitter, batch=2, log=stop_after_first)
     assert len(load_fits(part)[0]) == 2
     fit_label_file(labels, part, root, fitter, batch=2, log=lambda m: None)

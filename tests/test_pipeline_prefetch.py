@@ -169,3 +169,35 @@ def test_chained_prefetch_passes_an_exception_through_both_stages() -> None:
             got.append(item)
     assert got == list(range(6))
     assert wait_until(lambda: not alive("pf-err1") and not alive("pf-err2"))
+
+
+def test_latest_skips_items_replaced_before_the_consumer_asks() -> None:
+    """A slow consumer of a live source gets the newest item each time, in order, never an
+    older one after a newer; a fast one gets (nearly, on a loaded machine) all of them;
+    errors and closing as ``prefetch``."""
+    from meshpose_core.pipeline.prefetch import latest
+
+    def camera(n: int, period: float):
+        for i in range(n):
+            time.sleep(period)
+            yield i
+
+    fast = list(latest(camera(10, 0.02)))
+    assert fast == sorted(set(fast)) and fast[-1] == 9 and len(fast) >= 5  # most, in order
+    got = []
+    for item in latest(camera(40, 0.005)):
+        got.append(item)
+        time.sleep(0.03)  # six camera periods a frame
+    assert got == sorted(set(got)) and got[-1] == 39  # the newest each time, in order
+    assert len(got) < 30  # items replaced while the consumer was busy were skipped
+
+    def broken():
+        yield 1
+        raise ValueError("camera unplugged")
+
+    with pytest.raises(ValueError, match="unplugged"):
+        list(latest(broken()))
+    it = latest(camera(1000, 0.002))
+    assert next(it) == 0
+    it.close()  # stops and joins the thread
+    assert not [t for t in threading.enumerate() if t.name == "capture"]

@@ -339,22 +339,27 @@ def test_layer_lags_the_hem_of_a_tracked_person(lib: GarmentLibrary, topo: Topol
 # -- GL shader path, outfits ------------------------------------------------------------------
 
 
-def test_shader_and_numpy_paths_agree(lib: GarmentLibrary, topo: Topology, posed) -> None:
-    """The fragment-shader painting (GL) and the numpy painting give the same layer, to the
-    8-bit rounding and the odd edge pixel: three garments, two overlapping people."""
+@pytest.mark.parametrize("painter", ["gl", "cpu"])
+def test_shader_and_numpy_paths_agree(
+    lib: GarmentLibrary, topo: Topology, posed, painter: str
+) -> None:
+    """The compiled painting (GL's fragment shader, or the compiled CPU loops) and the numpy
+    painting give the same layer, to the 8-bit rounding and the odd edge pixel: three
+    garments, two overlapping people."""
     outfit = (lib.load("striped_tshirt"), lib.load("flared_skirt"), lib.load("crossbody_bag"))
     a = front_view(posed[2], yaw=20)
     b = front_view(posed[3]) * np.float32([0.8, 0.8, 0.8]) + np.float32([40, 40, 100])
     vis = np.linspace(0.1, 1.0, 518, dtype=np.float32)
     people = [TryOnPerson(a, outfit, vis), TryOnPerson(b, outfit[::-1])]
     with create_rasterizer() as rast:
-        if rast.name != "gl":
+        if rast.name != "gl" and painter == "gl":
             pytest.skip("no OpenGL context here")
         out = {}
         for shader in (True, False):
-            cfg = TryOnConfig(soft_edges=False, shader_paint=shader)
+            cfg = TryOnConfig(soft_edges=False, shader_paint=shader, painter=painter)
             with TryOnLayer(cfg, rast, topo, lib.atlas) as layer:
                 out[shader] = [(g.rect, g.rgba.astype(int)) for g in layer.draw(W, H, people)]
+                assert layer.painter_in_use == (painter if shader else None)
     assert [r for r, _ in out[True]] == [r for r, _ in out[False]]
     for (_, gl), (_, cpu) in zip(out[True], out[False], strict=True):
         diff = np.abs(gl - cpu).max(axis=-1)
@@ -362,16 +367,20 @@ def test_shader_and_numpy_paths_agree(lib: GarmentLibrary, topo: Topology, posed
         assert np.mean(diff > 3) < 0.01 and np.median(diff[gl[..., 3] > 0]) <= 1
 
 
-def test_bodies_fragments_from_the_garment_pass(lib: GarmentLibrary, topo: Topology) -> None:
+@pytest.mark.parametrize("painter", ["gl", "cpu"])
+def test_bodies_fragments_from_the_garment_pass(
+    lib: GarmentLibrary, topo: Topology, painter: str
+) -> None:
     """``draw_with_bodies``: the bodies' fragments are the rasterizer's (garments in front
-    do not hide them), for the pipeline's surface layers."""
+    do not hide them), for the pipeline's surface layers; GL's and the compiled CPU
+    painter's."""
     body = front_view(topo.vertices)
     behind = body + np.float32([50, 10, 80])
     people = [TryOnPerson(body, (lib.load("loose_coat"),)), TryOnPerson(behind, ())]
     with create_rasterizer() as rast:
-        if rast.name != "gl":
+        if rast.name != "gl" and painter == "gl":
             pytest.skip("no OpenGL context here")
-        with TryOnLayer(TryOnConfig(), rast, topo, lib.atlas) as layer:
+        with TryOnLayer(TryOnConfig(painter=painter), rast, topo, lib.atlas) as layer:
             layers, frags, (r0, r1, c0, c1) = layer.draw_with_bodies(W, H, people)
             mine = (frags.mesh_id[: r1 - r0, : c1 - c0], frags.face_id[: r1 - r0, : c1 - c0])
             meshes = []
@@ -383,7 +392,8 @@ def test_bodies_fragments_from_the_garment_pass(lib: GarmentLibrary, topo: Topol
     assert len(layers) == 1 and layers[0].rect == (r0, r1, c0, c1)
     ref_id, ref_face = ref.mesh_id[r0:r1, c0:c1], ref.face_id[r0:r1, c0:c1]
     assert (ref.mesh_id >= 0).sum() == (ref_id >= 0).sum()  # the rectangle holds the bodies
-    assert (mine[0] == ref_id).mean() > 0.999 and (mine[1] == ref_face).mean() > 0.995
+    on = ref_id >= 0  # the CPU painter leaves the background's face ids unset
+    assert (mine[0] == ref_id).mean() > 0.999 and (mine[1] == ref_face)[on].mean() > 0.99
     assert (mine[0] == 1).sum() > 1000  # the second body, partly behind the first
 
 

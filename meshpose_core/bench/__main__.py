@@ -3,7 +3,10 @@
 ``python -m meshpose_core.bench pipeline [--video CLIP] [--model PATH] [--crowd IMAGE]``
 ``python -m meshpose_core.bench tryon [--people 1,3] [--outfits striped_tshirt ...]``
 ``python -m meshpose_core.bench surface [--model PATH] [--limit 200]``
-``python -m meshpose_core.bench camera [--people 300] [--network 100]``."""
+``python -m meshpose_core.bench camera [--people 300] [--network 100]``
+``python -m meshpose_core.bench layers [--sizes 640x480,1280x720] [--frames 60] [--encode]``
+``python -m meshpose_core.bench layers --render [--painters auto,gl,cpu]``
+``python -m meshpose_core.bench paced [--sizes 640x480] [--fps 30,60] [--frames 150]``."""
 
 from __future__ import annotations
 
@@ -83,6 +86,29 @@ def main(argv: list[str] | None = None) -> None:
     c.add_argument(
         "--network", type=int, default=0, metavar="N", help="also the shipped network on N frames"
     )
+    lay = sub.add_parser(
+        "layers", help="FPS of each layer alone and of the try-on set, 1 and 3 people, vs BlazePose"
+    )
+    lay.add_argument("--sizes", default="640x480,1280x720")
+    lay.add_argument("--frames", type=int, default=60, help="measured frames per run")
+    lay.add_argument("--model", help="MeshPose checkpoint (default: xs, random-init if none yet)")
+    lay.add_argument("--threads", type=int, default=2)
+    lay.add_argument("--encode", action="store_true", help="include H.264 encoding (as --out)")
+    lay.add_argument("--layers", help="layer sets separated by ';' (default: each + the set)")
+    lay.add_argument(
+        "--render", action="store_true", help="time the render stage alone, per painter"
+    )
+    lay.add_argument("--painters", default="auto", help="with --render: auto,gl,cpu")
+    pc = sub.add_parser(
+        "paced", help="capture-to-ready latency and dropped frames at a camera's frame rate"
+    )
+    pc.add_argument("--sizes", default="640x480")
+    pc.add_argument("--fps", default="30,60")
+    pc.add_argument("--frames", type=int, default=150, help="camera frames per run")
+    pc.add_argument("--layers", default="mesh,keypoints,boxes,hud")
+    pc.add_argument("--scenes", default="1 person", help="'1 person', '3 people' (comma list)")
+    pc.add_argument("--model", help="MeshPose checkpoint (default: xs, random-init if none yet)")
+    pc.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)
     if args.what == "surface":
         from meshpose_core.data.real.paths import DEFAULT_SHARED_ROOT, require_shared_root
@@ -126,6 +152,24 @@ def main(argv: list[str] | None = None) -> None:
         from .camera_bench import main as run_camera
 
         run_camera(args.people, network=args.network)
+    elif args.what == "layers":
+        from .layers_bench import LAYER_SETS, parse_sizes, run_layers, run_render
+
+        sets = tuple(args.layers.split(";")) if args.layers else LAYER_SETS
+        sizes = parse_sizes(args.sizes)
+        if args.render:
+            run_render(sizes, args.model, args.threads, sets, tuple(args.painters.split(",")))
+        else:
+            run_layers(sizes, args.frames, args.model, args.threads, args.encode, sets)
+    elif args.what == "paced":
+        from .layers_bench import parse_sizes, run_paced
+
+        rates = tuple(float(r) for r in args.fps.split(","))
+        scenes = tuple(s.strip() for s in args.scenes.split(","))
+        run_paced(
+            parse_sizes(args.sizes), rates, args.frames, args.layers, args.model, args.threads,
+            scenes,
+        )  # fmt: skip
     elif args.what == "tryon":
         from meshpose_core.tryon import parse_outfit
 

@@ -108,9 +108,14 @@ def measure(people: int, outfit: Sequence[str]) -> tuple[dict[str, Cost], str]:
     renderer = LayerRenderer(RenderConfig(layers=(), outfits=(tuple(outfit),)))
     rast = renderer.rasterizer()
     backend = f"{rast.name} ({getattr(rast, 'renderer_info', 'numpy')})"
+    # the numpy path, GL's fragment shader (where there is GL), the compiled CPU loops
+    configs = {
+        "numpy": TryOnConfig(shader_paint=False),
+        "shader": TryOnConfig(painter="gl"),
+        "cpu": TryOnConfig(painter="cpu"),
+    }
     layers = {
-        path: TryOnLayer(TryOnConfig(shader_paint=path == "shader"), rast, lib.topology, lib.atlas)
-        for path in ("numpy", "shader")
+        path: TryOnLayer(config, rast, lib.topology, lib.atlas) for path, config in configs.items()
     }
     variants: dict[str, Callable[[], object]] = {
         f"tryon {path}": (lambda layer=layer: layer.render(frame, dressed))
@@ -135,8 +140,8 @@ def run(people_counts: Sequence[int], outfits: Sequence[Sequence[str]], threads:
     torch.set_num_threads(threads)  # only numpy / cv2 / GL work here; keep torch from competing
     print(f"garment layer cost, {WIDTH}x{HEIGHT}: ms per person per frame, wall (CPU)")
     header = (
-        "mesh layer alone | TryOnLayer numpy | TryOnLayer shader | +garment alone | "
-        "+garment next to mesh"
+        "mesh layer alone | TryOnLayer numpy | TryOnLayer GL shader | TryOnLayer CPU loops | "
+        "+garment alone | +garment next to mesh"
     )
     for outfit in outfits:
         print(f"\noutfit {'+'.join(outfit)}\n  people | {header}")
@@ -146,6 +151,7 @@ def run(people_counts: Sequence[int], outfits: Sequence[Sequence[str]], threads:
                 (c["layers mesh"] - c["layers "]).per(n),
                 c["tryon numpy"].per(n),
                 c["tryon shader"].per(n),
+                c["tryon cpu"].per(n),
                 (c["layers garment"] - c["layers "]).per(n),
                 (c["layers mesh,garment"] - c["layers mesh"]).per(n),
             ]

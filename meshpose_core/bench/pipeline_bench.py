@@ -182,13 +182,19 @@ Annotate = Callable[[Frame, Any], tuple[np.ndarray | None, dict[str, float], int
 
 
 def time_stream(
-    clip: Path, frames: int, out: Path, stats: RunStats, infer: Infer, annotate: Annotate
+    clip: Path,
+    frames: int,
+    out: Path,
+    stats: RunStats,
+    infer: Infer,
+    annotate: Annotate,
+    encode: bool = True,
 ) -> RunStats:
     """The timed loop both pipelines share: capture, ``infer(frame, capture_ms)`` -> state,
     ``annotate(frame, state)`` -> (annotated frame, stage latency ms, people), then H.264
-    encoding. ``stats.mode`` "overlap" runs capture and inference ahead in two background
-    threads (``staged``, as ``Pipeline.stream(overlap=True)`` does); warm-up frames are not
-    counted."""
+    encoding (``encode``; else the annotated frame is ready for a display). ``stats.mode``
+    "overlap" runs capture and inference ahead in two background threads (``staged``, as
+    ``Pipeline.stream(overlap=True)`` does); warm-up frames are not counted."""
     with VideoSource(clip) as source:
         sink: VideoSink | None = None
         clip_frames = itertools.islice(source, frames + WARMUP_FRAMES)
@@ -199,7 +205,7 @@ def time_stream(
             for i, (frame, t0, _, state) in enumerate(inferred):
                 annotated, lat, people = annotate(frame, state)
                 t = time.perf_counter()
-                if annotated is not None:
+                if annotated is not None and encode:
                     if sink is None:
                         sink = VideoSink(out, frame.width, frame.height, source.fps)
                     sink.write(annotated)
@@ -217,7 +223,9 @@ def time_stream(
     return stats
 
 
-def run_meshpose(clip: Path, config: PipelineConfig, frames: int, tmp: Path, mode: str) -> RunStats:
+def run_meshpose(
+    clip: Path, config: PipelineConfig, frames: int, tmp: Path, mode: str, encode: bool = True
+) -> RunStats:
     layers = ",".join(name for name, _ in config.render.layers) or "none"
     stats = RunStats("MeshPose", clip.stem, layers, mode)
     with Pipeline(config) as pipe:
@@ -226,7 +234,7 @@ def run_meshpose(clip: Path, config: PipelineConfig, frames: int, tmp: Path, mod
             pipe.annotate(frame, result)
             return result.annotated, result.latency_ms, len(result.people)
 
-        time_stream(clip, frames, tmp / "meshpose.mp4", stats, pipe.infer, annotate)
+        time_stream(clip, frames, tmp / "meshpose.mp4", stats, pipe.infer, annotate, encode)
         painter = pipe.renderer.painter_in_use if pipe.renderer is not None else None
         painted = f", {painter} mesh painter" if painter else ""
         stats.pipeline = f"MeshPose {pipe.network.name} [{layers}{painted}]"
@@ -234,7 +242,7 @@ def run_meshpose(clip: Path, config: PipelineConfig, frames: int, tmp: Path, mod
 
 
 def run_blazepose(
-    clip: Path, config: PipelineConfig, frames: int, tmp: Path, mode: str
+    clip: Path, config: PipelineConfig, frames: int, tmp: Path, mode: str, encode: bool = True
 ) -> RunStats:
     stats = RunStats("BlazePose-full (LiteRT) [skeleton]", clip.stem, "skeleton", mode)
     detector = BlazePoseDetector(config.detector)
@@ -254,7 +262,7 @@ def run_blazepose(
         lat["render"] = (time.perf_counter() - t) * 1e3
         return out, lat, len(people)
 
-    return time_stream(clip, frames, tmp / "blazepose.mp4", stats, infer, annotate)
+    return time_stream(clip, frames, tmp / "blazepose.mp4", stats, infer, annotate, encode)
 
 
 def resolve_model(model: str | None, tmp: Path) -> tuple[str, bool]:
@@ -267,6 +275,30 @@ def resolve_model(model: str | None, tmp: Path) -> tuple[str, bool]:
         path = tmp / "meshpose_xs_random.safetensors"
         save_checkpoint(MeshPoseNet(MeshPoseConfig.preset("xs")), path, {"weights": "random"})
         return str(path), True
+
+
+def bench_config(
+    weights: str,
+    random_init: bool,
+    tmp: Path,
+    threads: int,
+    max_people: int,
+    detect_every: int,
+    always_detect: bool,
+    render: RenderConfig,
+) -> PipelineConfig:
+    """The pipeline as the benchmarks run it (``resolve_model``'s weights)."""
+    # a random stand-in gets a new hash every run: keep its ONNX export out of the cache
+    cache = str(tmp) if random_init else None
+    config = PipelineConfig(
+        network=NetworkConfig(model=weights, threads=threads, cache_dir=cache),
+        tracker=TrackerConfig(
+            detect_every=detect_every, max_tracks=max_people, refine_from_mesh=not random_init
+        ),
+        motion=MotionGateConfig(enabled=not always_detect),
+        render=render,
+    )
+    return replace(config, detector=replace(config.detector, num_threads=threads))
 
 
 def median_run(runs: list[RunStats]) -> RunStats:
@@ -337,19 +369,10 @@ def run(
         weights, random_init = resolve_model(model, tmp)
         if detect_every is None:  # random meshes cannot steer the boxes between detections
             detect_every = 3 if random_init else TrackerConfig.detect_every
-        # a random stand-in gets a new hash every run: keep its ONNX export out of the cache
-        cache = str(tmp) if random_init else None
-        config = PipelineConfig(
-            network=NetworkConfig(model=weights, threads=threads, cache_dir=cache),
-            tracker=TrackerConfig(
-                detect_every=detect_every,
-                max_tracks=max_people,
-                refine_from_mesh=not random_init,
-            ),
-            motion=MotionGateConfig(enabled=not always_detect),
-            render=RenderConfig(layers=parse_layers(layers), mesh_painter=mesh_painter),
-        )
-        config = replace(config, detector=replace(config.detector, num_threads=threads))
+        config = bench_config(
+            weights, random_init, tmp, threads, max_people, detect_every, always_detect,
+            RenderConfig(layers=parse_layers(layers), mesh_painter=mesh_painter),
+        )  # fmt: skip
         variants = [config]
         if layers != "keypoints":
             variants.append(replace(config, render=RenderConfig(layers=parse_layers("keypoints"))))

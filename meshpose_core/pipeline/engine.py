@@ -12,6 +12,7 @@ GL rasterizer is created by the first ``annotate`` call, so annotate from one th
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import sys
 import time
@@ -30,6 +31,7 @@ from .crops import CropConfig, crop_transform, invert_affine, to_image_px, warp_
 from .layers import LayerRenderer, RenderConfig
 from .motion import MotionGate, MotionGateConfig
 from .network import Network, NetworkConfig
+from .pacing import PROBE_FRAMES, pick_mode
 from .prefetch import staged
 from .results import STAGES, FrameResult, PersonResult
 from .smoothing import MeshSmoother, SmoothingConfig
@@ -78,6 +80,7 @@ class Pipeline:
         self._last_start: float | None = None
         self._fps = 0.0
         self._last_latency: dict[str, float] = {}
+        self.stream_mode = "sequential"  # the mode ``stream`` runs in (``overlap="auto"``)
 
     def reset(self) -> None:
         """Forget tracks, filter and outfit state: the next frame starts an unrelated input."""
@@ -94,23 +97,47 @@ class Pipeline:
             yield result
 
     def stream(
-        self, frames: Iterable[Frame], overlap: bool = False, independent: bool = False
+        self,
+        frames: Iterable[Frame],
+        overlap: bool | str = False,
+        independent: bool = False,
+        camera_fps: float | None = None,
     ) -> Iterator[tuple[Frame, FrameResult]]:
         """(frame, result) for each frame in order; the time spent getting a frame is its
         "capture" latency.
 
         overlap: decode the next frames and infer the next one in background threads while
         this one is annotated and consumed (the caller's loop body runs concurrently with
-        them). independent: unrelated pictures, tracking reset before each (always in
-        sequence). Close the iterator (or exhaust it) before closing ``frames``' source: that
-        stops the background threads."""
+        them; from a live source, ``frames.live``, the newest frame: see ``staged``);
+        "auto": the first ``PROBE_FRAMES`` frames in sequence, timed with the caller's
+        work, then the mode ``pacing.pick_mode`` chooses for a camera at ``camera_fps``
+        (default: ``frames.fps``, e.g. a webcam's): sequential while it keeps up (the
+        lowest latency), else overlapped; ``stream_mode`` says which. independent:
+        unrelated pictures, tracking reset before each (always in sequence). Close the
+        iterator (or exhaust it) before closing ``frames``' source: that stops the
+        background threads."""
 
         def infer(frame: Frame, capture_ms: float) -> FrameResult:
             if independent:
                 self.reset()
             return self.infer(frame, capture_ms)
 
-        for frame, _, _, result in staged(frames, infer, overlap and not independent):
+        live = bool(getattr(frames, "live", False))  # a camera: frames go stale in queues
+        if overlap == "auto" and not independent:
+            fps = camera_fps if camera_fps is not None else float(getattr(frames, "fps", 0.0))
+            self.stream_mode = "sequential"
+            rest = iter(frames)
+            busy = []
+            for frame, t0, capture_ms, result in staged(
+                itertools.islice(rest, PROBE_FRAMES), infer, False
+            ):
+                self.annotate(frame, result)
+                yield frame, result
+                busy.append((time.perf_counter() - t0) * 1e3 - capture_ms)
+            frames, overlap = rest, pick_mode(busy, fps) == "overlap"
+        parallel = bool(overlap) and not independent
+        self.stream_mode = "overlap" if parallel else "sequential"
+        for frame, _, _, result in staged(frames, infer, parallel, live):
             self.annotate(frame, result)
             yield frame, result
 

@@ -16,6 +16,12 @@ rasterizer and a surface layer on, that layer's one rasterisation also gives the
 layers their fragments (``TryOnLayer.draw_with_bodies``): bodies are drawn once per frame,
 not twice.
 
+Where OpenGL is software (llvmpipe) or absent, compiled CPU loops do the work instead
+(``RenderConfig.mesh_painter``, "auto"): ``render.cpu_raster`` rasterises the bodies' front
+faces once, ``tryon.cpu_paint`` paints the garments on that pass, and every surface layer
+is coloured from the fragments by ``render.surface_paint`` straight into premultiplied RGBA
+(on GL's fragments too), composited by cv2.
+
 The GL rasterizer belongs to the thread that created it: ``LayerRenderer`` creates it (and
 the try-on layer, which draws with it) on the first ``render`` call, in the rendering thread,
 and falls back to the numpy rasterizer where no OpenGL context can be had.
@@ -36,17 +42,14 @@ from meshpose_core.render import (
     Rasterizer,
     RendererUnavailable,
     create_rasterizer,
-    interpolate_vertex_attr,
-    iuv_colormap,
     iuv_image,
-    overlay,
-    shade_mesh,
-    visibility_colormap,
 )
 from meshpose_core.render.cpu_mesh import CPUMeshPainter
+from meshpose_core.render.cpu_raster import FaceMesh, clear, rasterize_into, screen_boxes
 from meshpose_core.render.gl_mesh import GLMeshPainter
 from meshpose_core.render.shaded_mesh import MeshPainter, ShadedMesh
 from meshpose_core.render.shading import DEFAULT_LIGHT_DIR
+from meshpose_core.render.surface_paint import SurfacePainter
 from meshpose_core.topology import Topology
 from meshpose_core.tryon import (
     Garment,
@@ -80,8 +83,8 @@ DEFAULT_LAYERS = "mesh,keypoints,boxes,hud"
 # how the iuv layer looks: apply_net's dp_contour, dp_segm (parts), dp_u, dp_v
 IUV_STYLES: tuple[str, ...] = ("contour", "parts", "u", "v")
 RENDERERS: tuple[str, ...] = ("moderngl", "pyrender", "cpu")
-# who draws the mesh layer when it is the only surface layer: "auto" picks GL on a GPU and
-# the compiled CPU painter where OpenGL is software (llvmpipe: ~3x slower than it) or absent
+# who rasterises and paints the surface and garment layers: "auto" picks GL on a GPU and
+# compiled CPU loops where OpenGL is software (llvmpipe: ~3x slower than them) or absent
 MESH_PAINTERS: tuple[str, ...] = ("auto", "gl", "cpu")
 ROI_BUCKET = 64  # render-buffer sizes are multiples of this (fewer GL framebuffer rebuilds)
 
@@ -115,9 +118,10 @@ class RenderConfig:
     layers: tuple[tuple[str, float], ...] = tuple(
         (n, DEFAULT_OPACITY[n]) for n in DEFAULT_LAYERS.split(",")
     )
-    # "moderngl" (GL, numpy fallback), "cpu" (numpy), "pyrender" (optional package)
+    # "moderngl" (GL; without a context, compiled CPU loops), "cpu" (no GL context: compiled
+    # CPU loops paint), "pyrender" (optional package: it rasterises every surface layer)
     renderer: str = "moderngl"
-    mesh_painter: str = "auto"  # MESH_PAINTERS
+    mesh_painter: str = "auto"  # MESH_PAINTERS: every painted layer's, not the mesh's alone
     keypoint_threshold: float = 0.3  # skeleton: hide keypoints scored below this
     iuv_mode: str = "contour"  # the iuv layer's look: IUV_STYLES (render.iuv_colormap)
     densepose: bool = False  # also render each frame's DensePose IUV + person index
@@ -267,12 +271,15 @@ class LayerRenderer:
         self._normals = VertexNormals(self._topology.faces, self._topology.num_vertices)
         self._rast: Rasterizer | None = None
         self._mesh_painter: MeshPainter | None = None
+        self._surface: SurfacePainter | None = None
         self._frags: Fragments | None = None
         self._tryon: TryOnLayer | None = None
         self._outfits: tuple[tuple[Garment, ...], ...] = ()
         self._cycle = OutfitCycle()
         self.set_outfits(config.outfits)
         self.backend = "none"  # which rasterizer is in use, once created
+        if self.needs_surface:  # compiled now, not on the first frame (no GL needed)
+            self._surface_painter()
 
     @property
     def needs_surface(self) -> bool:
@@ -301,9 +308,8 @@ class LayerRenderer:
             self._rast = create_rasterizer(kind)
             self.backend = self._rast.name
         if self._tryon is None and self._outfits:
-            self._tryon = TryOnLayer(
-                self.config.tryon, self._rast, self._topology, shared_library().atlas
-            )
+            tryon = replace(self.config.tryon, painter=self.config.mesh_painter)
+            self._tryon = TryOnLayer(tryon, self._rast, self._topology, shared_library().atlas)
         return self._rast
 
     def _fragments(
@@ -328,7 +334,12 @@ class LayerRenderer:
             meshes.append((v, self._topology.faces))
         if self._frags is None or not self._frags.is_buffer_for(bw, bh):
             self._frags = Fragments.allocate(bw, bh)
-        frags = self._rasterizer().rasterize(meshes, bw, bh, out=self._frags)
+        if self._paints_on_cpu():  # front faces only, by the compiled loop
+            clear(self._frags)
+            rasterize_into([FaceMesh(v, f) for v, f in meshes], self._frags, (0, 0))
+            frags = self._frags
+        else:
+            frags = self._rasterizer().rasterize(meshes, bw, bh, out=self._frags)
         return sub_fragments(frags, 0, r1 - r0, 0, c1 - c0)
 
     def densepose(self, people: Sequence[PersonResult], width: int, height: int) -> DensePoseFrame:
@@ -387,8 +398,6 @@ class LayerRenderer:
                     mesh = self._painted_mesh(people, rect, max(width, height), mesh_opacity)
                 else:
                     roi = self._fragments(people, rect, max(width, height)), rect
-        # normals and interpolation do not depend on the position: unshifted meshes
-        shade = [(p.vertices_high, self._topology.faces) for p in people]
         for name, opacity in painted:
             if name == "garment":
                 for layer in garments:
@@ -396,9 +405,9 @@ class LayerRenderer:
             elif mesh is not None:
                 mesh.composite_into(out)  # drawn at the layer's opacity
             elif roi is not None:
-                frags, (r0, r1, c0, c1) = roi
-                layer = self._surface_layer(name, frags, shade, people)
-                out[r0:r1, c0:c1] = overlay(out[r0:r1, c0:c1], layer, frags.mask, opacity)
+                frags, rect = roi
+                rgba = self._surface_layer(name, frags, rect, people, opacity)
+                GarmentLayer(rect, rgba).composite_into(out)
         for name, opacity in self.config.layers:
             if name in PAINTED_LAYERS or opacity <= 0:
                 continue
@@ -425,17 +434,26 @@ class LayerRenderer:
         """ "gl" or "cpu": the mesh painter drawing (None until the mesh layer was painted)."""
         return None if self._mesh_painter is None else self._mesh_painter.name
 
+    def _paints_on_cpu(self) -> bool:
+        """Whether compiled CPU loops rasterise and paint (``RenderConfig.mesh_painter``):
+        "auto" on a software OpenGL (llvmpipe) or without one, "cpu" always; pyrender, when
+        asked for, rasterises every surface itself."""
+        if self.config.renderer == "pyrender":
+            return False
+        rast = self._rasterizer()
+        choice = self.config.mesh_painter
+        if not isinstance(rast, GLRasterizer):
+            return True
+        return choice == "cpu" or (choice == "auto" and rast.software)
+
     def mesh_painter(self) -> MeshPainter:
         """The mesh layer's painter (created on first use, in the rendering thread):
         ``RenderConfig.mesh_painter``, where "auto" is GL on a hardware OpenGL and the
         compiled CPU painter on a software one or without OpenGL."""
         if self._mesh_painter is None:
             rast = self._rasterizer()
-            choice = self.config.mesh_painter
             faces, light = self._topology.faces, DEFAULT_LIGHT_DIR
-            if isinstance(rast, GLRasterizer) and (
-                choice == "gl" or (choice == "auto" and not rast.software)
-            ):
+            if isinstance(rast, GLRasterizer) and not self._paints_on_cpu():
                 self._mesh_painter = GLMeshPainter(rast, faces, light, 0.35, 0.65)
             else:
                 self._mesh_painter = CPUMeshPainter(faces, light, 0.35, 0.65)
@@ -471,25 +489,40 @@ class LayerRenderer:
         rgba = painter.draw(meshes, bw, bh, (r0, c0), opacity)
         return GarmentLayer(rect, rgba[: r1 - r0, : c1 - c0].copy())
 
+    def _surface_painter(self) -> SurfacePainter:
+        """The surface layers' colouring loops (compiled, or loaded from numba's cache,
+        when made: ~0.3 s from the cache, ~3 s the first time on a machine)."""
+        if self._surface is None:
+            topo = self._topology
+            self._surface = SurfacePainter(
+                topo.faces, topo.face_part, topo.corner_part_uv, np.asarray(DEFAULT_LIGHT_DIR),
+                0.35, 0.65,
+            )  # fmt: skip
+        return self._surface
+
     def _surface_layer(
         self,
         name: str,
         frags: Fragments,
-        meshes: list[tuple[np.ndarray, np.ndarray]],
+        rect: tuple[int, int, int, int],
         people: Sequence[PersonResult],
+        opacity: float,
     ) -> np.ndarray:
-        """(h, w, 3) uint8 picture of one surface layer over the fragments' rectangle."""
-        topo = self._topology
+        """(h, w, 4) uint8 premultiplied RGBA of one surface layer at ``opacity`` over the
+        fragments' rectangle (compiled loops: ``render.surface_paint``)."""
+        surface = self._surface_painter()
+        r0, c0 = rect[0], rect[2]  # each person's box: people far apart leave most empty
+        boxes = screen_boxes(
+            [p.vertices_high + 0.5 for p in people], (r0, c0), frags.width, frags.height
+        )
         if name == "mesh":
             colors = np.array([track_color(p.track_id) for p in people], np.float32)
-            normals = [self._normals(v)[0] for v, _ in meshes]
-            return shade_mesh(frags, meshes, colors, normals=normals)
+            normals = np.stack([self._normals(p.vertices_high)[0] for p in people])
+            return surface.mesh(frags, normals, colors, opacity, boxes)
         if name == "visibility":
-            w = interpolate_vertex_attr(frags, meshes, [p.visibility_high for p in people])
-            return visibility_colormap(w[..., 0])
-        return iuv_colormap(
-            iuv_image(frags, topo.face_part, topo.corner_part_uv), self.config.iuv_mode
-        )
+            vis = np.stack([p.visibility_high for p in people])
+            return surface.visibility(frags, vis, opacity, boxes)
+        return surface.iuv(frags, self.config.iuv_mode, opacity, boxes)
 
     def _draw_layer(
         self, name: str, image: np.ndarray, people: Sequence[PersonResult], hud: Sequence[str]

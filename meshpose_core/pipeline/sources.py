@@ -91,6 +91,7 @@ class Source(Closeable, abc.ABC):
 
     description: str = "source"
     fps: float = DEFAULT_FPS  # 0.0 for still images
+    live: bool = False  # frames come at their own pace and go stale (a camera)
     frame_count: int | None = None  # None when unknown (webcam, some containers)
 
     @abc.abstractmethod
@@ -131,6 +132,8 @@ def parse_size(text: str) -> tuple[int, int]:
 
 class WebcamSource(Source):
     """A camera by index through OpenCV; timestamps are wall-clock seconds since opening."""
+
+    live = True
 
     def __init__(self, index: int = 0, options: CameraOptions | None = None) -> None:
         self.options = options = options or CameraOptions()
