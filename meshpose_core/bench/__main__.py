@@ -116,7 +116,8 @@ def main(argv: list[str] | None = None) -> None:
         from .surface_bench import run as run_surface
 
         root = require_shared_root(args.shared_root or DEFAULT_SHARED_ROOT)
-        run_surface(args.model, root, args.limit, tuple(args.sets.split(",")), args.json)
+        sets = tuple(x for x in args.sets.split(",") if x)
+        run_surface(args.model, root, args.limit, sets, args.json)
         return
     if args.what == "model":
         from .model_bench import run

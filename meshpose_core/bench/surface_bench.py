@@ -88,6 +88,12 @@ def outlined_people(checkpoint: str, root: Path, sets: tuple[str, ...], integrit
     out = {}
     for name in sets:
         score = evaluate(BENCHMARKS[name](root), models, root, mode="gt-roi", silhouette=True)
+        for m, s in score.scores.items():  # as each set finishes: a long run shows progress
+            print(
+                f"{name:16s} {m:16s} {s.result.pck:8.3f} {s.silhouette_iou:9.3f} "
+                f"{s.silhouette_people:9d}",
+                flush=True,
+            )
         out[name] = {
             m: {
                 "pck": s.result.pck,
@@ -154,6 +160,8 @@ def run(checkpoint: str, shared_root: Path = DEFAULT_SHARED_ROOT, limit: int = 2
         sets: tuple[str, ...] = PCK_SETS, json_out: Path | None = None) -> dict:  # fmt: skip
     t0 = time.time()
     integrity = Integrity()
+    print(f"surface benchmark, {checkpoint} (held-out real people)")
+    print(f"{'set':16s} {'model':16s} {'PCK@0.1':>8s} {'mask IoU':>9s} {'outlined':>9s}")
     results = {
         "checkpoint": checkpoint,
         "outlined": outlined_people(checkpoint, shared_root, sets, integrity),
@@ -164,14 +172,6 @@ def run(checkpoint: str, shared_root: Path = DEFAULT_SHARED_ROOT, limit: int = 2
     )
     results["integrity"] = integrity.summary()
     results["seconds"] = round(time.time() - t0, 1)
-    print(f"surface benchmark, {checkpoint} (held-out real people)")
-    print(f"{'set':16s} {'model':16s} {'PCK@0.1':>8s} {'mask IoU':>9s} {'outlined':>9s}")
-    for name, models in results["outlined"].items():
-        for m, s in models.items():
-            print(
-                f"{name:16s} {m:16s} {s['pck']:8.3f} {s['silhouette_iou']:9.3f} "
-                f"{s['silhouette_people']:9d}"
-            )
     outlined = [
         (s["silhouette_iou"], s["silhouette_people"])
         for models in results["outlined"].values()
