@@ -24,6 +24,8 @@ def edge_stretch(vertices: np.ndarray, template: np.ndarray, edges: np.ndarray) 
     v = np.asarray(vertices, np.float64)[..., :2]
     pred = np.linalg.norm(v[:, edges[:, 0]] - v[:, edges[:, 1]], axis=-1)  # (B, E)
     rest = np.linalg.norm(template[edges[:, 0]] - template[edges[:, 1]], axis=-1)
+    # the template has a few (near) zero-length edges; floor them at a fifth of a typical edge
+    rest = np.maximum(rest, 0.2 * np.median(rest))
     spread = np.sqrt(((v - v.mean(1, keepdims=True)) ** 2).sum(-1).mean(1))  # (B,) px
     rest_spread = np.sqrt(((template - template.mean(0)) ** 2).sum(-1).mean())  # metres
     scale = spread / rest_spread  # px per metre
