@@ -200,3 +200,24 @@ def test_temporal_links_follow_the_person():
     )
     links = temporal_links(labels, np.arange(4))
     assert sorted(map(tuple, links.tolist())) == [(0, 2), (1, 3)]
+
+
+def test_dataset_finds_fits_by_label_file_row(tmp_path, quick):
+    """Fit stores are keyed by the label file's rows; the dataset drops side-conflict people,
+    so its own indices differ and must not be used to look fits up."""
+    from meshpose_core.data.real import RealDataset, RealDatasetConfig
+    from meshpose_core.data.real.labels import load_labels
+
+    labels_path, root = _label_file(tmp_path, quick, 3)
+    labels, meta = load_labels(labels_path)
+    conflict = np.array([True, False, False])
+    save_labels(labels_path, replace(labels, side_conflict=conflict), meta)
+    fit_label_file(labels_path, tmp_path / "fits" / "people.npz", root, quick, log=lambda m: None)
+    ds = RealDataset(
+        RealDatasetConfig(label_files=(labels_path,), shared_root=root, fit_dir=tmp_path / "fits")
+    )
+    assert len(ds) == 2
+    assert ds.file_keys == [("people", 1), ("people", 2)]
+    rows, fits, _ = load_fits(tmp_path / "fits" / "people.npz")
+    kept = {("people", int(r)) for r in rows[fits.kept]}
+    assert set(ds.fits) == kept

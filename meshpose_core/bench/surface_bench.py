@@ -132,7 +132,7 @@ def heldout_fits(checkpoint: str, root: Path, limit: int, integrity: Integrity) 
             for_evaluation=True,
         )
     )
-    rows = [i for i in range(len(ds)) if (ds.rows[i][0], ds.rows[i][2]) in ds.fits]
+    rows = [i for i in range(len(ds)) if ds.file_keys[i] in ds.fits]
     step = max(1, len(rows) // limit) if limit else 1
     rows = rows[::step][: limit or None]
     low, high = Topology.load("low"), Topology.load("high")

@@ -152,26 +152,34 @@ class RealDataset(Dataset):
         self.augment = augment
         root = require_shared_root(cfg.shared_root)
         parts: list[tuple[str, PersonLabels]] = []
+        file_rows: list[np.ndarray] = []  # each kept person's row in its label file
         for path in cfg.label_files:
             labels, meta = load_labels(path)
             if not cfg.for_evaluation:
                 check_not_held_out(labels, path)
+            keep = np.ones(len(labels), bool)
             if cfg.drop_side_conflicts:
-                labels = labels.select(~labels.side_conflict)
+                keep = ~labels.side_conflict
+                labels = labels.select(keep)
             parts.append((str(meta.get("source", Path(path).stem)), labels))
+            file_rows.append(np.flatnonzero(keep))
         self.rows = [(name, labels, i) for name, labels in parts for i in range(len(labels))]
+        # (source, row in the label file) of each sample: what fit stores are keyed by
+        self.file_keys = [
+            (name, int(r)) for (name, _), rows in zip(parts, file_rows, strict=True) for r in rows
+        ]
         frames: dict[str, set[int]] = {}
         for _, labels in parts:
             for image, frame in zip(labels.image.tolist(), labels.frame.tolist(), strict=True):
                 if frame >= 0:
                     frames.setdefault(image, set()).add(frame)
         self.read = MediaReader(root, cfg.frame_cache, frames)
-        self.fits: dict[tuple[str, int], Any] = {}  # (source, row) -> fitted.FittedBody
+        self.fits: dict[tuple[str, int], Any] = {}  # file_keys entry -> fitted.FittedBody
         if cfg.fit_dir is not None:
             from .fitted import load_kept_fits
 
-            rois = {name: labels.mask_roi for name, labels in parts}
-            self.fits = load_kept_fits([name for name, _ in parts], rois, cfg.fit_dir)
+            names = [name for name, _ in parts]
+            self.fits = load_kept_fits(dict(zip(names, cfg.label_files, strict=True)), cfg.fit_dir)
         self._supervision = None  # built on first use, in the worker that uses it
 
     def __len__(self) -> int:
@@ -195,7 +203,7 @@ class RealDataset(Dataset):
         return source, str(labels.image[i]), int(labels.frame[i]), person
 
     def sample(self, index: int, params: CropParams) -> dict[str, Any]:
-        source, image, frame, person = self.person(index)
+        _, image, frame, person = self.person(index)
         cfg = self.config
         out = crop_person(
             self.read(image, frame),
@@ -205,7 +213,7 @@ class RealDataset(Dataset):
             cfg.margin,
             cfg.keypoint_threshold,
         )
-        fit = self.fits.get((source, self.rows[index][2]))
+        fit = self.fits.get(self.file_keys[index])
         if fit is not None:
             out.update(self.fit_supervision(index, fit, person, params, out))
         return {**out, "index": np.int64(index)}

@@ -86,19 +86,22 @@ def pose_fits(fits: BodyFits, batch: int = 64) -> tuple[np.ndarray, np.ndarray, 
 
 
 def load_kept_fits(
-    sources: list[str], mask_rois: dict[str, np.ndarray], fit_dir: Path = FIT_DIR
+    label_files: dict[str, Path], fit_dir: Path = FIT_DIR
 ) -> dict[tuple[str, int], FittedBody]:
-    """(source, label row) -> posed body of every kept fit in ``fit_dir/<source>.npz``;
-    ``mask_rois`` {source: (N, 4)}: each label file's fit frames."""
+    """{source: label file} -> {(source, label file row): posed body} of every kept fit in
+    ``fit_dir/<source>.npz`` (a store made from another version of the labels is refused)."""
     from meshpose_core.fitting.evidence import FIT_SIZE
     from meshpose_core.fitting.store import load_fits, select_fits
 
+    from .labels import load_labels
+
     out: dict[tuple[str, int], FittedBody] = {}
-    for source in sources:
+    for source, label_file in label_files.items():
         path = fit_dir / f"{source}.npz"
         if not path.is_file():
             continue
-        rows, fits, _ = load_fits(path, LABEL_DIR / f"{source}.npz")
+        rows, fits, _ = load_fits(path, label_file)
+        mask_roi = load_labels(label_file)[0].mask_roi
         keep = np.flatnonzero(fits.kept)
         if not len(keep):
             continue
@@ -106,7 +109,7 @@ def load_kept_fits(
         for k, r in enumerate(rows[keep]):
             out[(source, int(r))] = FittedBody(
                 low[k], high[k], world[k], float(fits.scale[keep[k]]),
-                mask_rois[source][r], FIT_SIZE,
+                mask_roi[r], FIT_SIZE,
             )  # fmt: skip
     return out
 
