@@ -32,6 +32,31 @@ RESEARCH_ONLY = (
 )
 
 
+def training_data(config: Path) -> str:
+    """What trained the weights, from the run's config (config.json)."""
+    data = json.loads(config.read_text()).get("data", {}) if config.is_file() else {}
+    text = (
+        "synthetic anny bodies (CC0) posed with CMU/MakeHuman mocap, procedural appearance, "
+        "rendered by meshpose_core.data.synthetic"
+    )
+    real = data.get("real_fraction", 0)
+    if real:
+        sources = ", ".join(
+            data.get("real_sources") or ["videos", "images", "upper_body", "lsp_train"]
+        )
+        text += (
+            f"; {round(100 * real)} % real crops of data/real ({sources}): LSP-extended "
+            "training split (human joints) and BlazePose-heavy teacher joints/masks of "
+            "../shared media and train clips (see data/real/README.md)"
+        )
+        if data.get("real_fits"):
+            text += (
+                "; real people with a kept body fit (data/real/fits, tools/fit_real_frames.py) "
+                "supervised with the fit's mesh, visibility and dense labels"
+            )
+    return text
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--run", type=Path, required=True)
@@ -39,6 +64,9 @@ def main() -> None:
     ap.add_argument("--compute", required=True)
     ap.add_argument("--pck-json", type=Path)
     ap.add_argument("--note", default="")
+    ap.add_argument(
+        "--surface-json", type=Path, help="python -m meshpose_core.bench surface --json"
+    )
     ap.add_argument(
         "--licence",
         default=RESEARCH_ONLY,
@@ -53,10 +81,7 @@ def main() -> None:
         f"{net.cfg.input_size[1]})",
         "steps": card.get("step"),
         "compute": args.compute,
-        "training_data": "synthetic anny bodies (CC0) posed with CMU/MakeHuman mocap, procedural "
-        "appearance, rendered by meshpose_core.data.synthetic; 40 % real crops: LSP-extended "
-        "training split (human joints) and BlazePose-heavy teacher joints/masks of ../shared "
-        "media (see data/real/README.md)",
+        "training_data": training_data(config),
         "initialisation": "backbone and its landmark heatmaps from MediaPipe BlazePose-full "
         "(Apache-2.0), converted by tools/convert_blazepose.py; VertexPose and regression "
         "priors from weights/blazepose_vertex_prior.npz (tools/fit_vertex_prior.py)"
@@ -64,6 +89,9 @@ def main() -> None:
         else "scratch",
         "held_out_synthetic": evals[-1] if evals else None,
         "held_out_real_pck": json.loads(args.pck_json.read_text()) if args.pck_json else None,
+        "held_out_real_surface": (
+            json.loads(args.surface_json.read_text()) if args.surface_json else None
+        ),
         "note": args.note,
         "licence": args.licence,
     }
