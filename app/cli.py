@@ -22,7 +22,7 @@ from typing import NoReturn, TypeVar
 import cv2
 import numpy as np
 
-from meshpose_core.detection import DetectorError
+from meshpose_core.detection import DEFAULT_PERSON_DETECTOR, PERSON_DETECTORS, DetectorError
 from meshpose_core.model.checkpoint import PRESET_NAMES
 from meshpose_core.pipeline import (
     STAGES,
@@ -195,6 +195,13 @@ def build_parser() -> argparse.ArgumentParser:
         "on separate threads: more frames per second)",
     )
     proc.add_argument(
+        "--detector",
+        default=DEFAULT_PERSON_DETECTOR,
+        choices=PERSON_DETECTORS,
+        help="who finds people: yolox (every visible person, any pose; the default) or "
+        "blazepose (face and upper body; a single person close to the camera)",
+    )
+    proc.add_argument(
         "--detect-every",
         type=_positive_int,
         default=TrackerConfig.detect_every,
@@ -320,11 +327,13 @@ def pipeline_config(
     always_detect: bool,
     layers: tuple[tuple[str, float], ...],
     outfits: tuple[tuple[str, ...], ...],
+    detector: str = DEFAULT_PERSON_DETECTOR,
 ) -> PipelineConfig:
     """The library configuration of the run options: one mapping for the CLI and the GUI
     (``app.gui.settings.ModelSettings`` has these option names)."""
     return PipelineConfig(
         network=NetworkConfig(model=model, device=device, backend=backend, threads=threads),
+        person_detector=detector,
         tracker=TrackerConfig(detect_every=detect_every, max_tracks=max_people),
         motion=MotionGateConfig(enabled=not always_detect),
         smoothing=SmoothingConfig(strength=smoothing),
@@ -345,6 +354,7 @@ def _config(args: argparse.Namespace) -> PipelineConfig:
         always_detect=args.always_detect,
         layers=parse_layers(args.layers),
         outfits=_outfits(args),
+        detector=args.detector,
     )
 
 

@@ -1,7 +1,8 @@
 """``python -m meshpose_core.bench model [--presets xs,s,l] [--batches 1,8] [--iuv]``
 ``python -m meshpose_core.bench backends [--model xs_bp] [--threads 2]``
 ``python -m meshpose_core.bench pipeline [--video CLIP] [--model PATH] [--crowd IMAGE]``
-``python -m meshpose_core.bench tryon [--people 1,3] [--outfits striped_tshirt ...]``."""
+``python -m meshpose_core.bench tryon [--people 1,3] [--outfits striped_tshirt ...]``
+``python -m meshpose_core.bench detection [--shared ../shared] [--detectors yolox,blazepose]``."""
 
 from __future__ import annotations
 
@@ -66,6 +67,19 @@ def main(argv: list[str] | None = None) -> None:
         help="outfits to time, each garments joined by +",
     )
     t.add_argument("--threads", type=int, default=2)
+    d = sub.add_parser(
+        "detection",
+        help="person detectors and the full pipeline on annotated photos: recall, precision, "
+        "ms/frame, meshes on their own person",
+    )
+    d.add_argument("--shared", type=Path, help="the shared media root (default: ../shared)")
+    d.add_argument("--sets", default="tiny_coco_val,tiny_coco_train,coco,aic,posetrack18,humanart")
+    d.add_argument("--detectors", default="yolox,blazepose")
+    d.add_argument("--yolox-sizes", default="416,320", help="YOLOX input sizes to compare")
+    d.add_argument("--model", help="MeshPose weights for the pipeline figures (default: xs_bp)")
+    d.add_argument("--threads", type=int, default=2)
+    d.add_argument("--max-people", type=int, default=20)
+    d.add_argument("--no-pipeline", action="store_true", help="detectors only")
     args = ap.parse_args(argv)
     if args.what == "model":
         from .model_bench import run
@@ -96,6 +110,19 @@ def main(argv: list[str] | None = None) -> None:
             max(args.repeat, 1),
             args.mesh_painter,
             args.always_detect,
+        )
+    elif args.what == "detection":
+        from .detection_bench import run as run_detection
+
+        run_detection(
+            args.shared,
+            args.sets.split(","),
+            args.detectors.split(","),
+            [int(s) for s in args.yolox_sizes.split(",")],
+            args.model,
+            args.threads,
+            args.max_people,
+            not args.no_pipeline,
         )
     elif args.what == "tryon":
         from meshpose_core.tryon import parse_outfit

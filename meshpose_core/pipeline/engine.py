@@ -21,7 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
-from meshpose_core.detection import BlazePoseDetector, DetectorConfig
+from meshpose_core.detection import (
+    DEFAULT_PERSON_DETECTOR,
+    DetectorConfig,
+    YoloxConfig,
+    create_person_detector,
+)
 from meshpose_core.model.inference import keep_freed_memory
 from meshpose_core.topology import NUM_COCO, Topology, Upsampling
 
@@ -39,8 +44,11 @@ from .tracker import Track, Tracker, TrackerConfig, mesh_box
 @dataclass(frozen=True)
 class PipelineConfig:
     network: NetworkConfig = field(default_factory=NetworkConfig)
-    # one extra square window: finds the smaller people of a wide frame (~8 ms a run)
+    # which detector finds people (``detection.PERSON_DETECTORS``): yolox or blazepose
+    person_detector: str = DEFAULT_PERSON_DETECTOR
+    # BlazePose's: one extra square window finds the smaller people of a wide frame (~8 ms)
     detector: DetectorConfig = field(default_factory=lambda: DetectorConfig(windows=1))
+    yolox: YoloxConfig = field(default_factory=YoloxConfig)
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     # scheduled detector runs skipped while nothing moves outside the tracked people
     motion: MotionGateConfig = field(default_factory=MotionGateConfig)
@@ -58,7 +66,9 @@ class Pipeline:
         keep_freed_memory()  # large activations stay mapped: ~2x faster batched inference
         self.network = Network(config.network)
         with _quiet_native_stderr():  # LiteRT announces its CPU delegate on stderr
-            self.detector = BlazePoseDetector(config.detector)
+            self.detector = create_person_detector(
+                config.person_detector, config.detector, config.yolox
+            )
         self.tracker = Tracker(config.tracker)
         self.motion = MotionGate(config.motion)
         self.smoother = (
