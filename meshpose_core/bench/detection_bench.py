@@ -8,8 +8,8 @@ tiny-COCO also outline them), and prints for each person detector:
   at IoU >= 0.5; BlazePose's SSD gives no person box (its box is a circle around the body
   from the hips), so its detection matches a person when its hip point lies inside the
   person's box (as its ROI is centred there). Matching is one to one, best score first;
-  detections on crowd regions are left out, and for the >= 100 px figures so are those
-  matched to smaller people. Detector ms per frame (median; pre- and post-processing in).
+  unmatched detections on crowd regions are left out (COCO's rule), and for the >= 100 px
+  figures so are those matched to smaller people. Detector ms per frame (median; pre- and post-processing in).
 - recall through the whole pipeline: a person is found when the pipeline outputs a mesh whose
   box (clipped to the frame) matches the person's box at IoU >= 0.5;
 - for people with an outline: the share of found people whose mesh covers more of their own
@@ -152,16 +152,22 @@ class DetectorFigures:
 
 
 def score_detections(
-    figures: DetectorFigures, image: AnnotatedImage, affinity: np.ndarray, threshold: float
+    figures: DetectorFigures,
+    image: AnnotatedImage,
+    affinity: np.ndarray,
+    threshold: float,
+    on_crowd: np.ndarray,
 ) -> np.ndarray:
-    """Add one image's matches (``affinity`` (D, G), detections best first; crowd
-    detections already removed) to ``figures``; returns each detection's person (-1: none)."""
+    """Add one image's matches (``affinity`` (D, G), detections best first) to ``figures``;
+    an unmatched detection on a crowd region (``on_crowd`` (D,)) is not counted (COCO's
+    rule). Returns each detection's person (-1: none)."""
     taken = match_greedy(affinity, threshold)
     heights = image.boxes[:, 3] - image.boxes[:, 1]
     tall = heights >= MIN_HEIGHT
     matched = taken[taken >= 0]
-    figures.every.add(len(heights), len(matched), len(taken), len(matched))
-    counted = (taken < 0) | tall[np.maximum(taken, 0)]  # left out: matched to a small person
+    counted = (taken >= 0) | ~on_crowd
+    figures.every.add(len(heights), len(matched), int(counted.sum()), len(matched))
+    counted &= (taken < 0) | tall[np.maximum(taken, 0)]  # left out: matched to a small person
     figures.tall.add(
         int(tall.sum()), int(tall[matched].sum()), int(counted.sum()), int(tall[matched].sum())
     )
@@ -179,13 +185,12 @@ def detection_affinity(detections: Sequence, image: AnnotatedImage) -> tuple[np.
     return centre_inside(hips, image.boxes), 1e-9
 
 
-def not_on_crowd(detections: Sequence, image: AnnotatedImage) -> list:
-    """Detections whose centre is outside every crowd region."""
-    if not len(image.crowd):
-        return list(detections)
+def on_crowd(detections: Sequence, image: AnnotatedImage) -> np.ndarray:
+    """(D,) bool: the detection's centre lies in a crowd region."""
+    if not len(image.crowd) or not detections:
+        return np.zeros(len(detections), bool)
     centres = np.array([d.centre() for d in detections]).reshape(-1, 2)
-    on_crowd = centre_inside(centres, image.crowd).max(axis=1) > 0
-    return [d for d, c in zip(detections, on_crowd, strict=True) if not c]
+    return centre_inside(centres, image.crowd).max(axis=1) > 0
 
 
 def frame_roi(width: int, height: int) -> tuple[RotatedRoi, int]:
@@ -338,9 +343,8 @@ def run(
                 t = time.perf_counter()
                 found = detector.detect(rgb)
                 det.ms.append((time.perf_counter() - t) * 1e3)
-                kept = not_on_crowd(found, im)
-                affinity, threshold = detection_affinity(kept, im)
-                score_detections(det, im, affinity, threshold)
+                affinity, threshold = detection_affinity(found, im)
+                score_detections(det, im, affinity, threshold, on_crowd(found, im))
                 if pipe is not None:
                     pipe.reset()
                     result = pipe.process(rgb)

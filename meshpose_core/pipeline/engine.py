@@ -30,8 +30,16 @@ from meshpose_core.detection import (
 from meshpose_core.model.inference import keep_freed_memory
 from meshpose_core.topology import NUM_COCO, Topology, Upsampling
 
-from .crops import CropConfig, crop_transform, invert_affine, to_image_px, warp_crops
+from .crops import (
+    CropConfig,
+    crop_transform,
+    follow_body,
+    invert_affine,
+    to_image_px,
+    warp_crops,
+)
 from .layers import LayerRenderer, RenderConfig
+from .mesh_guard import MeshGuardConfig, accepted_meshes
 from .motion import MotionGate, MotionGateConfig
 from .network import Network, NetworkConfig
 from .prefetch import staged
@@ -53,6 +61,8 @@ class PipelineConfig:
     # scheduled detector runs skipped while nothing moves outside the tracked people
     motion: MotionGateConfig = field(default_factory=MotionGateConfig)
     crop: CropConfig = field(default_factory=CropConfig)
+    # meshes not drawn: broken (an edge stretched across) or a second mesh on one person
+    guard: MeshGuardConfig = field(default_factory=MeshGuardConfig)
     smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)
     render: RenderConfig = field(default_factory=RenderConfig)
     fps_hint: float = 30.0  # frame rate assumed for smoothing when timestamps do not tell
@@ -190,10 +200,14 @@ class Pipeline:
         """Crops -> one batched network call -> image-space people (updates ``lat``)."""
         t = time.perf_counter()
         size = self.network.input_size
-        to_crop = np.stack([crop_transform(tr.box, self.config.crop.margin, size) for tr in tracks])
-        self._crops = warp_crops(
-            frame.image, to_crop, size, self.config.crop.border_value, self._crops
+        crop = self.config.crop
+        to_crop = np.stack(
+            [
+                crop_transform(tr.box, crop.margin * tr.crop_side, size, tr.crop_rotation)
+                for tr in tracks
+            ]
         )
+        self._crops = warp_crops(frame.image, to_crop, size, crop.border_value, self._crops)
         crop_ms = (time.perf_counter() - t) * 1e3
         pred, net_ms, up_ms = self.network.predict(self._crops[: len(tracks)])
         lat["network"] = crop_ms + net_ms
@@ -229,13 +243,33 @@ class Pipeline:
         lat["upsample"] = up_ms + (time.perf_counter() - t) * 1e3
 
         t = time.perf_counter()
-        scale = self.config.tracker.mesh_box_scale
-        for p in people:
-            self.tracker.refine(
-                p.track_id, mesh_box(p.vertices[:, :2], scale), float(p.keypoints[:, 2].mean())
-            )
+        people = self._steer_tracks(tracks, people)
         lat["track"] += (time.perf_counter() - t) * 1e3
         return people
+
+    def _steer_tracks(self, tracks: list[Track], people: list[PersonResult]) -> list[PersonResult]:
+        """Each mesh corrects its track and sets its next crop; broken meshes and second
+        meshes of one person are not kept (``mesh_guard``): the people to draw."""
+        scale = self.config.tracker.mesh_box_scale
+        boxes = [mesh_box(p.vertices[:, :2], scale) for p in people]
+        broken, duplicate = accepted_meshes(
+            np.stack([p.vertices for p in people]), np.stack(boxes), self.config.guard
+        )
+        kept = []
+        for i, (tr, p) in enumerate(zip(tracks, people, strict=True)):
+            if duplicate[i]:
+                self.tracker.drop(tr.id)
+                continue
+            if broken[i]:
+                self.tracker.reject(tr.id)
+                continue
+            self.tracker.refine(tr.id, boxes[i], float(p.keypoints[:, 2].mean()))
+            if tr.steered:
+                tr.crop_rotation, tr.crop_side = follow_body(
+                    p.keypoints, p.vertices[:, :2], self.config.crop.rotate_above_deg
+                )
+            kept.append(p)
+        return kept
 
     def hud_lines(self, people: int) -> list[str]:
         """HUD text: frame rate, people, and the previous frame's per-stage latency (this

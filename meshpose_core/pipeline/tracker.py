@@ -36,6 +36,9 @@ class TrackerConfig:
     max_age: int = 10
     max_tracks: int = 10  # people followed at most (the oldest tracks are kept)
     refine_from_mesh: bool = True  # correct boxes with the predicted mesh between detections
+    # a track whose last mesh was accepted keeps its mesh-steered box when a detection matches
+    # it (the detection confirms it); detector boxes start tracks and recover lost ones
+    mesh_steers: bool = True
     mesh_box_scale: float = 1.1  # detector box side / mesh extent (measured ~1.1-1.2)
     min_refine_iou: float = 0.3  # a mesh box further than this from the prediction: lost
     min_mesh_confidence: float = 0.2  # mean keypoint score below this: lost
@@ -113,6 +116,10 @@ class Track:
         self.frames_since_detection = 0
         self.frames_since_seen = 0  # since a matching detection or an accepted mesh
         self.missed = False  # unmatched at the last detector run or mesh box rejected
+        self.steered = False  # the last mesh was accepted: it, not a detection, sets the box
+        # the next crop's turn (radians) and side factor, from the last mesh (pipeline/crops)
+        self.crop_rotation = 0.0
+        self.crop_side = 1.0
         self._cfg = cfg
         kf = KalmanFilter(dim_x=8, dim_z=4)
         kf.F = np.eye(8) + np.eye(8, k=4)  # constant velocity, one frame per step
@@ -219,7 +226,8 @@ class Tracker:
         matches, lost, new = associate(predicted, boxes, cfg.iou_threshold)
         for ti, di in matches:
             t = self.tracks[ti]
-            t.correct(boxes[di], cfg.position_noise, cfg.scale_noise)
+            if not (t.steered and cfg.mesh_steers):  # a box only starts or recovers a track
+                t.correct(boxes[di], cfg.position_noise, cfg.scale_noise)
             t.hits += 1
             t.frames_since_detection = t.frames_since_seen = 0
             t.score = float(scores[di])
@@ -246,11 +254,24 @@ class Tracker:
             return
         agrees = iou_matrix(track.box[None], np.asarray(box)[None])[0, 0] >= cfg.min_refine_iou
         if confidence < cfg.min_mesh_confidence or not agrees:
-            track.missed = True
+            self.reject(track_id)
             return
         track.correct(box, cfg.mesh_noise, cfg.mesh_noise)
+        track.steered = True
         if not track.missed:
             track.frames_since_seen = 0
+
+    def reject(self, track_id: int) -> None:
+        """The track's mesh is not to be trusted (unsure, elsewhere, broken): detect again, and
+        start its next crop from the detector's box."""
+        for t in self.tracks:
+            if t.id == track_id:
+                t.missed, t.steered = True, False
+                t.crop_rotation, t.crop_side = 0.0, 1.0
+
+    def drop(self, track_id: int) -> None:
+        """Forget a track at once (it follows a person another, older track already has)."""
+        self.tracks = [t for t in self.tracks if t.id != track_id]
 
     def active(self) -> list[Track]:
         """Tracks to show this frame: confirmed ones, oldest first.
