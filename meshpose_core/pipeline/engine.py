@@ -252,9 +252,9 @@ class Pipeline:
         meshes of one person are not kept (``mesh_guard``): the people to draw."""
         scale = self.config.tracker.mesh_box_scale
         boxes = [mesh_box(p.vertices[:, :2], scale) for p in people]
-        broken, duplicate = accepted_meshes(
-            np.stack([p.vertices for p in people]), np.stack(boxes), self.config.guard
-        )
+        vertices = np.stack([p.vertices for p in people])
+        tight = np.concatenate([vertices[..., :2].min(1), vertices[..., :2].max(1)], axis=1)
+        broken, duplicate = accepted_meshes(vertices, tight, self.config.guard)
         kept = []
         for i, (tr, p) in enumerate(zip(tracks, people, strict=True)):
             if duplicate[i]:
