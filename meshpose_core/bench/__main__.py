@@ -2,7 +2,8 @@
 ``python -m meshpose_core.bench backends [--model xs_bp] [--threads 2]``
 ``python -m meshpose_core.bench pipeline [--video CLIP] [--model PATH] [--crowd IMAGE]``
 ``python -m meshpose_core.bench tryon [--people 1,3] [--outfits striped_tshirt ...]``
-``python -m meshpose_core.bench detection [--shared ../shared] [--detectors yolox,blazepose]``."""
+``python -m meshpose_core.bench detection [--shared ../shared] [--detectors yolox,blazepose]``
+``python -m meshpose_core.bench crowd [--images ...] [--videos ...] [--frames 60]``."""
 
 from __future__ import annotations
 
@@ -80,6 +81,16 @@ def main(argv: list[str] | None = None) -> None:
     d.add_argument("--threads", type=int, default=2)
     d.add_argument("--max-people", type=int, default=20)
     d.add_argument("--no-pipeline", action="store_true", help="detectors only")
+    c = sub.add_parser(
+        "crowd", help="broken or shared meshes and track ids on crowded photos and clips"
+    )
+    c.add_argument("--shared", type=Path, help="the shared media root (default: ../shared)")
+    c.add_argument("--images", nargs="*", help="photos relative to the shared root")
+    c.add_argument("--videos", nargs="*", help="clips relative to the shared root")
+    c.add_argument("--frames", type=int, default=60, help="frames per clip")
+    c.add_argument("--model", help="MeshPose weights (default: xs_bp)")
+    c.add_argument("--threads", type=int, default=2)
+    c.add_argument("--max-people", type=int, default=10)
     args = ap.parse_args(argv)
     if args.what == "model":
         from .model_bench import run
@@ -123,6 +134,19 @@ def main(argv: list[str] | None = None) -> None:
             args.threads,
             args.max_people,
             not args.no_pipeline,
+        )
+    elif args.what == "crowd":
+        from .crowd_bench import CROWD_IMAGES, CROWD_VIDEOS
+        from .crowd_bench import run as run_crowd
+
+        run_crowd(
+            args.shared,
+            CROWD_IMAGES if args.images is None else args.images,
+            CROWD_VIDEOS if args.videos is None else args.videos,
+            args.frames,
+            args.model,
+            args.threads,
+            args.max_people,
         )
     elif args.what == "tryon":
         from meshpose_core.tryon import parse_outfit

@@ -9,7 +9,8 @@ tiny-COCO also outline them), and prints for each person detector:
   from the hips), so its detection matches a person when its hip point lies inside the
   person's box (as its ROI is centred there). Matching is one to one, best score first;
   unmatched detections on crowd regions are left out (COCO's rule), and for the >= 100 px
-  figures so are those matched to smaller people. Detector ms per frame (median; pre- and post-processing in).
+  figures so are those matched to smaller people. Detector ms per frame (median; pre- and
+  post-processing in).
 - recall through the whole pipeline: a person is found when the pipeline outputs a mesh whose
   box (clipped to the frame) matches the person's box at IoU >= 0.5;
 - for people with an outline: the share of found people whose mesh covers more of their own

@@ -93,6 +93,8 @@ class Pipeline:
         self._last_start: float | None = None
         self._fps = 0.0
         self._last_latency: dict[str, float] = {}
+        # meshes the guard kept from being drawn since the pipeline was made (benchmarks)
+        self.rejected = {"broken": 0, "duplicate": 0}
 
     def reset(self) -> None:
         """Forget tracks, filter and outfit state: the next frame starts an unrelated input."""
@@ -255,6 +257,8 @@ class Pipeline:
         vertices = np.stack([p.vertices for p in people])
         tight = np.concatenate([vertices[..., :2].min(1), vertices[..., :2].max(1)], axis=1)
         broken, duplicate = accepted_meshes(vertices, tight, self.config.guard)
+        self.rejected["broken"] += int(broken.sum())
+        self.rejected["duplicate"] += int(duplicate.sum())
         kept = []
         for i, (tr, p) in enumerate(zip(tracks, people, strict=True)):
             if duplicate[i]:
