@@ -27,9 +27,11 @@ from meshpose_core.pipeline import (
     PipelineConfig,
     RenderConfig,
     TrackerConfig,
+    engine,
 )
 from meshpose_core.pipeline.sinks import SCHEMA_PATH
 from meshpose_core.pipeline.sources import read_image
+from meshpose_core.pipeline.tracker import Tracker
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "assets" / "samples" / "gym_run.mp4"
@@ -46,6 +48,24 @@ def onnx_cache(tmp_path_factory) -> Iterator[Path]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MESHPOSE_CACHE", str(path))
         yield path
+
+
+@pytest.fixture(autouse=True)
+def every_mesh_drawn(monkeypatch) -> None:
+    """Random-init meshes are no one's: the mesh guard and the tracker's mesh checks would
+    withhold them all. These tests are about the mechanics, so every mesh is drawn (the
+    guard and the checks are tested in test_pipeline_follow.py)."""
+    real_refine = Tracker.refine
+
+    def refine(self: Tracker, track_id: int, box: np.ndarray, confidence: float) -> bool:
+        real_refine(self, track_id, box, confidence)
+        return True
+
+    def accept_all(vertices: np.ndarray, boxes: np.ndarray, config: object) -> tuple:
+        return np.zeros(len(vertices), bool), np.zeros(len(vertices), bool)
+
+    monkeypatch.setattr(Tracker, "refine", refine)
+    monkeypatch.setattr(engine, "accepted_meshes", accept_all)
 
 
 @pytest.fixture(scope="module")

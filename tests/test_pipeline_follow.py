@@ -94,9 +94,7 @@ def test_next_crop_comes_from_the_previous_mesh_turned_with_the_body(scripted) -
     # frame 1's mesh (lying, image px) set the box: centre and size of its extent
     lo, hi = first.people[0].vertices[:, :2].min(0), first.people[0].vertices[:, :2].max(0)
     np.testing.assert_allclose((track.box[:2] + track.box[2:]) / 2, (lo + hi) / 2 + 0.5, atol=1)
-    # the detector confirms the track with a box elsewhere: the crop still follows the mesh
-    script.boxes = [np.array([110.0, 70.0, 210.0, 170.0])]
-    second = pipe.process(FRAME)
+    second = pipe.process(FRAME)  # the detector confirms the track
     assert second.detected and len(second.people) == 1
     assert crop_rotation(second.people[0].crop_to_image) == pytest.approx(math.pi / 2, abs=1e-3)
     centre = second.people[0].crop_to_image @ [31.5, 31.5, 1]  # the 64 px crop's centre
@@ -132,7 +130,10 @@ def test_a_broken_mesh_is_not_drawn_and_its_track_is_detected_again(scripted) ->
 
 
 def test_a_matching_detection_confirms_a_steered_track_without_moving_it() -> None:
-    tracker = Tracker(TrackerConfig())
+    """With ``mesh_steers`` (off by default) a detection that agrees with a mesh-steered
+    track (IoU >= steer_iou) only confirms it; one that disagrees, or any after the track
+    was lost, sets its box."""
+    tracker = Tracker(TrackerConfig(mesh_steers=True))
     box = np.array([100.0, 100.0, 200.0, 200.0])
     tracker.predict()
     tracker.update(box[None], np.array([0.9]))
@@ -140,13 +141,16 @@ def test_a_matching_detection_confirms_a_steered_track_without_moving_it() -> No
     (track,) = tracker.tracks
     assert track.steered
     before = track.box.copy()
-    tracker.update((box + np.array([20.0, 0, 20, 0]))[None], np.array([0.9]))  # IoU 0.67: matches
+    tracker.update((box + np.array([10.0, 0, 10, 0]))[None], np.array([0.9]))  # IoU 0.82
     np.testing.assert_allclose(track.box, before)
     assert track.frames_since_detection == 0 and not track.missed
+    tracker.update((box + np.array([30.0, 0, 30, 0]))[None], np.array([0.9]))  # IoU 0.54
+    assert track.box[0] > before[0] + 5  # drifted from its person: re-anchored
+    moved = track.box.copy()
     tracker.reject(1)  # lost: the next detection sets the box again
     assert not track.steered and track.missed
-    tracker.update((box + np.array([20.0, 0, 20, 0]))[None], np.array([0.9]))
-    assert track.box[0] > before[0] + 5
+    tracker.update((moved + np.array([10.0, 0, 10, 0]))[None], np.array([0.9]))
+    assert track.box[0] > moved[0] + 2
 
 
 def test_duplicate_and_broken_rules_on_hand_made_meshes() -> None:

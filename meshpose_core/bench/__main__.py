@@ -59,6 +59,8 @@ def main(argv: list[str] | None = None) -> None:
         default="auto",
         help="who draws the mesh layer (auto: GL on a GPU, compiled CPU loops on llvmpipe)",
     )
+    p.add_argument("--detector", choices=("yolox", "blazepose"), default="yolox")
+    p.add_argument("--yolox-size", type=int, default=416, help="YOLOX input size (x32)")
     t = sub.add_parser("tryon", help="garment layer cost per person and frame")
     t.add_argument("--people", default="1,3")
     t.add_argument(
@@ -121,6 +123,8 @@ def main(argv: list[str] | None = None) -> None:
             max(args.repeat, 1),
             args.mesh_painter,
             args.always_detect,
+            args.detector,
+            args.yolox_size,
         )
     elif args.what == "detection":
         from .detection_bench import run as run_detection

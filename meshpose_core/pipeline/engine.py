@@ -250,8 +250,9 @@ class Pipeline:
         return people
 
     def _steer_tracks(self, tracks: list[Track], people: list[PersonResult]) -> list[PersonResult]:
-        """Each mesh corrects its track and sets its next crop; broken meshes and second
-        meshes of one person are not kept (``mesh_guard``): the people to draw."""
+        """Each mesh corrects its track and sets its next crop; broken meshes, second
+        meshes of one person (``mesh_guard``) and meshes the tracker rejects are not kept:
+        the people to draw."""
         scale = self.config.tracker.mesh_box_scale
         boxes = [mesh_box(p.vertices[:, :2], scale) for p in people]
         vertices = np.stack([p.vertices for p in people])
@@ -267,7 +268,8 @@ class Pipeline:
             if broken[i]:
                 self.tracker.reject(tr.id)
                 continue
-            self.tracker.refine(tr.id, boxes[i], float(p.keypoints[:, 2].mean()))
+            if not self.tracker.refine(tr.id, boxes[i], float(p.keypoints[:, 2].mean())):
+                continue  # not this person's mesh (elsewhere, another size, unsure)
             if tr.steered:
                 tr.crop_rotation, tr.crop_side = follow_body(
                     p.keypoints, p.vertices[:, :2], self.config.crop.rotate_above_deg
