@@ -56,7 +56,7 @@ class CrowdFigures:
 
 def configurations(base: PipelineConfig) -> list[tuple[str, PipelineConfig]]:
     """Before (as the pipeline was), YOLOX alone, and now."""
-    old_tracking = replace(base.tracker, mesh_steers=False)
+    old_tracking = replace(base.tracker, mesh_steers=False, max_mesh_scale_change=float("inf"))
     before = replace(
         base,
         person_detector="blazepose",

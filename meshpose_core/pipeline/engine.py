@@ -268,7 +268,8 @@ class Pipeline:
             if broken[i]:
                 self.tracker.reject(tr.id)
                 continue
-            if not self.tracker.refine(tr.id, boxes[i], float(p.keypoints[:, 2].mean())):
+            accepted = self.tracker.refine(tr.id, boxes[i], float(p.keypoints[:, 2].mean()))
+            if not accepted and self.config.guard.enabled:
                 continue  # not this person's mesh (elsewhere, another size, unsure)
             if tr.steered:
                 tr.crop_rotation, tr.crop_side = follow_body(

@@ -7,7 +7,8 @@ worst edge is stretched more than ``max_stretch`` body heights beyond the templa
 (``topology.integrity.edge_stretch``), and of two meshes whose tight boxes (the vertices'
 extent) overlap by more than ``duplicate_iou`` the later one (tracks come oldest first, so
 the person keeps the id they had). The pipeline does not draw them: a broken mesh's track
-is detected again, a duplicate's track is dropped.
+is detected again, a duplicate's track is dropped. With the guard on, the pipeline also
+withholds a mesh the tracker rejects (elsewhere than its track, another size, unsure).
 """
 
 from __future__ import annotations
