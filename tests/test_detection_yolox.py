@@ -130,3 +130,14 @@ def test_missing_corrupt_or_wrong_model(tmp_path: Path) -> None:
         YoloxDetector(YoloxConfig(model_path=corrupt))
     with pytest.raises(ValueError, match="unknown person detector"):
         create_person_detector("hog")
+
+
+def test_cli_detector_option_reaches_the_config() -> None:
+    from app.cli import _config, build_parser
+
+    assert _config(build_parser().parse_args([])).person_detector == "yolox"
+    args = build_parser().parse_args(["--detector", "blazepose"])
+    assert _config(args).person_detector == "blazepose"
+    with pytest.raises(SystemExit) as exc:
+        build_parser().parse_args(["--detector", "hog"])
+    assert exc.value.code == 2
