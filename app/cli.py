@@ -183,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     proc.add_argument(
         "--smooth",
         type=_non_negative_float,
-        default=0.0,
+        default=SmoothingConfig().strength,
         metavar="STRENGTH",
         help="temporal smoothing of the meshes (One-Euro filter): 0 off, 1 normal, 2 strong",
     )

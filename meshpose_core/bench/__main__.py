@@ -3,7 +3,8 @@
 ``python -m meshpose_core.bench pipeline [--video CLIP] [--model PATH] [--crowd IMAGE]``
 ``python -m meshpose_core.bench tryon [--people 1,3] [--outfits striped_tshirt ...]``
 ``python -m meshpose_core.bench detection [--shared ../shared] [--detectors yolox,blazepose]``
-``python -m meshpose_core.bench crowd [--images ...] [--videos ...] [--frames 60]``."""
+``python -m meshpose_core.bench crowd [--images ...] [--videos ...] [--frames 60]``
+``python -m meshpose_core.bench smoothing [--clips ...] [--strengths 0,0.5,1,2]``."""
 
 from __future__ import annotations
 
@@ -93,6 +94,12 @@ def main(argv: list[str] | None = None) -> None:
     c.add_argument("--model", help="MeshPose weights (default: xs_bp)")
     c.add_argument("--threads", type=int, default=2)
     c.add_argument("--max-people", type=int, default=10)
+    sm = sub.add_parser("smoothing", help="jitter and lag of the mesh smoothing strengths")
+    sm.add_argument("--shared", type=Path, help="the shared media root (default: ../shared)")
+    sm.add_argument("--clips", nargs="*", help="clips relative to the shared root")
+    sm.add_argument("--strengths", default="0,0.5,1,2", help="the first is the reference")
+    sm.add_argument("--frames", type=int, default=90)
+    sm.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)
     if args.what == "model":
         from .model_bench import run
@@ -151,6 +158,17 @@ def main(argv: list[str] | None = None) -> None:
             args.model,
             args.threads,
             args.max_people,
+        )
+    elif args.what == "smoothing":
+        from .smoothing_bench import CLIPS
+        from .smoothing_bench import run as run_smoothing
+
+        run_smoothing(
+            args.shared,
+            CLIPS if args.clips is None else args.clips,
+            [float(v) for v in args.strengths.split(",")],
+            args.frames,
+            args.threads,
         )
     elif args.what == "tryon":
         from meshpose_core.tryon import parse_outfit
