@@ -6,7 +6,7 @@ convention is training's and evaluation's, one module (``data/real/crop.py``: ``
 ``crop_affine``): a square of side ``margin`` x the box's longer side, centred on the box,
 turned by the body's tilt. What differs is only the box the margin is applied to: training
 crops the person's tight box (joints / mask extent) x 1.25, the pipeline a tracker box, the
-mesh's extent x ``TrackerConfig.mesh_box_scale`` 1.1 (YOLOX's box squared x the same 1.1,
+mesh's extent x ``TrackerConfig.mesh_box_scale`` 1.1 (YOLOX's box squared, itself ~1.1x,
 BlazePose's full-body circle, measured 1.08-1.28x the landmark extent), x 1.25: the body
 spans ~0.73 of the crop, inside the 0.6-1.05 range the network is trained on (scale
 augmentation). The shipped weights were measured with that framing, so it is kept.
