@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from meshpose_core.onnx_session import cpu_session_options
 from meshpose_core.resources import asset_path
 
 from .blazepose_detector import Detection, DetectorError, check_frame
@@ -168,11 +169,7 @@ def _load_session(
 
     if not model_path.is_file():
         raise DetectorError(f"YOLOX person detector model not found: {model_path}")
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = num_threads
-    options.inter_op_num_threads = 1
-    # idle threads sleep: spinning ones starve decoding and rendering on a busy 2-core box
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options = cpu_session_options(num_threads)
     options.log_severity_level = 3
     try:
         session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
