@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 
 from meshpose_core import __version__
-from meshpose_core.detection import DetectorError
+from meshpose_core.detection import DEFAULT_PERSON_DETECTOR, PERSON_DETECTORS, DetectorError
 from meshpose_core.model.checkpoint import PRESET_NAMES
 from meshpose_core.pipeline import (
     STAGES,
@@ -255,7 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     proc.add_argument(
         "--smooth",
         type=_non_negative_float,
-        default=0.0,
+        default=SmoothingConfig().strength,
         metavar="STRENGTH",
         help="temporal smoothing of the meshes (One-Euro filter): 0 off, 1 normal, 2 strong",
     )
@@ -266,6 +266,13 @@ def build_parser() -> argparse.ArgumentParser:
         "frame; by default decoding, inference and drawing of neighbouring frames overlap "
         "on separate threads: more frames per second; with --webcam, by default sequential "
         "while that keeps up with the camera)",
+    )
+    proc.add_argument(
+        "--detector",
+        default=DEFAULT_PERSON_DETECTOR,
+        choices=PERSON_DETECTORS,
+        help="who finds people: yolox (every visible person, any pose; the default) or "
+        "blazepose (face and upper body; a single person close to the camera)",
     )
     proc.add_argument(
         "--detect-every",
@@ -410,11 +417,13 @@ def pipeline_config(
     iuv_style: str = "contour",
     densepose: bool = False,
     camera: CameraSpaceConfig | None = None,
+    detector: str = DEFAULT_PERSON_DETECTOR,
 ) -> PipelineConfig:
     """The library configuration of the run options: one mapping for the CLI and the GUI
     (``meshpose_app.gui.settings.ModelSettings`` has these option names)."""
     return PipelineConfig(
         network=NetworkConfig(model=model, device=device, backend=backend, threads=threads),
+        person_detector=detector,
         tracker=TrackerConfig(detect_every=detect_every, max_tracks=max_people),
         motion=MotionGateConfig(enabled=not always_detect),
         smoothing=SmoothingConfig(strength=smoothing),
@@ -447,6 +456,7 @@ def _config(args: argparse.Namespace) -> PipelineConfig:
         camera=CameraSpaceConfig(
             args.camera_space or bool(args.export_glb), args.fov, args.body_height
         ),
+        detector=args.detector,
     )
 
 

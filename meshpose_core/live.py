@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from meshpose_core.closeable import Closeable
+from meshpose_core.detection import DEFAULT_PERSON_DETECTOR
 from meshpose_core.model.checkpoint import DEFAULT_MODEL
 from meshpose_core.pipeline import (
     DensePoseFrame,
@@ -89,8 +90,8 @@ class MeshPoseLive(Closeable):
         camera_space: also give each mesh in metres (``pipeline.camera_space``), assuming
             ``fov_deg`` across the larger image side and every person ``height_m`` tall.
         draw: False, True (the CLI's default layers) or a layer list like "mesh,keypoints".
-        smooth: temporal smoothing strength in video mode (0 off, 1 normal).
-        device, backend, threads, renderer, max_people: as the CLI's options.
+        smooth: temporal smoothing strength in video mode (0 off, 1 normal: the default).
+        detector, device, backend, threads, renderer, max_people: as the CLI's options.
 
     Use from one thread (the renderer's OpenGL context belongs to the thread that made it).
     """
@@ -105,7 +106,8 @@ class MeshPoseLive(Closeable):
         fov_deg: float | None = None,
         height_m: float | None = None,
         draw: bool | str = False,
-        smooth: float = 0.0,
+        smooth: float = SmoothingConfig.strength,
+        detector: str = DEFAULT_PERSON_DETECTOR,
         max_people: int = 10,
         device: str = "auto",
         backend: str = "auto",
@@ -120,6 +122,7 @@ class MeshPoseLive(Closeable):
             network=NetworkConfig(
                 model=str(model), device=device, backend=backend, threads=threads
             ),
+            person_detector=detector,
             tracker=TrackerConfig(max_tracks=max_people),
             smoothing=SmoothingConfig(strength=smooth if mode == "video" else 0.0),
             render=RenderConfig(layers=layers, renderer=renderer, densepose=iuv),

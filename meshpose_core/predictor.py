@@ -24,6 +24,7 @@ from meshpose_core.model.decoding import TopologyArrays
 from meshpose_core.model.inference import prepare_for_inference
 from meshpose_core.model.meshpose import IMAGE_MEAN, IMAGE_STD, MeshPoseConfig, MeshPoseNet
 from meshpose_core.model.upsampler import LearnedUpsampler
+from meshpose_core.onnx_session import cpu_session_options
 from meshpose_core.topology import NUM_COCO, Topology
 from meshpose_core.topology.combine import combine_rows
 
@@ -185,12 +186,7 @@ class OnnxMeshPose:
         path = Path(path)
         if not path.is_file():
             raise CheckpointError(f"ONNX model not found: {path}")
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        # idle threads sleep instead of spinning, leaving the cores to decoding, rendering and
-        # encoding between calls (measured 33 vs 15-20 FPS end to end on a busy 2-core box)
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        opts = cpu_session_options(threads)
         try:
             self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types

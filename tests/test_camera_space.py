@@ -24,6 +24,7 @@ from meshpose_core.pipeline.sources import read_image
 from meshpose_core.topology import Topology
 
 SKIER = Path(__file__).resolve().parents[1] / "assets/test_images/coco_000000000785_skier.jpg"
+pytestmark = pytest.mark.usefixtures("every_mesh_drawn")  # random-init meshes (conftest)
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,7 @@ from meshpose_core.topology import Topology
 
 pygltflib = pytest.importorskip("pygltflib")
 FRAMES = 6
+pytestmark = pytest.mark.usefixtures("every_mesh_drawn")  # random-init meshes (conftest)
 
 
 def person_at(track_id: int, frame: int):

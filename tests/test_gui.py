@@ -465,3 +465,19 @@ def test_always_detect_box_reaches_the_pipeline_and_the_cli_args(qtbot) -> None:
     assert chosen.always_detect
     assert not chosen.pipeline_config(LayerSettings()).motion.enabled
     assert "--always-detect" in chosen.cli_args(LayerSettings())
+
+
+def test_detector_choice_reaches_the_pipeline_and_the_cli_args(qtbot) -> None:
+    from meshpose_app.gui.model_panel import ModelPanel
+
+    base = ModelSettings.defaults()
+    assert base.detector == "yolox"
+    assert base.pipeline_config(LayerSettings()).person_detector == "yolox"
+    panel = ModelPanel(base)
+    qtbot.addWidget(panel)
+    with qtbot.waitSignal(panel.changed, timeout=WAIT_MS) as signal:
+        panel.detector.setCurrentIndex(panel.detector.findData("blazepose"))
+        panel.detector.activated.emit(panel.detector.currentIndex())
+    chosen = signal.args[0]
+    assert chosen.pipeline_config(LayerSettings()).person_detector == "blazepose"
+    assert "--detector=blazepose" in chosen.cli_args(LayerSettings())

@@ -17,6 +17,9 @@ from meshpose_core.pipeline import SourceError
 REPO = Path(__file__).resolve().parents[1]
 STREET = REPO / "assets" / "test_images" / "coco_000000252219_street.jpg"
 SKIER = REPO / "assets" / "test_images" / "coco_000000000785_skier.jpg"
+# the tests with the random-init ``tiny_model`` draw its meshes (conftest); the README
+# example runs the shipped weights
+pytestmark = pytest.mark.usefixtures("every_mesh_drawn")
 
 
 @pytest.fixture(autouse=True)

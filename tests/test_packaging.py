@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from meshpose_core.detection.yolox import DEFAULT_YOLOX_PATH
 from meshpose_core.resources import asset_path, weights_path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -78,6 +79,7 @@ def test_every_imported_package_is_declared() -> None:
 def test_shipped_data_is_found_as_package_data() -> None:
     assert (asset_path("topology") / "high.npz").is_file()
     assert (asset_path("samples") / "gym_run.mp4").is_file()
+    assert DEFAULT_YOLOX_PATH.is_file() and DEFAULT_YOLOX_PATH.is_relative_to(asset_path())
     assert weights_path("meshpose_xs_bp.safetensors").is_file()
     # the checkout's links lead to the top-level folders
     assert asset_path().resolve() == (REPO / "assets").resolve()
@@ -110,6 +112,7 @@ def test_wheel_holds_code_data_and_dependencies(wheel: Path) -> None:
         "meshpose_core/pipeline/export_schema.json",
         "meshpose_core/_data/assets/topology/high.npz",
         "meshpose_core/_data/assets/blazepose/pose_detection.tflite",
+        "meshpose_core/_data/assets/yolox/yolox_nano.onnx",  # the default person detector
         "meshpose_core/_data/assets/samples/gym_run.mp4",
         "meshpose_core/_data/weights/meshpose_xs_bp.safetensors",
         "meshpose_core/_data/weights/upsampler.safetensors",

@@ -37,6 +37,7 @@ IMAGES = REPO / "assets" / "test_images"
 STREET = IMAGES / "coco_000000252219_street.jpg"
 SKIER = IMAGES / "coco_000000000785_skier.jpg"
 CLIP_FRAMES = 10
+pytestmark = pytest.mark.usefixtures("every_mesh_drawn")  # random-init meshes (conftest)
 
 
 @pytest.fixture(scope="module", autouse=True)

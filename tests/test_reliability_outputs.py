@@ -46,6 +46,7 @@ from meshpose_core.pipeline.sinks import (
 )
 
 FAST = ["--backend", "torch", "--threads", "1", "--headless", "--layers", "boxes"]
+pytestmark = pytest.mark.usefixtures("every_mesh_drawn")  # random-init meshes (conftest)
 
 
 @pytest.fixture

@@ -34,6 +34,7 @@ DEVICES = (("Auto", "auto"), ("CPU", "cpu"), ("GPU (CUDA)", "cuda"))
 RENDERERS = (("OpenGL", "moderngl"), ("CPU rasterizer", "cpu")) + (
     (("pyrender", "pyrender"),) if importlib.util.find_spec("pyrender") else ()  # optional
 )
+DETECTORS = (("YOLOX (every person)", "yolox"), ("BlazePose (close-up)", "blazepose"))
 CHOOSE_FILE = "__file__"
 DEBOUNCE_MS = 400
 
@@ -80,6 +81,7 @@ class ModelPanel(QGroupBox):
         self.backend = _combo(BACKENDS)
         self.device = _combo(DEVICES)
         self.renderer = _combo(RENDERERS)
+        self.detector = _combo(DETECTORS)
         self.max_people = QSpinBox()
         self.max_people.setRange(1, 50)
         self.detect_every = QSpinBox()
@@ -103,9 +105,14 @@ class ModelPanel(QGroupBox):
         form.addRow("Renderer", self.renderer)
         form.addRow("Max people", self.max_people)
         form.addRow("Smoothing", smoothing)
+        form.addRow("Detector", self.detector)
         form.addRow("Detect every", self.detect_every)
         form.addRow("", self.always_detect)
         self.smoothing.setToolTip("Temporal smoothing of the meshes (One-Euro): 0 off, 1 normal")
+        self.detector.setToolTip(
+            "yolox: every visible person, any pose; blazepose: face and upper body, "
+            "for one person close to the camera"
+        )
         self.detect_every.setToolTip("Run the person detector every N frames (sooner when lost)")
         self.always_detect.setToolTip(
             "Off: a scheduled detection is skipped (up to 3 in a row) while nothing moved "
@@ -117,7 +124,7 @@ class ModelPanel(QGroupBox):
         self._timer.timeout.connect(self._emit)
         self.set_settings(settings)
         self.model.activated.connect(self._model_chosen)
-        for combo in (self.backend, self.device, self.renderer):
+        for combo in (self.backend, self.device, self.renderer, self.detector):
             combo.activated.connect(lambda _=0: self._schedule(0))
         for spin in (self.max_people, self.detect_every):
             spin.valueChanged.connect(lambda _=0: self._schedule(DEBOUNCE_MS))
@@ -132,7 +139,7 @@ class ModelPanel(QGroupBox):
         """Show ``settings`` without emitting ``changed``."""
         self._settings = settings
         widgets = (self.model, self.backend, self.device, self.renderer, self.max_people)
-        widgets += (self.detect_every, self.always_detect, self.smoothing)
+        widgets += (self.detect_every, self.always_detect, self.smoothing, self.detector)
         for w in widgets:
             w.blockSignals(True)
         if self.model.findData(settings.model) < 0:
@@ -141,6 +148,7 @@ class ModelPanel(QGroupBox):
         _select(self.backend, settings.backend)
         _select(self.device, settings.device)
         _select(self.renderer, settings.renderer)
+        _select(self.detector, settings.detector)
         self.max_people.setValue(settings.max_people)
         self.detect_every.setValue(settings.detect_every)
         self.always_detect.setChecked(settings.always_detect)
@@ -185,6 +193,7 @@ class ModelPanel(QGroupBox):
             smoothing=self.smoothing.value() / 10,
             detect_every=self.detect_every.value(),
             always_detect=self.always_detect.isChecked(),
+            detector=self.detector.currentData(),
         )
 
     def _emit(self) -> None:

@@ -134,6 +134,7 @@ class ModelSettings:
     smoothing: float
     detect_every: int
     always_detect: bool
+    detector: str
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> ModelSettings:
@@ -147,6 +148,7 @@ class ModelSettings:
             smoothing=args.smooth,
             detect_every=args.detect_every,
             always_detect=args.always_detect,
+            detector=args.detector,
         )
 
     @classmethod
@@ -190,6 +192,7 @@ class ModelSettings:
             f"--smooth={self.smoothing:g}",
             f"--detect-every={self.detect_every}",
             *(["--always-detect"] if self.always_detect else []),
+            f"--detector={self.detector}",
             f"--layers={spec}",
         ]
 

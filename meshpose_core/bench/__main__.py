@@ -6,7 +6,10 @@
 ``python -m meshpose_core.bench camera [--people 300] [--network 100]``
 ``python -m meshpose_core.bench layers [--sizes 640x480,1280x720] [--frames 60] [--encode]``
 ``python -m meshpose_core.bench layers --render [--painters auto,gl,cpu]``
-``python -m meshpose_core.bench paced [--sizes 640x480] [--fps 30,60] [--frames 150]``."""
+``python -m meshpose_core.bench paced [--sizes 640x480] [--fps 30,60] [--frames 150]``
+``python -m meshpose_core.bench detection [--shared ../shared] [--detectors yolox,blazepose]``
+``python -m meshpose_core.bench crowd [--images ...] [--videos ...] [--frames 60]``
+``python -m meshpose_core.bench smoothing [--clips ...] [--strengths 0,0.5,1,2]``."""
 
 from __future__ import annotations
 
@@ -62,6 +65,8 @@ def main(argv: list[str] | None = None) -> None:
         default="auto",
         help="who draws the mesh layer (auto: GL on a GPU, compiled CPU loops on llvmpipe)",
     )
+    p.add_argument("--detector", choices=("yolox", "blazepose"), default="yolox")
+    p.add_argument("--yolox-size", type=int, default=416, help="YOLOX input size (x32)")
     t = sub.add_parser("tryon", help="garment layer cost per person and frame")
     t.add_argument("--people", default="1,3")
     t.add_argument(
@@ -114,6 +119,35 @@ def main(argv: list[str] | None = None) -> None:
     pc.add_argument("--scenes", default="1 person", help="'1 person', '3 people' (comma list)")
     pc.add_argument("--model", help="MeshPose checkpoint (default: xs, random-init if none yet)")
     pc.add_argument("--threads", type=int, default=2)
+    d = sub.add_parser(
+        "detection",
+        help="person detectors and the full pipeline on annotated photos: recall, precision, "
+        "ms/frame, meshes on their own person",
+    )
+    d.add_argument("--shared", type=Path, help="the shared media root (default: ../shared)")
+    d.add_argument("--sets", default="tiny_coco_val,tiny_coco_train,coco,aic,posetrack18,humanart")
+    d.add_argument("--detectors", default="yolox,blazepose")
+    d.add_argument("--yolox-sizes", default="416,320", help="YOLOX input sizes to compare")
+    d.add_argument("--model", help="MeshPose weights for the pipeline figures (default: xs_bp)")
+    d.add_argument("--threads", type=int, default=2)
+    d.add_argument("--max-people", type=int, default=20)
+    d.add_argument("--no-pipeline", action="store_true", help="detectors only")
+    cr = sub.add_parser(
+        "crowd", help="broken or shared meshes and track ids on crowded photos and clips"
+    )
+    cr.add_argument("--shared", type=Path, help="the shared media root (default: ../shared)")
+    cr.add_argument("--images", nargs="*", help="photos relative to the shared root")
+    cr.add_argument("--videos", nargs="*", help="clips relative to the shared root")
+    cr.add_argument("--frames", type=int, default=60, help="frames per clip")
+    cr.add_argument("--model", help="MeshPose weights (default: xs_bp)")
+    cr.add_argument("--threads", type=int, default=2)
+    cr.add_argument("--max-people", type=int, default=10)
+    sm = sub.add_parser("smoothing", help="jitter and lag of the mesh smoothing strengths")
+    sm.add_argument("--shared", type=Path, help="the shared media root (default: ../shared)")
+    sm.add_argument("--clips", nargs="*", help="clips relative to the shared root")
+    sm.add_argument("--strengths", default="0,0.5,1,2", help="the first is the reference")
+    sm.add_argument("--frames", type=int, default=90)
+    sm.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)
     if args.what == "surface":
         from meshpose_core.data.real.paths import DEFAULT_SHARED_ROOT, require_shared_root
@@ -154,6 +188,45 @@ def main(argv: list[str] | None = None) -> None:
             max(args.repeat, 1),
             args.mesh_painter,
             args.always_detect,
+            args.detector,
+            args.yolox_size,
+        )
+    elif args.what == "detection":
+        from .detection_bench import run as run_detection
+
+        run_detection(
+            args.shared,
+            args.sets.split(","),
+            args.detectors.split(","),
+            [int(s) for s in args.yolox_sizes.split(",")],
+            args.model,
+            args.threads,
+            args.max_people,
+            not args.no_pipeline,
+        )
+    elif args.what == "crowd":
+        from .crowd_bench import CROWD_IMAGES, CROWD_VIDEOS
+        from .crowd_bench import run as run_crowd
+
+        run_crowd(
+            args.shared,
+            CROWD_IMAGES if args.images is None else args.images,
+            CROWD_VIDEOS if args.videos is None else args.videos,
+            args.frames,
+            args.model,
+            args.threads,
+            args.max_people,
+        )
+    elif args.what == "smoothing":
+        from .smoothing_bench import CLIPS
+        from .smoothing_bench import run as run_smoothing
+
+        run_smoothing(
+            args.shared,
+            CLIPS if args.clips is None else args.clips,
+            [float(v) for v in args.strengths.split(",")],
+            args.frames,
+            args.threads,
         )
     elif args.what == "camera":
         from .camera_bench import main as run_camera

@@ -43,7 +43,7 @@ import cv2
 import numpy as np
 
 from meshpose_core.data.real.joints import BLAZEPOSE_TO_COCO
-from meshpose_core.detection import BlazePoseDetector, RotatedRoi
+from meshpose_core.detection import DEFAULT_PERSON_DETECTOR, BlazePoseDetector, RotatedRoi
 from meshpose_core.detection.roi import roi_from_keypoints
 from meshpose_core.model.checkpoint import save_checkpoint
 from meshpose_core.model.meshpose import MeshPoseConfig, MeshPoseNet
@@ -298,7 +298,11 @@ def bench_config(
         motion=MotionGateConfig(enabled=not always_detect),
         render=render,
     )
-    return replace(config, detector=replace(config.detector, num_threads=threads))
+    return replace(
+        config,
+        detector=replace(config.detector, num_threads=threads),
+        yolox=replace(config.yolox, num_threads=threads),
+    )
 
 
 def median_run(runs: list[RunStats]) -> RunStats:
@@ -360,6 +364,8 @@ def run(
     repeat: int = 3,
     mesh_painter: str = "auto",
     always_detect: bool = False,
+    detector: str = DEFAULT_PERSON_DETECTOR,
+    yolox_size: int = 416,
 ) -> str:
     """Run every scene with both pipelines (MeshPose with ``layers`` and with the skeleton
     only, like BlazePose's drawing), ``repeat`` times interleaved; prints and returns the
@@ -373,6 +379,11 @@ def run(
             weights, random_init, tmp, threads, max_people, detect_every, always_detect,
             RenderConfig(layers=parse_layers(layers), mesh_painter=mesh_painter),
         )  # fmt: skip
+        config = replace(
+            config,
+            person_detector=detector,
+            yolox=replace(config.yolox, input_size=yolox_size),
+        )
         variants = [config]
         if layers != "keypoints":
             variants.append(replace(config, render=RenderConfig(layers=parse_layers("keypoints"))))
@@ -403,9 +414,11 @@ def run(
             else ""
         ),
         f"MeshPose layers: [{layers or 'none'}] and [keypoints]; "
-        f"detector every {detect_every} frames (windows={config.detector.windows}"
-        + ("" if always_detect else ", skipped while nothing moves outside the people")
-        + "); "
+        f"MeshPose's person detector: {detector}"
+        + (f" {yolox_size}" if detector == "yolox" else f" (windows={config.detector.windows})")
+        + f"; detector every {detect_every} frames"
+        + ("" if always_detect else " (skipped while nothing moves outside the people)")
+        + "; "
         f"{threads} threads; max {max_people} people; "
         f"{frames} frames per run after {WARMUP_FRAMES} warm-up, {repeat} runs interleaved "
         "(median shown); H.264 encoding included",

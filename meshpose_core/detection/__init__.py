@@ -1,4 +1,5 @@
-"""Person detection: MediaPipe BlazePose SSD detector, its anchors, decoding, NMS and ROI."""
+"""Person detection: YOLOX-Nano (boxes) and MediaPipe BlazePose's SSD (anchors, decoding,
+NMS, ROI), chosen by name (``person_detector``)."""
 
 from .anchors import SsdAnchorConfig, generate_anchors, pose_detector_anchors
 from .blazepose_detector import (
@@ -11,25 +12,41 @@ from .blazepose_detector import (
 )
 from .decode import decode_regressors, sigmoid_scores
 from .letterbox import Letterbox, letterbox
-from .nms import MergedDetections, weighted_nms
+from .nms import MergedDetections, hard_nms, weighted_nms
+from .person_detector import (
+    DEFAULT_PERSON_DETECTOR,
+    PERSON_DETECTORS,
+    PersonDetector,
+    create_person_detector,
+)
 from .roi import RotatedRoi, roi_from_keypoints
+from .yolox import YoloxConfig, YoloxDetector, decode_yolox, yolox_grids
 
 __all__ = [
     "DEFAULT_DETECTOR_PATH",
+    "DEFAULT_PERSON_DETECTOR",
     "KEYPOINT_NAMES",
+    "PERSON_DETECTORS",
     "BlazePoseDetector",
     "Detection",
     "DetectorConfig",
     "DetectorError",
     "Letterbox",
     "MergedDetections",
+    "PersonDetector",
     "RotatedRoi",
     "SsdAnchorConfig",
+    "YoloxConfig",
+    "YoloxDetector",
+    "create_person_detector",
     "decode_regressors",
+    "decode_yolox",
     "generate_anchors",
+    "hard_nms",
     "letterbox",
     "pose_detector_anchors",
     "roi_from_keypoints",
     "sigmoid_scores",
     "weighted_nms",
+    "yolox_grids",
 ]

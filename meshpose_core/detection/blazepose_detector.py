@@ -71,21 +71,35 @@ class DetectorConfig:
 class Detection:
     """One person, in frame pixels (continuous: the frame spans [0, W] x [0, H]).
 
-    ``box`` (x0, y0, x1, y1) bounds the full-body circle (hip centre, radius to the scale
-    point); it may extend past the frame. ``head_box`` is the SSD's box (fixed size, centred
-    near the head) that duplicates were suppressed on.
-    ``keypoints`` (4, 2) follow ``KEYPOINT_NAMES``.
+    ``box`` (x0, y0, x1, y1) is what the tracker follows, a square around the whole body that
+    may extend past the frame. BlazePose's SSD: the bounding box of the full-body circle (hip
+    centre, radius to the scale point), ``keypoints`` (4, 2) following ``KEYPOINT_NAMES`` and
+    ``head_box`` the SSD's box (fixed size, near the head) that duplicates were suppressed on.
+    A box detector (YOLOX): ``person_box`` the tight box around the visible person,
+    ``box`` that box squared and enlarged like a mesh box, no keypoints.
     """
 
     box: np.ndarray
     score: float
-    keypoints: np.ndarray
-    head_box: np.ndarray = field(repr=False)
+    keypoints: np.ndarray | None = None
+    head_box: np.ndarray | None = field(default=None, repr=False)
     roi_enlarge: float = field(default=1.25, repr=False)
+    person_box: np.ndarray | None = field(default=None, repr=False)
 
     def roi(self) -> RotatedRoi:
-        """MediaPipe's full-body crop: centred on the hips, square, person turned upright."""
+        """The full-body crop: with keypoints MediaPipe's (centred on the hips, square, person
+        turned upright), else an upright square of ``box`` times ``roi_enlarge``."""
+        if self.keypoints is None:
+            (x0, y0, x1, y1) = (float(v) for v in self.box)
+            side = max(x1 - x0, y1 - y0) * self.roi_enlarge
+            return RotatedRoi(center=((x0 + x1) / 2, (y0 + y1) / 2), size=side, rotation=0.0)
         return roi_from_keypoints(self.keypoints[0], self.keypoints[1], enlarge=self.roi_enlarge)
+
+    def centre(self) -> np.ndarray:
+        """(2,) the body's centre: the hip midpoint (keypoint 0) or the box centre."""
+        if self.keypoints is not None:
+            return np.asarray(self.keypoints[0], np.float64)
+        return (np.asarray(self.box[:2], np.float64) + np.asarray(self.box[2:], np.float64)) / 2
 
 
 def square_boxes(boxes: np.ndarray, side: float) -> np.ndarray:
@@ -106,7 +120,8 @@ def to_model_input(canvas: np.ndarray) -> np.ndarray:
     return (canvas.astype(np.float32) * (2.0 / 255.0) - 1.0)[None]
 
 
-def _check_frame(image: np.ndarray) -> None:
+def check_frame(image: np.ndarray) -> None:
+    """One clear error for anything but an (H, W, 3) uint8 frame."""
     if not (
         isinstance(image, np.ndarray)
         and image.dtype == np.uint8
@@ -162,7 +177,7 @@ class BlazePoseDetector:
 
     def detect(self, image: np.ndarray) -> list[Detection]:
         """Detect people in an (H, W, 3) uint8 RGB frame."""
-        _check_frame(image)
+        check_frame(image)
         cfg = self.config
         windows = detection_windows(image.shape[0], image.shape[1], cfg.windows)
         per_window = [self.candidates(image, window) for window in windows]

@@ -28,8 +28,11 @@ class Letterbox:
         return (points * self.size - pad) / scale
 
 
-def letterbox(image: np.ndarray, size: int) -> tuple[np.ndarray, Letterbox]:
-    """Fit an (H, W, C) image into a (size, size, C) canvas, centred on a zero border.
+def letterbox(
+    image: np.ndarray, size: int, fill: int = 0, centred: bool = True
+) -> tuple[np.ndarray, Letterbox]:
+    """Fit an (H, W, C) image into a (size, size, C) canvas of ``fill``, centred (MediaPipe's
+    detector) or at the top-left corner (``centred=False``: YOLOX pads bottom/right with 114).
 
     Downscaling uses area averaging (less aliasing on large frames than the bilinear warp
     MediaPipe uses; the detector is insensitive to the difference).
@@ -47,8 +50,8 @@ def letterbox(image: np.ndarray, size: int) -> tuple[np.ndarray, Letterbox]:
         source = cv2.resize(source, half, interpolation=cv2.INTER_AREA)
         remaining *= 2
     resized = cv2.resize(source, (new_w, new_h), interpolation=interp)
-    pad_x, pad_y = (size - new_w) // 2, (size - new_h) // 2
-    canvas = np.zeros((size, size, *image.shape[2:]), dtype=image.dtype)
+    pad_x, pad_y = ((size - new_w) // 2, (size - new_h) // 2) if centred else (0, 0)
+    canvas = np.full((size, size, *image.shape[2:]), fill, dtype=image.dtype)
     canvas[pad_y : pad_y + new_h, pad_x : pad_x + new_w] = resized.reshape(
         new_h, new_w, *image.shape[2:]
     )

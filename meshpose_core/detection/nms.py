@@ -71,3 +71,24 @@ def weighted_nms(
         keypoints=np.asarray(kept_keypoints, dtype=np.float32).reshape(-1, *num_kp),
         scores=np.asarray(kept_scores, dtype=np.float32),
     )
+
+
+def hard_nms(
+    boxes: np.ndarray,
+    scores: np.ndarray,
+    iou_threshold: float = 0.45,
+    max_detections: int | None = None,
+) -> np.ndarray:
+    """Plain greedy NMS (YOLOX's): indices of the kept (N, 4) ``x0, y0, x1, y1`` boxes, best
+    score first; a box overlapping a kept one by more than ``iou_threshold`` is dropped. A
+    box detector's boxes are already tight, so averaging them (``weighted_nms``) would only
+    blur neighbours in a crowd together."""
+    if boxes.shape != (scores.shape[0], 4):
+        raise ValueError(f"boxes {boxes.shape} and scores {scores.shape} do not fit")
+    remaining = np.argsort(-scores, kind="stable")
+    kept: list[int] = []
+    while remaining.size and (max_detections is None or len(kept) < max_detections):
+        best = remaining[0]
+        kept.append(int(best))
+        remaining = remaining[1:][box_iou(boxes[best], boxes[remaining[1:]]) <= iou_threshold]
+    return np.asarray(kept, dtype=np.int64)

@@ -37,12 +37,13 @@ def person_centre(person: EvalPerson) -> np.ndarray:
 def match_detections(
     people: Sequence[EvalPerson], detections: Sequence[Detection]
 ) -> list[Detection | None]:
-    """Greedy one-to-one matching by distance from each detection's hip point to each person's
-    centre, closest pairs first, within MAX_MATCH_DISTANCE x the person's size."""
+    """Greedy one-to-one matching by distance from each detection's centre (hip point, or box
+    centre for a box detector) to each person's centre, closest pairs first, within
+    MAX_MATCH_DISTANCE x the person's size."""
     if not people or not detections:
         return [None] * len(people)
     centres = np.stack([person_centre(p) for p in people])
-    hips = np.stack([d.keypoints[0] for d in detections])
+    hips = np.stack([d.centre() for d in detections])
     sizes = np.array([max(np.ptp(p.box[[0, 2]]), np.ptp(p.box[[1, 3]]), 1.0) for p in people])
     dist = np.linalg.norm(centres[:, None] - hips[None], axis=-1) / sizes[:, None]
     matched: list[Detection | None] = [None] * len(people)

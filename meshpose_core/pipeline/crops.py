@@ -1,43 +1,92 @@
 """Person crops: image -> network input and network output -> image pixels.
 
 Coordinates here follow the network's convention in both spaces: the top-left pixel's centre
-is (0, 0) (OpenCV's too, so ``cv2.warpAffine`` takes the matrices unchanged). A crop is an
-axis-aligned square around a track's box, enlarged by ``margin``: the detector's box bounds
-the body, and 1.25 (MediaPipe's ROI enlargement) makes the body span ~0.8 of the crop, the
-middle of the 0.6-1.05 range the network is trained on. All people of a frame are warped
-into one (B, H, W, 3) batch so the network runs once per frame.
+is (0, 0) (OpenCV's too, so ``cv2.warpAffine`` takes the matrices unchanged). The crop
+convention is training's and evaluation's, one module (``data/real/crop.py``: ``box_roi``,
+``crop_affine``): a square of side ``margin`` x the box's longer side, centred on the box,
+turned by the body's tilt. What differs is only the box the margin is applied to: training
+crops the person's tight box (joints / mask extent) x 1.25, the pipeline a tracker box, the
+mesh's extent x ``TrackerConfig.mesh_box_scale`` 1.1 (YOLOX's box squared, itself ~1.1x,
+BlazePose's full-body circle, measured 1.08-1.28x the landmark extent), x 1.25: the body
+spans ~0.73 of the crop, inside the 0.6-1.05 range the network is trained on (scale
+augmentation). The shipped weights were measured with that framing, so it is kept.
+
+Crops follow the body: a track's crop is upright while its body is within
+``rotate_above_deg`` of upright (the network is trained with +-30 degrees of rotation) and
+turned by the body's tilt (hips -> shoulders of its previous mesh) beyond that, as
+BlazePose's landmarks -> ROI step turns its crops; the side then grows by the ratio of the
+body's extent along its own axes to its extent along the image's (``upright_extent_ratio``),
+so a diagonal body still fits. All people of a frame are warped into one (B, H, W, 3) batch.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
+
+from meshpose_core.data.real.crop import CropParams, box_roi, crop_affine
+
+# COCO-17 joints used for the body's axis
+_SHOULDERS, _HIPS = (5, 6), (11, 12)
 
 
 @dataclass(frozen=True)
 class CropConfig:
     margin: float = 1.25  # crop side / box side
     border_value: int = 0  # fill outside the frame (black, as MediaPipe pads)
+    # turn a track's crop with its body beyond this tilt (degrees; 180: never turn)
+    rotate_above_deg: float = 30.0
 
 
-def crop_transform(box: np.ndarray, margin: float, input_size: tuple[int, int]) -> np.ndarray:
+def crop_transform(
+    box: np.ndarray, margin: float, input_size: tuple[int, int], rotation: float = 0.0
+) -> np.ndarray:
     """(4,) box (x0, y0, x1, y1) image px -> (2, 3) affine image px -> crop px.
 
-    The region is centred on the box; its longer side is ``margin`` times the box's longer
-    side, its aspect that of ``input_size`` (h, w), so the scale is the same on both axes.
-    Boxes are continuous (the frame spans [0, W] x [0, H]), as the detector gives them.
+    The region is ``data.real.crop.box_roi`` of the box: centred on it, its side ``margin``
+    times the box's longer side (at least 8 px), turned by ``rotation`` (radians, a
+    ``RotatedRoi``'s: the crop's up points along (sin r, -cos r) in the image), spanning the
+    longer side of ``input_size`` (h, w). Boxes are continuous (the frame spans [0, W] x
+    [0, H]), as the detector and tracker give them.
     """
-    h, w = input_size
-    x0, y0, x1, y1 = (float(v) for v in box)
-    side = max(x1 - x0, y1 - y0, 1.0) * margin
-    k = max(h, w) / side  # crop px per image px
-    cx, cy = (x0 + x1) / 2.0, (y0 + y1) / 2.0
-    # pixel centres at integers: crop + 0.5 = k * (image + 0.5 - region origin)
-    tx = w / 2.0 - k * cx + (k - 1.0) / 2.0
-    ty = h / 2.0 - k * cy + (k - 1.0) / 2.0
-    return np.array([[k, 0.0, tx], [0.0, k, ty]])
+    params = CropParams(rotation_deg=math.degrees(rotation))
+    pixel_centre_box = np.asarray(box, np.float64) - 0.5  # box_roi takes pixel centres
+    return crop_affine(box_roi(pixel_centre_box, margin, params), input_size)
+
+
+def body_tilt(keypoints: np.ndarray) -> float:
+    """(17, >=2) COCO keypoints (image px) -> the ROI rotation (radians, in [-pi, pi)) that
+    turns the hips -> shoulders direction straight up; 0 for a degenerate body."""
+    kp = np.asarray(keypoints, np.float64)
+    dx, dy = kp[list(_SHOULDERS), :2].mean(0) - kp[list(_HIPS), :2].mean(0)
+    if math.hypot(dx, dy) < 1e-6:
+        return 0.0
+    angle = math.pi / 2 - math.atan2(-dy, dx)  # as detection.roi.roi_from_keypoints
+    return angle - 2 * math.pi * math.floor((angle + math.pi) / (2 * math.pi))
+
+
+def upright_extent_ratio(points: np.ndarray, rotation: float) -> float:
+    """(N, 2) image points -> longest side of their box in the frame turned by ``rotation``
+    (the body's own axes) / longest side of their image-axis box (1.0 when rotation is 0)."""
+    p = np.asarray(points, np.float64)[:, :2]
+    c, s = math.cos(rotation), math.sin(rotation)
+    turned = p @ np.array([[c, -s], [s, c]])  # image -> crop axes (inverse rotation)
+    axis = float(np.ptp(p, axis=0).max())
+    return float(np.ptp(turned, axis=0).max()) / axis if axis > 0 else 1.0
+
+
+def follow_body(
+    keypoints: np.ndarray, points: np.ndarray, rotate_above_deg: float
+) -> tuple[float, float]:
+    """The next crop's (rotation, side factor) from a body's mesh: no turn while the body is
+    within ``rotate_above_deg`` of upright; else its tilt and ``upright_extent_ratio``."""
+    rotation = body_tilt(keypoints)
+    if abs(rotation) < math.radians(rotate_above_deg):
+        return 0.0, 1.0
+    return rotation, upright_extent_ratio(points, rotation)
 
 
 def invert_affine(m: np.ndarray) -> np.ndarray:

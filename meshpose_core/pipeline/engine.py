@@ -22,13 +22,26 @@ from pathlib import Path
 
 import numpy as np
 
-from meshpose_core.detection import BlazePoseDetector, DetectorConfig
+from meshpose_core.detection import (
+    DEFAULT_PERSON_DETECTOR,
+    DetectorConfig,
+    YoloxConfig,
+    create_person_detector,
+)
 from meshpose_core.model.inference import keep_freed_memory
 from meshpose_core.topology import NUM_COCO, Topology, Upsampling
 
 from .camera_space import CameraLifter, CameraSpaceConfig
-from .crops import CropConfig, crop_transform, invert_affine, to_image_px, warp_crops
+from .crops import (
+    CropConfig,
+    crop_transform,
+    follow_body,
+    invert_affine,
+    to_image_px,
+    warp_crops,
+)
 from .layers import LayerRenderer, RenderConfig
+from .mesh_guard import MeshGuardConfig, accepted_meshes
 from .motion import MotionGate, MotionGateConfig
 from .network import Network, NetworkConfig
 from .pacing import PROBE_FRAMES, pick_mode
@@ -42,12 +55,17 @@ from .tracker import Track, Tracker, TrackerConfig, mesh_box
 @dataclass(frozen=True)
 class PipelineConfig:
     network: NetworkConfig = field(default_factory=NetworkConfig)
-    # one extra square window: finds the smaller people of a wide frame (~8 ms a run)
+    # which detector finds people (``detection.PERSON_DETECTORS``): yolox or blazepose
+    person_detector: str = DEFAULT_PERSON_DETECTOR
+    # BlazePose's: one extra square window finds the smaller people of a wide frame (~8 ms)
     detector: DetectorConfig = field(default_factory=lambda: DetectorConfig(windows=1))
+    yolox: YoloxConfig = field(default_factory=YoloxConfig)
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     # scheduled detector runs skipped while nothing moves outside the tracked people
     motion: MotionGateConfig = field(default_factory=MotionGateConfig)
     crop: CropConfig = field(default_factory=CropConfig)
+    # meshes not drawn: broken (an edge stretched across) or a second mesh on one person
+    guard: MeshGuardConfig = field(default_factory=MeshGuardConfig)
     smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)
     render: RenderConfig = field(default_factory=RenderConfig)
     # each person's mesh also in metres in the camera frame (assumed camera and body size)
@@ -63,7 +81,9 @@ class Pipeline:
         keep_freed_memory()  # large activations stay mapped: ~2x faster batched inference
         self.network = Network(config.network)
         with _quiet_native_stderr():  # LiteRT announces its CPU delegate on stderr
-            self.detector = BlazePoseDetector(config.detector)
+            self.detector = create_person_detector(
+                config.person_detector, config.detector, config.yolox
+            )
         self.tracker = Tracker(config.tracker)
         self.motion = MotionGate(config.motion)
         self.smoother = (
@@ -81,6 +101,8 @@ class Pipeline:
         self._fps = 0.0
         self._last_latency: dict[str, float] = {}
         self.stream_mode = "sequential"  # the mode ``stream`` runs in (``overlap="auto"``)
+        # meshes the guard kept from being drawn since the pipeline was made (benchmarks)
+        self.rejected = {"broken": 0, "duplicate": 0}
 
     def reset(self) -> None:
         """Forget tracks, filter and outfit state: the next frame starts an unrelated input."""
@@ -216,10 +238,14 @@ class Pipeline:
         """Crops -> one batched network call -> image-space people (updates ``lat``)."""
         t = time.perf_counter()
         size = self.network.input_size
-        to_crop = np.stack([crop_transform(tr.box, self.config.crop.margin, size) for tr in tracks])
-        self._crops = warp_crops(
-            frame.image, to_crop, size, self.config.crop.border_value, self._crops
+        crop = self.config.crop
+        to_crop = np.stack(
+            [
+                crop_transform(tr.box, crop.margin * tr.crop_side, size, tr.crop_rotation)
+                for tr in tracks
+            ]
         )
+        self._crops = warp_crops(frame.image, to_crop, size, crop.border_value, self._crops)
         crop_ms = (time.perf_counter() - t) * 1e3
         pred, net_ms, up_ms = self.network.predict(self._crops[: len(tracks)])
         lat["network"] = crop_ms + net_ms
@@ -258,13 +284,38 @@ class Pipeline:
         lat["upsample"] = up_ms + (time.perf_counter() - t) * 1e3
 
         t = time.perf_counter()
-        scale = self.config.tracker.mesh_box_scale
-        for p in people:
-            self.tracker.refine(
-                p.track_id, mesh_box(p.vertices[:, :2], scale), float(p.keypoints[:, 2].mean())
-            )
+        people = self._steer_tracks(tracks, people)
         lat["track"] += (time.perf_counter() - t) * 1e3
         return people
+
+    def _steer_tracks(self, tracks: list[Track], people: list[PersonResult]) -> list[PersonResult]:
+        """Each mesh corrects its track and sets its next crop; broken meshes, second
+        meshes of one person (``mesh_guard``) and meshes the tracker rejects are not kept:
+        the people to draw."""
+        scale = self.config.tracker.mesh_box_scale
+        boxes = [mesh_box(p.vertices[:, :2], scale) for p in people]
+        vertices = np.stack([p.vertices for p in people])
+        tight = np.concatenate([vertices[..., :2].min(1), vertices[..., :2].max(1)], axis=1)
+        broken, duplicate = accepted_meshes(vertices, tight, self.config.guard)
+        self.rejected["broken"] += int(broken.sum())
+        self.rejected["duplicate"] += int(duplicate.sum())
+        kept = []
+        for i, (tr, p) in enumerate(zip(tracks, people, strict=True)):
+            if duplicate[i]:
+                self.tracker.drop(tr.id)
+                continue
+            if broken[i]:
+                self.tracker.reject(tr.id)
+                continue
+            accepted = self.tracker.refine(tr.id, boxes[i], float(p.keypoints[:, 2].mean()))
+            if not accepted and self.config.guard.enabled:
+                continue  # not this person's mesh (elsewhere, another size, unsure)
+            if tr.steered:
+                tr.crop_rotation, tr.crop_side = follow_body(
+                    p.keypoints, p.vertices[:, :2], self.config.crop.rotate_above_deg
+                )
+            kept.append(p)
+        return kept
 
     def hud_lines(self, people: int) -> list[str]:
         """HUD text: frame rate, people, and the previous frame's per-stage latency (this

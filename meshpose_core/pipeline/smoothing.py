@@ -18,7 +18,9 @@ import numpy as np
 
 @dataclass(frozen=True)
 class SmoothingConfig:
-    strength: float = 0.0  # 0: off; 1: default; 2: twice the smoothing of still vertices
+    # 0: off; 1: default (halves the jitter for ~0.5 frame of lag, docs/pipeline.md); 2: twice
+    # the smoothing of still vertices
+    strength: float = 1.0
     min_cutoff_hz: float = 1.5  # cutoff of a still, fully visible vertex at strength 1
     beta: float = 4.0  # cutoff gain per (body size / s) of speed
     d_cutoff_hz: float = 1.0  # cutoff of the speed estimate

@@ -1,5 +1,9 @@
 """Square person crops and the point/mask transforms that keep labels aligned with them.
 
+This is the one crop convention of training (``dataset.py``), evaluation (``eval/crops.py``)
+and the pipeline (``pipeline/crops.py``): a square ROI (``RotatedRoi``) of side margin x the
+person box's longer side, centred on the box, turned by a rotation.
+
 Two pixel conventions meet here. Labels and network outputs use pixel centres at integers
 (top-left pixel centre = (0, 0)); ``RotatedRoi`` and its affines use continuous coordinates
 (pixel i spans [i, i + 1)). Every function names the convention it takes and returns.
@@ -76,6 +80,20 @@ def box_roi(box: np.ndarray, margin: float, params: CropParams | None = None) ->
         size=side,
         rotation=math.radians(p.rotation_deg),
     )
+
+
+def crop_affine(roi: RotatedRoi, input_size: tuple[int, int]) -> np.ndarray:
+    """(2, 3) affine: image -> crop points (pixel centres) of an (h, w) crop of ``roi``.
+
+    The ROI's square spans the crop's longer side, centred; for a square crop this is the
+    map ``warp_crop`` and ``image_to_crop_points`` use (the pipeline warps with it, so a
+    network input is cut exactly as in training and evaluation).
+    """
+    h, w = input_size
+    side = max(h, w)
+    m = to_pixel_centre_affine(roi.image_to_crop(side))
+    m[:, 2] += [(w - side) / 2, (h - side) / 2]
+    return m
 
 
 def warp_crop(

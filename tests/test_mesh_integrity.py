@@ -1,0 +1,82 @@
+"""Tests of the mesh-integrity statistic (``topology.integrity``): whole meshes pass at any
+scale and pose-like bending, a mesh pulled onto a second person or broken does not."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from meshpose_core.topology import Topology
+from meshpose_core.topology.integrity import (
+    STRETCH_LIMIT,
+    edge_stretch,
+    mesh_is_broken,
+    mesh_stretch,
+    template_edges,
+)
+
+
+@pytest.fixture(scope="module")
+def template() -> np.ndarray:
+    return Topology.load("low").vertices.astype(np.float64)
+
+
+def test_template_at_any_scale_and_place_is_not_stretched(template: np.ndarray) -> None:
+    for scale, shift in ((1.0, 0.0), (350.0, 200.0), (0.01, -5.0)):
+        assert mesh_stretch(template * scale + shift) == pytest.approx(0.0, abs=1e-6)
+        assert not mesh_is_broken(template * scale + shift)
+
+
+def test_hand_made_edges() -> None:
+    # a chain of 5 points one unit apart: 4 edges, a template 4 high
+    edges = np.array([[0, 1], [1, 2], [2, 3], [3, 4]])
+    rest = np.ones(4)
+    chain = np.stack([np.zeros(5), np.arange(5.0)], axis=1)
+    assert edge_stretch(chain * 3 + 7, edges, rest, 4.0) == pytest.approx(0.0)
+    pulled = chain.copy()
+    pulled[4] = [0.0, 6.0]  # the last edge 3 long; median ratio still 1: (3 - 1) / 4
+    assert edge_stretch(pulled, edges, rest, 4.0) == pytest.approx(0.5)
+    assert edge_stretch(pulled * 10, edges, rest, 4.0) == pytest.approx(0.5)  # any scale
+    assert edge_stretch(np.zeros((5, 2)), edges, rest, 4.0) == float("inf")
+    nan = chain.copy()
+    nan[1, 0] = np.nan
+    assert edge_stretch(nan, edges, rest, 4.0) == float("inf")
+    with pytest.raises(ValueError, match="do not fit"):
+        edge_stretch(chain, edges, rest[:3], 4.0)
+
+
+def test_a_mesh_joining_two_people_is_broken(template: np.ndarray) -> None:
+    person = template * 300.0  # ~300 px tall
+    height = np.ptp(person[:, 1])
+    joined = person.copy()
+    arm = np.argmax(person[:, 0])  # the outermost vertex of one side (a hand)
+    joined[arm, 0] += 0.8 * height  # pulled onto a neighbour 0.8 body heights away
+    assert mesh_stretch(joined) > STRETCH_LIMIT and mesh_is_broken(joined)
+    # a moderate bend (a few vertices moved by 5 % of the height) is not
+    bent = person.copy()
+    bent[:20, 0] += 0.05 * height
+    assert not mesh_is_broken(bent)
+
+
+def test_levels_are_chosen_by_vertex_count() -> None:
+    edges, rest, height = template_edges("low")
+    assert edges.shape[1] == 2 and rest.shape == (len(edges),) and height > 0
+    with pytest.raises(ValueError, match="no topology level"):
+        mesh_stretch(np.zeros((7, 3)))
+
+
+def test_high_poly_views_pass_spikes_drags_and_nan_do_not() -> None:
+    t = Topology.load("high")
+    front = t.vertices[:, :2] * [1.0, -1.0] * 300 + 50  # 2D image px, any scale and offset
+    side = t.vertices[:, [2, 1]] * [1.0, -1.0] * 80  # seen from the side: edges foreshortened
+    spike = front.copy()
+    spike[100] += [0.0, 400.0]  # one vertex flown off (the body is ~490 px tall)
+    dragged = front.copy()
+    dragged[t.vertex_part == 4] += [900.0, 0.0]  # a hand dragged onto someone else
+    nan = front.copy()
+    nan[5] = np.nan
+    assert mesh_stretch(front) < 0.1 and mesh_stretch(side) < 0.1
+    assert mesh_stretch(spike) > STRETCH_LIMIT and mesh_stretch(dragged) > 3 * STRETCH_LIMIT
+    assert mesh_stretch(nan) == float("inf")
+    broken = [mesh_is_broken(v) for v in (front, side, spike, dragged, nan)]
+    assert broken == [False, False, True, True, True]
