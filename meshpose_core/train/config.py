@@ -39,6 +39,7 @@ class TrainConfig:
     lr: float = 1e-3
     weight_decay: float = 0.0
     pretrained_lr_scale: float = 1.0  # lr factor for a pretrained backbone (BlazePose)
+    output_lr_scale: float = 1.0  # lr factor for the heads' output layers (loop.param_groups)
     train_xy: bool = True  # False: vertex XY stays the prior's (MeshPoseNet.freeze_xy_residuals)
     amp: bool = True  # only on CUDA
     seed: int = 0
