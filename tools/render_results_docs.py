@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from meshpose_core.pipeline import (  # noqa: E402
+    Frame,
     LayerRenderer,
     ModelUnavailable,
     NetworkConfig,
@@ -169,9 +170,16 @@ def grab(
     pipe: Pipeline, renderer: LayerRenderer, clip: Path, wanted: list[int]
 ) -> list[tuple[str, list[np.ndarray]]]:
     """Process ``clip`` from its start to its last wanted frame -> (label, [frame, one
-    annotated frame per layer set]) for every wanted frame the clip has."""
+    annotated frame per layer set]) for every wanted frame the clip has. A still image is
+    one frame (index 0), processed as an unrelated picture."""
     rows, found = [], set()
-    for frame, result in results_at(pipe, clip, wanted):
+    if clip.suffix.lower() in (".jpg", ".jpeg", ".png"):
+        pipe.reset()
+        rgb = np.ascontiguousarray(cv2.imread(str(clip))[:, :, ::-1])
+        results = [(Frame(rgb, 0.0, 0), pipe.process(rgb))]
+    else:
+        results = results_at(pipe, clip, wanted)
+    for frame, result in results:
         tiles = [frame.image]
         for spec in LAYER_SETS:
             # one renderer (one GL context in this thread), its layers switched
