@@ -24,8 +24,7 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture
-def every_mesh_drawn(monkeypatch: pytest.MonkeyPatch) -> None:
+def draw_every_mesh(monkeypatch: pytest.MonkeyPatch) -> None:
     """Random-init meshes are no one's: the mesh guard and the tracker's mesh checks would
     withhold them all. Tests of the mechanics with ``tiny_model`` draw every mesh (the guard
     and the checks are tested in test_pipeline_follow.py). In this process only: a CLI run
@@ -41,3 +40,9 @@ def every_mesh_drawn(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(Tracker, "refine", refine)
     monkeypatch.setattr(engine, "accepted_meshes", accept_all)
+
+
+@pytest.fixture
+def every_mesh_drawn(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``draw_every_mesh`` for one test."""
+    draw_every_mesh(monkeypatch)

@@ -24,6 +24,7 @@ import av
 import cv2
 import numpy as np
 import pytest
+from conftest import draw_every_mesh
 from PyQt6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
 from PyQt6.QtGui import QDropEvent
 from PyQt6.QtWidgets import QComboBox
@@ -102,6 +103,9 @@ def window(qapp, tiny_model, tmp_path_factory) -> Iterator[MainWindow]:
     cache = tmp_path_factory.mktemp("onnx-cache")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MESHPOSE_CACHE", str(cache))
+        # the random-init model's meshes are withheld by the mesh guard whenever they look
+        # broken, which left these tests waiting for people on some machines
+        draw_every_mesh(mp)
         win = open_window(
             tmp_path_factory.mktemp("settings"),
             model_settings(tiny_model),
@@ -271,7 +275,7 @@ def test_snapshot_mesh_export_and_side_view(qtbot, window: MainWindow) -> None:
     snapshots = list((window.output_dir / "snapshots").glob("*.png"))
     assert len(snapshots) == 1 and snapshots[0].stat().st_size > 10_000
     paths = window.export_meshes()
-    assert len(paths) == 1 and paths[0].suffix == ".obj"
+    assert paths and all(p.suffix == ".obj" for p in paths)  # one per person shown
     lines = paths[0].read_text().splitlines()
     assert sum(line.startswith("v ") for line in lines) == 6890
     assert any(line.startswith("vt ") for line in lines)
