@@ -93,7 +93,7 @@ def test_fit_recovers_known_bodies(fitter):
     assert (fits.mask_iou > 0.75).all()
     low, _ = fitter.posed(fits)
     # the surface, not only the joints: mean vertex error a few % of the body's size
-    err = np.linalg.norm(low.numpy()[..., :2] - true_low[..., :2], axis=-1).mean(1)
+    err = np.linalg.norm(low[..., :2] - true_low[..., :2], axis=-1).mean(1)
     assert (err / ev.size < 0.06).all(), err / ev.size
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from meshpose_core.data.real.fitted import FitSupervision, FittedBody, pose_fits
+from meshpose_core.data.real.fitted import FitSupervision, FittedBody
 from meshpose_core.detection import RotatedRoi
-from meshpose_core.fitting.fitter import BodyFits
+from meshpose_core.fitting.fitter import BodyFits, pose_fitted
+from meshpose_core.fitting.subset_body import SubsetBody
 from meshpose_core.topology import Topology
 from meshpose_core.train.mixing import real_as_full
 
@@ -31,7 +32,8 @@ def body() -> FittedBody:
         mask_iou=np.ones(1, np.float32),
         kept=np.ones(1, bool),
     )
-    low, high, world = pose_fits(fits)
+    levels, world = pose_fitted(SubsetBody(levels=("low", "high")), fits)
+    low, high = levels["low"], levels["high"]
     roi = np.array([100.0, 80.0, 120.0, 0.0], np.float32)  # centre x, y, side, rotation
     return FittedBody(low[0], high[0], world[0], 65.0, roi, FIT)
 

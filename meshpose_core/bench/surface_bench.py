@@ -53,29 +53,6 @@ class Integrity:
         }
 
 
-class RecordingMeshPose:
-    """``eval.models.MeshPoseKeypoints`` that also records each mesh's integrity."""
-
-    def __init__(self, checkpoint: str, integrity: Integrity) -> None:
-        from meshpose_core.eval.models import MeshPoseKeypoints
-
-        self.inner = MeshPoseKeypoints(checkpoint)
-        self.name, self.input_size = self.inner.name, self.inner.input_size
-        self.integrity = integrity
-
-    def predict(self, crops: np.ndarray) -> np.ndarray:
-        return self.predict_with_masks(crops)[0]
-
-    def predict_with_masks(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        pred = self.inner.model.predict(crops)
-        self.integrity.add(pred.vertices_high)
-        from meshpose_core.eval.silhouette import mesh_silhouette
-
-        faces = Topology.load("high").faces
-        masks = np.stack([mesh_silhouette(v, faces, self.input_size) for v in pred.vertices_high])
-        return pred.keypoints.astype(np.float64), masks
-
-
 def outlined_people(
     checkpoint: str,
     root: Path,
@@ -87,11 +64,11 @@ def outlined_people(
     BlazePose-heavy runs beside MeshPose on ``blazepose_sets`` (its LSP figure, 65.5 %, is
     stored in data/real/eval_blazepose_heavy.json; rerunning it costs most of the time)."""
     from meshpose_core.eval.benchmarks import BENCHMARKS
-    from meshpose_core.eval.models import BlazePoseKeypoints
+    from meshpose_core.eval.models import BlazePoseKeypoints, MeshPoseKeypoints
     from meshpose_core.eval.runner import evaluate
 
     models = [
-        RecordingMeshPose(checkpoint, integrity),
+        MeshPoseKeypoints(checkpoint, on_prediction=lambda p: integrity.add(p.vertices_high)),
         BlazePoseKeypoints(root / "models/blazepose/pose_landmark_heavy.tflite"),
     ]
     out = {}

@@ -8,8 +8,9 @@ pass, for silhouette IoU: MeshPose's rasterised high-poly mesh, BlazePose's segm
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -18,6 +19,9 @@ from meshpose_core.data.real.teacher import NUM_BODY, BlazePoseLandmarker, Teach
 from meshpose_core.topology import Topology
 
 from .silhouette import mesh_silhouette
+
+if TYPE_CHECKING:
+    from meshpose_core.predictor import Prediction
 
 
 class KeypointModel(Protocol):
@@ -73,18 +77,32 @@ class MeshPoseKeypoints:
     """A MeshPose checkpoint's COCO keypoints (regressed from its mesh); mask = its high-poly
     mesh rasterised in the crop (the whole body, parts hidden behind things included)."""
 
-    def __init__(self, checkpoint: Path | str, name: str = "MeshPose", device: str = "cpu") -> None:
+    def __init__(
+        self,
+        checkpoint: Path | str,
+        name: str = "MeshPose",
+        device: str = "cpu",
+        on_prediction: Callable[[Prediction], None] | None = None,
+    ) -> None:
+        """``on_prediction`` sees every raw prediction (e.g. to score the meshes too)."""
         from meshpose_core.predictor import MeshPose
 
         self.name = name
         self.model = MeshPose.from_pretrained(checkpoint, device=device)
         self.input_size = int(self.model.input_size[0])
+        self.on_prediction = on_prediction
+
+    def _predict(self, crops: np.ndarray) -> Prediction:
+        pred = self.model.predict(crops)
+        if self.on_prediction is not None:
+            self.on_prediction(pred)
+        return pred
 
     def predict(self, crops: np.ndarray) -> np.ndarray:
-        return self.model.predict(crops).keypoints.astype(np.float64)
+        return self._predict(crops).keypoints.astype(np.float64)
 
     def predict_with_masks(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        pred = self.model.predict(crops)
+        pred = self._predict(crops)
         faces = Topology.load("high").faces  # cached; the faces of ``vertices_high``
         masks = np.stack([mesh_silhouette(v, faces, self.input_size) for v in pred.vertices_high])
         return pred.keypoints.astype(np.float64), masks

@@ -11,6 +11,7 @@ translation); stage two fits everything to joints and silhouette under the prior
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -218,30 +219,22 @@ class BodyFitter:
         kept &= labelled >= cfg.min_joints
         return BodyFits(**fits, joint_error=err, mask_iou=iou, kept=kept)
 
-    def posed(self, fits: dict[str, np.ndarray] | BodyFits) -> tuple[torch.Tensor, torch.Tensor]:
+    def posed(self, fits: Mapping[str, np.ndarray] | BodyFits) -> tuple[np.ndarray, np.ndarray]:
         """Fitted people -> low (N, 518, 3) and mid (N, 1723, 3) in fit px with depth."""
-        get = fits.__getitem__ if isinstance(fits, dict) else lambda k: getattr(fits, k)
-        with torch.no_grad():
-            levels = self.body(
-                torch.as_tensor(get("shape")),
-                torch.as_tensor(get("pose")),
-                torch.as_tensor(get("global_rotation")),
-            )
-            s = torch.as_tensor(get("scale"))
-            t = torch.as_tensor(get("translation"))
-            return project(levels.low, s, t), project(levels["mid"], s, t)
+        levels, _ = pose_fitted(self.body, fits)
+        return levels["low"], levels["mid"]
 
     def quality(self, fits: dict[str, np.ndarray], ev: Evidence) -> tuple[np.ndarray, np.ndarray]:
         """-> mean joint error / person size over confident joints (N,), and the IoU of the
         rendered mid-level body with the mask inside the image (N,)."""
         low, mid = self.posed(fits)
-        joints = torch.einsum("kv,bvd->bkd", self.landmarks, low[..., :2]).numpy()
+        joints = np.einsum("kv,bvd->bkd", self.landmarks.numpy(), low[..., :2])
         ok = ev.conf >= 0.5
         d = np.linalg.norm(joints - ev.keypoints, axis=-1) / ev.size[:, None]
         err = (d * ok).sum(1) / np.maximum(ok.sum(1), 1)
         iou = np.zeros(len(ev), np.float32)
         for i in range(len(ev)):
-            verts = mid[i].numpy().astype(np.float64)
+            verts = mid[i].astype(np.float64)
             verts[:, :2] += 0.5  # pixel centres -> renderer coordinates
             frags = self.rasterizer.rasterize([(verts, self.mid_faces)], FIT_SIZE, FIT_SIZE)
             body = frags.mask & ev.valid[i]
@@ -249,6 +242,32 @@ class BodyFitter:
             union = (body | mask).sum()
             iou[i] = (body & mask).sum() / union if union else 0.0
         return err.astype(np.float32), iou
+
+
+def pose_fitted(
+    body: SubsetBody, fits: Mapping[str, np.ndarray] | BodyFits, batch: int = 64
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Fitted people (``BodyFits`` fields, or a mapping of them) -> ({level: (N, V, 3) fit px
+    x, y and depth px} for each level ``body`` was built with, (N, 518, 3) low-poly vertices
+    in canonical metres, rotated but not placed). Batched, without gradients."""
+    get = fits.__getitem__ if isinstance(fits, Mapping) else lambda k: getattr(fits, k)
+    n = len(get("scale"))
+    out: dict[str, list[np.ndarray]] = {level: [] for level in body.levels}
+    world = []
+    with torch.no_grad():
+        for b in range(0, n, batch):
+            sl = slice(b, b + batch)
+            levels = body(
+                torch.as_tensor(get("shape")[sl]),
+                torch.as_tensor(get("pose")[sl]),
+                torch.as_tensor(get("global_rotation")[sl]),
+            )
+            s = torch.as_tensor(get("scale")[sl])
+            t = torch.as_tensor(get("translation")[sl])
+            for level in body.levels:
+                out[level].append(project(levels[level], s, t).numpy())
+            world.append(levels.low.numpy())
+    return {k: np.concatenate(v) for k, v in out.items()}, np.concatenate(world)
 
 
 def config_record(cfg: FitConfig) -> dict:

@@ -52,6 +52,7 @@ class SubsetBody:
         levels: tuple[str, ...] = ("low", "mid"),
     ):
         self.full = body or BodyModel.load()
+        self.levels = tuple(levels)
         lib = library or PoseLibrary.load()
         self.library_bones = lib.bone_names
         self.bone_slots = torch.as_tensor(

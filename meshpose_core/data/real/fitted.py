@@ -20,11 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from meshpose_core.body import BodyModel
 from meshpose_core.detection import RotatedRoi
-from meshpose_core.fitting.fitter import BodyFits
 from meshpose_core.topology import NUM_COCO
 
 from .crop import crop_to_image_points, image_to_crop_points
@@ -59,42 +57,21 @@ class FittedBody:
     fit_size: int
 
 
-def pose_fits(fits: BodyFits, batch: int = 64) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Kept fits -> low (N, 518, 3), high (N, 6890, 3) fit px + depth, low_world (N, 518, 3).
-
-    Posed once, batched, when a dataset loads: posing one person per sample cost more than
-    the rest of the sample."""
-    from meshpose_core.fitting.fitter import project
-    from meshpose_core.fitting.subset_body import SubsetBody
-
-    body = SubsetBody(BodyModel.load(), levels=("low", "high"))
-    lows, highs, worlds = [], [], []
-    with torch.no_grad():
-        for b in range(0, len(fits.scale), batch):
-            sl = slice(b, b + batch)
-            levels = body(
-                torch.as_tensor(fits.shape[sl]),
-                torch.as_tensor(fits.pose[sl]),
-                torch.as_tensor(fits.global_rotation[sl]),
-            )
-            s = torch.as_tensor(fits.scale[sl])
-            t = torch.as_tensor(fits.translation[sl])
-            lows.append(project(levels.low, s, t).numpy())
-            highs.append(project(levels["high"], s, t).numpy())
-            worlds.append(levels.low.numpy())
-    return np.concatenate(lows), np.concatenate(highs), np.concatenate(worlds)
-
-
 def load_kept_fits(
     label_files: dict[str, Path], fit_dir: Path = FIT_DIR
 ) -> dict[tuple[str, int], FittedBody]:
     """{source: label file} -> {(source, label file row): posed body} of every kept fit in
     ``fit_dir/<source>.npz`` (a store made from another version of the labels is refused)."""
     from meshpose_core.fitting.evidence import FIT_SIZE
+    from meshpose_core.fitting.fitter import pose_fitted
     from meshpose_core.fitting.store import load_fits, select_fits
+    from meshpose_core.fitting.subset_body import SubsetBody
 
     from .labels import load_labels
 
+    # posed once, batched, when a dataset loads: posing one person per sample cost more than
+    # the rest of the sample
+    body = SubsetBody(BodyModel.load(), levels=("low", "high"))
     out: dict[tuple[str, int], FittedBody] = {}
     for source, label_file in label_files.items():
         path = fit_dir / f"{source}.npz"
@@ -105,10 +82,10 @@ def load_kept_fits(
         keep = np.flatnonzero(fits.kept)
         if not len(keep):
             continue
-        low, high, world = pose_fits(select_fits(fits, keep))
+        levels, world = pose_fitted(body, select_fits(fits, keep))
         for k, r in enumerate(rows[keep]):
             out[(source, int(r))] = FittedBody(
-                low[k], high[k], world[k], float(fits.scale[keep[k]]),
+                levels["low"][k], levels["high"][k], world[k], float(fits.scale[keep[k]]),
                 mask_roi[r], FIT_SIZE,
             )  # fmt: skip
     return out
