@@ -25,10 +25,10 @@ def _noisy_rows(param: torch.Tensor, start: int, std: float, gen: torch.Generato
 
 
 @torch.no_grad()
-def frozen_xy_net(seed: int = 0) -> MeshPoseNet:
+def frozen_xy_net(seed: int = 0, prior_kind: str = "mix") -> MeshPoseNet:
     """xs_bp with XY frozen to the prior and non-trivial depth / visibility / foreground."""
     torch.manual_seed(seed)
-    net = MeshPoseNet(MeshPoseConfig.preset("xs_bp"))
+    net = MeshPoseNet(MeshPoseConfig.preset("xs_bp", vertex_head={"prior_kind": prior_kind}))
     net.freeze_xy_residuals()
     gen = torch.Generator().manual_seed(seed + 1)
     v = net.cfg.num_vertices
@@ -46,9 +46,9 @@ def frozen_xy_net(seed: int = 0) -> MeshPoseNet:
     return net.eval()
 
 
-@pytest.fixture(scope="module")
-def net() -> MeshPoseNet:
-    return frozen_xy_net()
+@pytest.fixture(scope="module", params=["mix", "anchor"])
+def net(request: pytest.FixtureRequest) -> MeshPoseNet:
+    return frozen_xy_net(prior_kind=request.param)
 
 
 @pytest.fixture(scope="module")
@@ -172,8 +172,11 @@ def test_prepare_for_inference_drops_zero_rows(net: MeshPoseNet, images: torch.T
     assert prepared.vertex_head.out.out_channels == 1
     assert prepared.regression_head.f1d.out_channels == net.cfg.num_vertices
     got = outputs(prepared, images.contiguous(memory_format=torch.channels_last))
-    # BatchNorm folding adds its own float rounding (sharpened by the softmax beta of 16)
-    assert_same_outputs(got, ref, atol=1e-3, vertex_rtol=1e-4)
+    # BatchNorm folding adds its own float rounding (sharpened by the softmax beta of 16);
+    # anchor scores are quadratic in the keypoints' offsets, up to ~200 at the far corner,
+    # so the keypoints' rounding (~0.01 px on a random image's flat heatmaps) reaches ~0.02
+    anchor = net.cfg.vertex_head.prior_kind == "anchor"
+    assert_same_outputs(got, ref, atol=3e-2 if anchor else 1e-3, vertex_rtol=1e-4)
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # legacy TorchScript exporter

@@ -9,24 +9,43 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torch import nn
 
+from .decoding import pixel_to_cell
 from .layers import conv_block, init_weights
+
+FEATURE_STRIDE = 4  # both heads read the backbone's stride-4 map
+PriorKind = Literal["mix", "anchor"]
+PRIOR_KINDS: tuple[str, ...] = ("mix", "anchor")
 
 
 @dataclass(frozen=True)
 class VertexPoseHeadConfig:
     """width/num_convs: 3x3 blocks (separable or dense) before the 1x1 score layer
     (num_convs=0: the score layer reads the backbone features directly); beta: softmax
-    sharpening of the spatial argsoftmax, learned (in log space) if learn_beta."""
+    sharpening of the spatial argsoftmax, learned (in log space) if learn_beta.
+
+    prior_kind (with a backbone's keypoint heatmaps, see ``vertex_prior``): "mix" adds a
+    convex mix of the heatmap logits to each score map (a mesh inside the landmarks' hull);
+    "anchor" adds a Gaussian bump, ``anchor_sigma`` cells wide under the spatial softmax, at
+    an affine mix of the decoded landmark positions (a mesh as wide as the body)."""
 
     width: int = 128
     num_convs: int = 1
     separable: bool = True
     beta: float = 1.0
     learn_beta: bool = False
+    prior_kind: PriorKind = "mix"
+    anchor_sigma: float = 0.75
+
+    def __post_init__(self) -> None:
+        if self.prior_kind not in PRIOR_KINDS:
+            raise ValueError(f"unknown prior_kind {self.prior_kind!r}; choose one of {PRIOR_KINDS}")
+        if self.anchor_sigma <= 0:
+            raise ValueError(f"anchor_sigma must be positive, got {self.anchor_sigma}")
 
 
 @dataclass(frozen=True)
@@ -39,9 +58,10 @@ class RegressionHeadConfig:
 class VertexPoseHead(nn.Module):
     """(B, C, h, w) -> scores (B, V, h, w), fg_logit (B, 1, h, w).
 
-    prior_channels > 0: the last that many feature channels are keypoint heatmap logits and
-    a fixed 1x1 mix of them (``prior_weight``, a buffer set by ``set_prior``; see
-    ``vertex_prior``) is added to every score map: the learned layers are a residual on it.
+    prior_channels > 0: the last that many feature channels are keypoint heatmap logits, and
+    a fixed prior built from them (``prior_weight``, a (V, K) buffer set by ``set_prior``;
+    see ``vertex_prior`` and ``VertexPoseHeadConfig.prior_kind``) is added to every score
+    map: the learned layers are a residual on it.
     The prior stays fixed because fine-tuning it with Adam moves every weight by about the
     learning rate per step whatever the gradient's size, and with logits in the hundreds
     that wrecked it within a few hundred small-batch steps.
@@ -65,6 +85,9 @@ class VertexPoseHead(nn.Module):
         self.out = nn.Conv2d(ch, num_vertices + 1, 1)  # V score maps + 1 foreground logit
         self.num_vertices = num_vertices
         self.prior_channels = prior_channels
+        self.prior_kind = cfg.prior_kind
+        # softmax(beta * score) of -inv_s2 * d^2 is a Gaussian of anchor_sigma cells
+        self.anchor_inv_s2 = 1.0 / (2.0 * cfg.anchor_sigma**2 * cfg.beta)
         if prior_channels:
             self.register_buffer("prior_weight", torch.zeros(num_vertices, prior_channels, 1, 1))
         log_beta = torch.tensor(math.log(cfg.beta))
@@ -115,14 +138,23 @@ class VertexPoseHead(nn.Module):
         """Scalar tensor; exp of a log parameter keeps it positive while learning."""
         return self.log_beta.exp()
 
-    def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, features: torch.Tensor, keypoints: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """keypoints (B, 2K): the heatmaps' decoded (x, y) as fractions of the crop size,
+        which the anchor prior needs (the backbone's pooled summary)."""
         # Score maps in NCHW even in a channels_last model: the spatial softmax then reads
         # each map contiguously (XS, 2 CPU cores: ~0.8 ms instead of ~4.5 ms of decoding).
         out = self.out(self.body(features))
         fg_logit = out[:, -1:]
         if not self.prior_channels:
             return out[:, : self.num_vertices].contiguous(), fg_logit
-        prior = self._prior_scores(features[:, -self.prior_channels :])
+        if self.prior_kind == "anchor":
+            if keypoints is None:
+                raise ValueError("the anchor prior needs the decoded keypoints")
+            prior = self._anchor_scores(keypoints, *features.shape[-2:])
+        else:
+            prior = self._prior_scores(features[:, -self.prior_channels :])
         if self.out.out_channels == 1:  # learned rows dropped (drop_zero_score_rows)
             return prior, fg_logit
         return (out[:, : self.num_vertices] + prior).contiguous(), fg_logit
@@ -135,6 +167,24 @@ class VertexPoseHead(nn.Module):
         b, k, h, w = heatmaps.shape
         mix = self.prior_weight.reshape(self.num_vertices, k)
         return torch.matmul(mix, heatmaps.reshape(b, k, h * w)).reshape(b, -1, h, w)
+
+    def anchors(self, keypoints: torch.Tensor, h: int, w: int) -> torch.Tensor:
+        """(B, 2K) keypoints as fractions of the crop -> (B, V, 2) anchors in grid cells."""
+        crop = keypoints.new_tensor([w * FEATURE_STRIDE, h * FEATURE_STRIDE])  # (W, H) px
+        pixels = keypoints.reshape(keypoints.shape[0], -1, 2) * crop
+        cells = pixel_to_cell(pixels, FEATURE_STRIDE)
+        mix = self.prior_weight.reshape(self.num_vertices, -1)
+        return torch.einsum("vk,bka->bva", mix, cells)
+
+    def _anchor_scores(self, keypoints: torch.Tensor, h: int, w: int) -> torch.Tensor:
+        """-> (B, V, h, w) scores -inv_s2 * |cell - anchor|^2, built from separable x and y
+        terms (one broadcast add over the V score maps)."""
+        anchor = self.anchors(keypoints, h, w)
+        xs = torch.arange(w, dtype=anchor.dtype, device=anchor.device)
+        ys = torch.arange(h, dtype=anchor.dtype, device=anchor.device)
+        dx = (xs - anchor[..., :1]) ** 2  # (B, V, w)
+        dy = (ys - anchor[..., 1:]) ** 2  # (B, V, h)
+        return ((dy[..., :, None] + dx[..., None, :]) * -self.anchor_inv_s2).contiguous()
 
 
 class RegressionHead(nn.Module):

@@ -115,13 +115,22 @@ class MeshPoseNet(nn.Module):
         self.vertex_head = VertexPoseHead(
             channels, cfg.num_vertices, cfg.vertex_head, prior_channels
         )
-        if prior_channels and init_prior:
-            prior = self.backbone.vertex_prior(cfg.num_vertices)
-            if prior is not None:
-                self.vertex_head.set_prior(prior)
-                h, w = cfg.input_size
-                self.regression_head.set_keypoint_prior(prior, bin_ranges(w, h), (h, w))
-                self.regression_head.set_visibility_bias(PRIOR_VISIBILITY_LOGIT)
+        if prior_channels and init_prior and self.set_priors():
+            self.regression_head.set_visibility_bias(PRIOR_VISIBILITY_LOGIT)
+
+    @torch.no_grad()
+    def set_priors(self) -> bool:
+        """(Re)set both heads' keypoint priors from the backbone's prior file of this
+        config's kind (the learned VertexPose score rows restart at zero: they were residuals
+        on the old prior). Returns whether the backbone has such a prior."""
+        cfg = self.cfg
+        prior = self.backbone.vertex_prior(cfg.num_vertices, cfg.vertex_head.prior_kind)
+        if prior is None:
+            return False
+        self.vertex_head.set_prior(prior)
+        h, w = cfg.input_size
+        self.regression_head.set_keypoint_prior(prior, bin_ranges(w, h), (h, w))
+        return True
 
     @torch.no_grad()
     def freeze_xy_residuals(self) -> None:
@@ -144,7 +153,7 @@ class MeshPoseNet(nn.Module):
         pooled_extra = None
         if isinstance(features, tuple):  # backbones with a global summary (BlazePose)
             features, pooled_extra = features
-        scores, fg_logit = self.vertex_head(features)
+        scores, fg_logit = self.vertex_head(features, pooled_extra)
         return {
             "scores": scores,
             "fg_logit": fg_logit,
@@ -186,6 +195,11 @@ class MeshPoseNet(nn.Module):
         if want_iuv:
             if topology is None:
                 raise ValueError("want_iuv=True needs the topology arrays")
+            if self.vertex_head.prior_kind == "anchor":
+                # occluded vertices leave each pixel's competition over vertices (a per-vertex
+                # shift: the spatial softmax, i.e. XY, is unchanged); the anchor bumps alone
+                # know nothing of depth order
+                scores = scores + nn.functional.logsigmoid(outputs["vis_logit"])[..., None, None]
             decoded["iuv"] = decode_iuv(scores, outputs["fg_logit"], topology, self.cfg.uv_decoder)
         return decoded
 

@@ -1,4 +1,4 @@
-"""A VertexPose prior from BlazePose's pretrained keypoint heatmaps.
+"""VertexPose priors from BlazePose's pretrained keypoint heatmaps.
 
 BlazePose-full's stride-4 head already localises 33 body landmarks on real people (its
 heatmaps alone score ~61 % PCK@0.1 on held-out LSP at 192 px). Each low-poly vertex is
@@ -7,6 +7,14 @@ bodies); adding the same combination of the landmark *logit* maps to the vertex'
 makes the spatial argsoftmax a product of experts whose mode lies at that combination of the
 landmark positions (exact for Gaussian-shaped heatmaps). Training then starts from a mesh
 that already follows real people and only has to learn the residual.
+
+A convex mix cannot leave the landmarks' hull, so that mesh is a stick figure: limbs thin
+tubes along the bones, the torso half the body's width. The *anchor* prior instead writes
+each vertex as an affine mix of the decoded landmark positions (weights of any sign, summing
+to one: translation-, scale- and rotation-equivariant), fitted on real people's body fits
+(``fit_anchor_weights``), e.g. the outside of a shoulder at 1.2 x that shoulder - 0.2 x the
+other. The head then scores each vertex with a Gaussian bump at its anchor
+(``heads.VertexPoseHead``).
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ BLAZEPOSE_CHANNEL: dict[str, int] = {
 }  # fmt: skip
 NUM_HEATMAPS = 39
 DEFAULT_PRIOR_PATH = weights_path("blazepose_vertex_prior.npz")
+DEFAULT_ANCHOR_PATH = weights_path("blazepose_anchor_prior.npz")
 PRIOR_FORMAT_VERSION = 1
 
 
@@ -62,6 +71,39 @@ def fit_vertex_weights(
     return weights
 
 
+def fit_anchor_weights(
+    vertices: np.ndarray,
+    keypoints: np.ndarray,
+    start: np.ndarray,
+    ridge: float = 1e-3,
+    landmarks: np.ndarray | None = None,
+    consistency: float = 0.0,
+) -> np.ndarray:
+    """Affine weights writing each vertex as a mix of keypoint positions, fitted in 2D.
+
+    vertices (N, V, 2) and keypoints (N, K, 2) in pixels over N people; start (V, K): the
+    weights the ridge pulls towards (the convex prior), rows summing to one. Each person is
+    centred on its keypoints' mean and scaled to unit RMS radius, so the fit sees shapes, not
+    positions; the centred design leaves the all-ones direction to ``start``, so rows keep
+    summing to one and the mix stays translation-equivariant. landmarks (K, V), consistency:
+    also ask that the mesh's own keypoint regressor returns the keypoints
+    (``landmarks @ W ~ I``): keypoints from the mesh then stay the landmarks' (closed form,
+    a reweighting of the fitted rows). -> (V, K) float64.
+    """
+    centre = keypoints.mean(axis=1, keepdims=True)
+    k, v = keypoints - centre, vertices - centre
+    scale = np.sqrt((k**2).sum(axis=(1, 2), keepdims=True) / k.shape[1])
+    k, v = k / scale, v / scale
+    design = k.transpose(0, 2, 1).reshape(-1, k.shape[1])  # (N*2, K): x rows, then y rows
+    target = v.transpose(0, 2, 1).reshape(-1, v.shape[1])  # (N*2, V)
+    gram = design.T @ design + ridge * design.shape[0] * np.eye(design.shape[1])
+    weights = start + np.linalg.solve(gram, design.T @ (target - design @ start.T)).T
+    if consistency > 0 and landmarks is not None:
+        lhs = np.eye(weights.shape[0]) + consistency * landmarks.T @ landmarks
+        weights = np.linalg.solve(lhs, weights + consistency * landmarks.T)
+    return weights
+
+
 def heatmap_prior(weights: np.ndarray, channels: list[int]) -> np.ndarray:
     """(V, K) keypoint weights + their heatmap channels -> (V, NUM_HEATMAPS) 1x1 conv matrix."""
     prior = np.zeros((weights.shape[0], NUM_HEATMAPS), np.float32)
@@ -74,7 +116,8 @@ def save_prior(path: Path, prior: np.ndarray) -> None:
 
 
 def load_prior(path: Path | None = None) -> np.ndarray:
-    """(V, NUM_HEATMAPS) float32, written by tools/fit_vertex_prior.py."""
+    """(V, NUM_HEATMAPS) float32, written by tools/fit_vertex_prior.py (the anchor prior's
+    file, DEFAULT_ANCHOR_PATH, by its --from-fits mode)."""
     path = Path(path or DEFAULT_PRIOR_PATH)
     data = read_npz(path, PRIOR_FORMAT_VERSION, "re-run tools/fit_vertex_prior.py")
     (prior,) = require(data, path, "prior")

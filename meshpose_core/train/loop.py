@@ -223,7 +223,10 @@ def train(cfg: TrainConfig, max_steps: int | None = None) -> dict[str, float]:
     mcfg = MeshPoseConfig.preset(cfg.model, **cfg.model_overrides)
     net = MeshPoseNet(mcfg)
     if cfg.init_from:
-        net.load_state_dict(load_checkpoint(Path(cfg.init_from))[0].state_dict())
+        init = load_checkpoint(Path(cfg.init_from))[0]
+        net.load_state_dict(init.state_dict())
+        if init.cfg.vertex_head.prior_kind != mcfg.vertex_head.prior_kind:
+            net.set_priors()  # a new kind of prior: its weights come from its own file
     if not cfg.train_xy:
         net.freeze_xy_residuals()
     net.to(device).train()

@@ -17,7 +17,7 @@ from torch import nn
 from ..blazepose_net import BlazePoseNet
 from ..decoding import spatial_argsoftmax
 from ..layers import conv_block
-from ..vertex_prior import load_prior
+from ..vertex_prior import DEFAULT_ANCHOR_PATH, DEFAULT_PRIOR_PATH, load_prior
 
 # MeshPoseNet feeds ImageNet-normalised images; BlazePose wants RGB in [0, 1].
 _MEAN = (0.485, 0.456, 0.406)
@@ -72,10 +72,12 @@ class BlazePoseBackbone(nn.Module):
         keypoints = spatial_argsoftmax(heatmaps, self.heatmap_scale, self.stride) / size
         return torch.cat((features, heatmaps), dim=1), keypoints.flatten(1)
 
-    def vertex_prior(self, num_vertices: int) -> torch.Tensor | None:
-        """(V, prior_channels) initial weights mapping the heatmap channels to vertex score
-        maps, or None (no heatmaps, or a vertex count the fitted prior does not cover)."""
+    def vertex_prior(self, num_vertices: int, kind: str = "mix") -> torch.Tensor | None:
+        """(V, prior_channels) weights of the heatmap channels in each vertex's prior (see
+        ``vertex_prior``; kind "mix" or "anchor"), or None (no heatmaps, or a vertex count
+        the fitted prior does not cover)."""
         if not self.prior_channels:
             return None
-        prior = torch.from_numpy(load_prior())
+        path = DEFAULT_ANCHOR_PATH if kind == "anchor" else DEFAULT_PRIOR_PATH
+        prior = torch.from_numpy(load_prior(path))
         return prior if prior.shape == (num_vertices, self.prior_channels) else None
