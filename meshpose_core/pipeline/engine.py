@@ -44,7 +44,7 @@ from .layers import LayerRenderer, RenderConfig
 from .mesh_guard import MeshGuardConfig, accepted_meshes
 from .motion import MotionGate, MotionGateConfig
 from .network import Network, NetworkConfig
-from .pacing import PROBE_FRAMES, pick_mode
+from .pacing import PROBE_FRAMES, arrival_fps, pick_mode
 from .prefetch import staged
 from .results import STAGES, FrameResult, PersonResult
 from .smoothing import MeshSmoother, SmoothingConfig
@@ -133,7 +133,8 @@ class Pipeline:
         them; from a live source, ``frames.live``, the newest frame: see ``staged``);
         "auto": the first ``PROBE_FRAMES`` frames in sequence, timed with the caller's
         work, then the mode ``pacing.pick_mode`` chooses for a camera at ``camera_fps``
-        (default: ``frames.fps``, e.g. a webcam's): sequential while it keeps up (the
+        (default: ``pacing.arrival_fps(frames)``, a live source's rate, e.g. a webcam's; 0,
+        hence overlapped, for a file read unpaced): sequential while it keeps up (the
         lowest latency), else overlapped; ``stream_mode`` says which. independent:
         unrelated pictures, tracking reset before each (always in sequence). Close the
         iterator (or exhaust it) before closing ``frames``' source: that stops the
@@ -146,7 +147,7 @@ class Pipeline:
 
         live = bool(getattr(frames, "live", False))  # a camera: frames go stale in queues
         if overlap == "auto" and not independent:
-            fps = camera_fps if camera_fps is not None else float(getattr(frames, "fps", 0.0))
+            fps = camera_fps if camera_fps is not None else arrival_fps(frames)
             self.stream_mode = "sequential"
             rest = iter(frames)
             busy = []

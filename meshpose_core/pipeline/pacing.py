@@ -8,7 +8,8 @@ every ``1 / fps`` seconds whether anyone is ready or not, and keeps only the new
 frame after its processing time plus at most the wait for the next capture. ``PacedSource``
 replays pictures that way; ``pick_mode`` decides from sequential frame times measured live
 whether sequential processing keeps up with the camera (then it has the lowest latency:
-nothing waits in a queue) or the overlapped mode's extra throughput is needed.
+nothing waits in a queue) or the overlapped mode's extra throughput is needed; a source read
+unpaced (a file) has no camera rate to keep up with (``arrival_fps`` 0): overlapped.
 """
 
 from __future__ import annotations
@@ -88,6 +89,13 @@ class PacedStats:
     def keeps_up(self) -> bool:
         """No camera frame dropped (one in a hundred forgiven: a shared machine's hiccup)."""
         return self.dropped <= 0.01 * (self.dropped + self.delivered)
+
+
+def arrival_fps(frames: object) -> float:
+    """The rate at which ``frames`` arrive whether read or not: a live source's (a camera,
+    ``PacedSource``) frame rate; 0 for one that waits to be read (a file, stills), whose
+    own ``fps`` is a playback rate that nobody waits for: read unpaced, throughput counts."""
+    return float(getattr(frames, "fps", 0.0) or 0.0) if getattr(frames, "live", False) else 0.0
 
 
 def pick_mode(busy_ms: Sequence[float], camera_fps: float, headroom: float = HEADROOM) -> str:
