@@ -34,7 +34,7 @@ from meshpose_app.gui.player import SourceSpec
 from meshpose_app.gui.settings import LayerSettings
 from meshpose_core.bench.layers_bench import cover
 from meshpose_core.pipeline import Frame, Source, VideoSink, VideoSource
-from meshpose_core.pipeline.pacing import PROBE_FRAMES
+from meshpose_core.pipeline.pacing import PROBE_LENGTH
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +93,7 @@ def test_camera_runs_in_the_mode_picked_for_its_rate(
     try:
         first = next_packet(qtbot, window)
         assert window.worker.stream_mode == "sequential"  # the probe
-        next_packet(qtbot, window, first.seq + PROBE_FRAMES + 3)  # frames after the choice
+        next_packet(qtbot, window, first.seq + PROBE_LENGTH + 3)  # frames after the choice
         assert window.worker.stream_mode == expected
         assert infer_thread_running() == (expected == "overlap")
         qtbot.waitUntil(lambda: f"{expected} processing" in " ".join(messages), timeout=WAIT_MS)

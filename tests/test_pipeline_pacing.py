@@ -17,9 +17,10 @@ import pytest
 from test_pipeline_overlap import NUM_FRAMES, config, frames  # noqa: F401
 
 from meshpose_core.bench.layers_bench import cover, parse_sizes
-from meshpose_core.pipeline import Pipeline
+from meshpose_core.pipeline import Pipeline, engine
 from meshpose_core.pipeline.pacing import (
     PROBE_FRAMES,
+    PROBE_LENGTH,
     PacedSource,
     PacedStats,
     arrival_fps,
@@ -106,12 +107,25 @@ def test_auto_mode_for_paced_and_unpaced_sources() -> None:
     [(1e-3, None, "sequential"), (1e4, None, "overlap"), (None, 1e-3, "overlap")],
 )
 def test_auto_stream_probes_then_runs_the_chosen_mode(
-    tiny_model: Path, frames, camera_fps: float | None, frames_fps: float | None, expected: str
+    tiny_model: Path,
+    frames,
+    monkeypatch,
+    camera_fps: float | None,
+    frames_fps: float | None,
+    expected: str,
 ) -> None:
     """A camera far slower than the work: sequential; far faster: overlapped; a source read
     unpaced (not live), however slow its nominal rate: overlapped. Either way the results
-    are those of the sequential loop, in order."""
-    frames = frames * (PROBE_FRAMES // NUM_FRAMES + 1)
+    are those of the sequential loop, in order. The decision sees the probe's frames after
+    the stream's first ``PROBE_SETTLE`` (the tracker's acquisition)."""
+    decided = []
+
+    def spy(busy_ms: list[float], fps: float) -> str:
+        decided.append(len(busy_ms))
+        return pick_mode(busy_ms, fps)
+
+    monkeypatch.setattr(engine, "pick_mode", spy)
+    frames = frames * (PROBE_LENGTH // NUM_FRAMES + 1)
     with Pipeline(config(tiny_model)) as pipe:
         reference = [r.annotated.copy() for r in pipe.run(frames)]
     if frames_fps is not None:
@@ -120,6 +134,7 @@ def test_auto_stream_probes_then_runs_the_chosen_mode(
         streamed = pipe.stream(frames, "auto", False, camera_fps)
         got = [(f.index, r.annotated.copy()) for f, r in streamed]
         assert pipe.stream_mode == expected
+    assert decided == [PROBE_FRAMES]
     assert len(got) == len(frames)
     for (index, image), frame, ref in zip(got, frames, reference, strict=True):
         assert index == frame.index

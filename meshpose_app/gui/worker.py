@@ -42,7 +42,7 @@ from meshpose_core.pipeline import (
     SinkError,
     SourceError,
 )
-from meshpose_core.pipeline.pacing import PROBE_FRAMES
+from meshpose_core.pipeline.pacing import PROBE_LENGTH
 from meshpose_core.tryon import GarmentError, load_outfits
 
 from .backdrop import BackdropRenderer
@@ -298,7 +298,7 @@ class PipelineWorker(QThread):
             self._pause(f"End of {self._player.spec.label}")
             return
         self._streamed += 1
-        if self._streamed == PROBE_FRAMES + 1:  # the first frame in the chosen mode
+        if self._streamed == PROBE_LENGTH + 1:  # the first frame in the chosen mode
             self.message.emit(
                 f"{self._player.spec.label} at {self._player.fps:g} FPS: "
                 f"{self.stream_mode} processing"

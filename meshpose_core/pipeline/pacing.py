@@ -26,6 +26,12 @@ from .sources import Frame, Source
 MODES: tuple[str, ...] = ("sequential", "overlap")
 HEADROOM = 0.85  # sequential keeps up when its p95 frame time is within this share of a period
 PROBE_FRAMES = 20  # sequential frames measured before ``pick_mode`` decides
+# first frames of a stream not measured: the tracker detects on every frame until it has
+# confirmed its people, and first calls warm up. Measured (640x480, one person, 2 loaded
+# cores): a probe's first two frames took 80-100 ms against 20-45 ms for the next ones; two
+# slow frames in 20 set the 95th percentile alone, and the probe chose overlap every time
+PROBE_SETTLE = 5
+PROBE_LENGTH = PROBE_SETTLE + PROBE_FRAMES  # sequential frames before the chosen mode
 
 
 class PacedSource(Source):
