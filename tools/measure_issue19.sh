@@ -31,7 +31,7 @@ case "${1:-}" in
     *) echo "usage: bash tools/measure_issue19.sh [--quick]" >&2; exit 2 ;;
 esac
 if [[ $QUICK == 1 ]]; then
-    LAYER_FRAMES=3 PACED_FRAMES=30
+    LAYER_FRAMES=3 PACED_FRAMES=40  # auto probes 25 frames before its choice runs
 else
     LAYER_FRAMES=60 PACED_FRAMES=150
 fi

@@ -265,8 +265,8 @@ class PipelineWorker(QThread):
     def _show_next(self) -> None:
         """Read, process and send the next frame; pause at the end of the input."""
         assert self._player is not None
-        if self._pipeline is not None and self._player.live:
-            self._show_streamed()
+        if self._pipeline is not None and self._player.live and self._playing:
+            self._show_streamed()  # (a step while paused: one frame in sequence, below)
             return
         start = time.perf_counter()
         try:
