@@ -1,7 +1,8 @@
 """Frames at a camera's pace (``pacing.PacedSource``): frames wait for their capture time, a
 late consumer gets the newest frame and the skipped ones count as dropped; ``pick_mode``
-chooses sequential processing only while it keeps up; ``Pipeline.stream(overlap="auto")``
-probes sequentially, then runs the chosen mode with the same results. Also the benchmark's
+chooses sequential processing only while it keeps up with a paced source (a camera), a
+source read unpaced (a file) overlapped; ``Pipeline.stream(overlap="auto")`` probes
+sequentially, then runs the chosen mode with the same results. Also the benchmark's
 scene helpers (sizes, cover-cropping)."""
 
 # ruff: noqa: F811  (the fixture `frames` is imported from test_pipeline_overlap)
@@ -16,8 +17,15 @@ import pytest
 from test_pipeline_overlap import NUM_FRAMES, config, frames  # noqa: F401
 
 from meshpose_core.bench.layers_bench import cover, parse_sizes
-from meshpose_core.pipeline import Pipeline
-from meshpose_core.pipeline.pacing import PROBE_FRAMES, PacedSource, PacedStats, pick_mode
+from meshpose_core.pipeline import Pipeline, engine
+from meshpose_core.pipeline.pacing import (
+    PROBE_FRAMES,
+    PROBE_LENGTH,
+    PacedSource,
+    PacedStats,
+    arrival_fps,
+    pick_mode,
+)
 
 IMAGES = [np.full((8, 8, 3), i, np.uint8) for i in range(3)]
 
@@ -65,18 +73,68 @@ def test_pick_mode_and_keeping_up() -> None:
     assert not PacedStats("overlap", 30.0, [1.0], dropped=5, delivered=95).keeps_up
 
 
-@pytest.mark.parametrize(("fps", "expected"), [(1e-3, "sequential"), (1e4, "overlap")])
+class Frames(list):
+    """Frames with a source's pace attributes (``Source.fps``, ``Source.live``)."""
+
+    def __init__(self, frames: list, fps: float, live: bool) -> None:
+        super().__init__(frames)
+        self.fps, self.live = fps, live
+
+
+def test_auto_mode_for_paced_and_unpaced_sources() -> None:
+    """The same measured work (hand-made figures, ms per sequential frame): a camera whose
+    period it fits with headroom gets sequential processing (no queue: the lowest latency),
+    a faster camera overlapped (sequential would drop frames); a file read unpaced has no
+    camera rate to keep up with, whatever its nominal rate: overlapped (throughput)."""
+    busy = [18.0] * 18 + [21.0, 24.0]  # p95 21.15 ms
+    camera_30 = Frames([], 30.0, live=True)  # 33.3 ms periods, 28.3 with headroom
+    camera_60 = Frames([], 60.0, live=True)  # 16.7 ms
+    file_30 = Frames([], 30.0, live=False)  # a 30 FPS clip, read as fast as asked
+    stills = Frames([], 0.0, live=False)
+    camera_unknown = Frames([], 0.0, live=True)  # a camera that does not say its rate
+    assert arrival_fps(camera_30) == 30.0 and arrival_fps(file_30) == 0.0
+    assert arrival_fps([]) == 0.0 and arrival_fps(PacedSource(IMAGES, 25.0, 5)) == 25.0
+    assert pick_mode(busy, arrival_fps(camera_30)) == "sequential"
+    assert pick_mode(busy, arrival_fps(camera_60)) == "overlap"
+    for unpaced in (file_30, stills, camera_unknown):
+        assert pick_mode(busy, arrival_fps(unpaced)) == "overlap"
+    slow_tail = [18.0] * 17 + [30.0, 31.0, 35.0]  # p95 31.2 ms: too close to 30 FPS periods
+    assert pick_mode(slow_tail, arrival_fps(camera_30)) == "overlap"
+
+
+@pytest.mark.parametrize(
+    ("camera_fps", "frames_fps", "expected"),
+    [(1e-3, None, "sequential"), (1e4, None, "overlap"), (None, 1e-3, "overlap")],
+)
 def test_auto_stream_probes_then_runs_the_chosen_mode(
-    tiny_model: Path, frames, fps: float, expected: str
+    tiny_model: Path,
+    frames,
+    monkeypatch,
+    camera_fps: float | None,
+    frames_fps: float | None,
+    expected: str,
 ) -> None:
-    """A camera far slower than the work: sequential; far faster: overlapped. Either way the
-    results are those of the sequential loop, in order."""
-    frames = frames * (PROBE_FRAMES // NUM_FRAMES + 1)
+    """A camera far slower than the work: sequential; far faster: overlapped; a source read
+    unpaced (not live), however slow its nominal rate: overlapped. Either way the results
+    are those of the sequential loop, in order. The decision sees the probe's frames after
+    the stream's first ``PROBE_SETTLE`` (the tracker's acquisition)."""
+    decided = []
+
+    def spy(busy_ms: list[float], fps: float) -> str:
+        decided.append(len(busy_ms))
+        return pick_mode(busy_ms, fps)
+
+    monkeypatch.setattr(engine, "pick_mode", spy)
+    frames = frames * (PROBE_LENGTH // NUM_FRAMES + 1)
     with Pipeline(config(tiny_model)) as pipe:
         reference = [r.annotated.copy() for r in pipe.run(frames)]
+    if frames_fps is not None:
+        frames = Frames(frames, frames_fps, live=False)
     with Pipeline(config(tiny_model)) as pipe:
-        got = [(f.index, r.annotated.copy()) for f, r in pipe.stream(frames, "auto", False, fps)]
+        streamed = pipe.stream(frames, "auto", False, camera_fps)
+        got = [(f.index, r.annotated.copy()) for f, r in streamed]
         assert pipe.stream_mode == expected
+    assert decided == [PROBE_FRAMES]
     assert len(got) == len(frames)
     for (index, image), frame, ref in zip(got, frames, reference, strict=True):
         assert index == frame.index

@@ -3,13 +3,18 @@
 ``set_image`` wraps the array in a ``QImage`` without copying and keeps the array alive as
 long as the image (Qt does not own numpy memory). Painting scales the frame to the widget,
 keeping its aspect ratio, at paint time only: a frame replaced before the next paint is never
-drawn, which is how the GUI shows only the newest frame.
+drawn, which is how the GUI shows only the newest frame. A frame (its layers drawn at the
+input's resolution) over twice the size of the view is first shrunk by an integer factor by
+area averaging (``shrunk``, ~0.6 ms for 1280x720 halved), the rest left to Qt's smooth
+transform: that is bilinear, which beyond 2x skips source pixels, so thin lines and mesh
+edges of a 1280x720 frame broke up into steps on a small window.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import cv2
 import numpy as np
 from PyQt6.QtCore import QPointF, QRect, QRectF, QSize, Qt, pyqtSignal
 from PyQt6.QtGui import (
@@ -33,6 +38,14 @@ def to_qimage(rgb: np.ndarray) -> QImage:
     return QImage(rgb.data, width, height, rgb.strides[0], QImage.Format.Format_RGB888)
 
 
+def shrunk(rgb: np.ndarray, factor: int) -> np.ndarray:
+    """(H, W, 3) ``rgb`` -> (H // factor, W // factor, 3): each pixel the mean of a
+    ``factor`` x ``factor`` block (an integer factor: OpenCV's fast area path; the last
+    rows and columns that fill no block are dropped, under ``factor`` pixels)."""
+    h, w = rgb.shape[0] // factor, rgb.shape[1] // factor
+    return cv2.resize(rgb[: h * factor, : w * factor], (w, h), interpolation=cv2.INTER_AREA)
+
+
 def fitted(image: QSize, area: QRect) -> QRect:
     """The largest rectangle of ``image``'s aspect ratio centred in ``area``."""
     size = image.scaled(area.size(), Qt.AspectRatioMode.KeepAspectRatio)
@@ -51,6 +64,7 @@ class ImageView(QWidget):
         super().__init__(parent)
         self._array: np.ndarray | None = None
         self._image: QImage | None = None
+        self._shown: tuple[int, np.ndarray, QImage] | None = None  # the frame shrunk
         self._new = False
         self.placeholder = placeholder
         self.shown = RateMeter()  # frames actually painted: the display frame rate
@@ -61,6 +75,7 @@ class ImageView(QWidget):
     def set_image(self, rgb: np.ndarray | None) -> None:
         self._array = rgb
         self._image = None if rgb is None else to_qimage(rgb)
+        self._shown = None
         self._new = rgb is not None
         self.update()
 
@@ -82,13 +97,27 @@ class ImageView(QWidget):
             painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self.placeholder)
         else:
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-            painter.drawImage(self.image_rect(), self._image)
+            area = self.image_rect()
+            painter.drawImage(area, self._display_image(area.size()))
             if self._new:
                 self._new = False
                 self.shown.tick()
                 self.painted += 1
         self.paint_overlay(painter)
         painter.end()
+
+    def _display_image(self, size: QSize) -> QImage:
+        """The frame to paint on a ``size`` area (logical pixels): shrunk by the integer
+        factor that leaves Qt's bilinear scaling under 2x of the screen pixels it covers."""
+        assert self._image is not None and self._array is not None
+        pixels = max(1.0, size.width() * self.devicePixelRatioF())
+        factor = int(self._image.width() / pixels)
+        if factor < 2:
+            return self._image
+        if self._shown is None or self._shown[0] != factor:
+            small = shrunk(self._array, factor)
+            self._shown = (factor, small, to_qimage(small))
+        return self._shown[2]
 
     def paint_overlay(self, painter: QPainter) -> None:
         """Hook for what is drawn over the frame."""

@@ -78,6 +78,11 @@ class Player:
         return self._source.frame_count
 
     @property
+    def live(self) -> bool:
+        """A camera: its frames come at its own pace and go stale (``Source.live``)."""
+        return self._source.live
+
+    @property
     def seekable(self) -> bool:
         return not self.spec.is_camera and bool(self.frame_count)
 
@@ -92,6 +97,13 @@ class Player:
         if frame is not None:
             self.next_index = frame.index + 1
         return frame
+
+    def __iter__(self) -> Iterator[Frame]:
+        """The frames ``read`` gives, to the end of the input: a ``Pipeline.stream`` source
+        whose ``fps`` and ``live`` set the pace its "auto" mode keeps up with. Closing the
+        iterator leaves the input open (the next ``read`` goes on from there)."""
+        while (frame := self.read()) is not None:
+            yield frame
 
     def seek(self, index: int) -> Frame | None:
         """The frame at ``index`` (clamped to the file); the next ``read`` follows it."""

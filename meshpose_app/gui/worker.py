@@ -9,6 +9,15 @@ copy); ``latest_seq`` lets the GUI drop packets that a newer one has already rep
 
 Commands that would be costly to repeat (a new model, a seek while dragging the slider) are
 coalesced: only the last one queued before the worker looks is carried out.
+
+A camera runs as the CLI's ``--webcam`` does, through ``Pipeline.stream(overlap="auto")``: a
+sequential probe, then the mode with the lower latency that keeps up with the camera's rate
+(``pacing.pick_mode``: sequential while it keeps up, else overlapped, inference on background
+threads while this thread draws). The stream is closed before anything else touches the
+pipeline or the camera (pause, new input or model, reset), and when the work per frame
+changes (layers, side view, recording) so that the next frame probes it again. Files and
+stills are processed frame by frame (they seek, step and loop; played at their rate, or as
+fast as the pipeline goes).
 """
 
 from __future__ import annotations
@@ -16,7 +25,7 @@ from __future__ import annotations
 import functools
 import queue
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -33,6 +42,7 @@ from meshpose_core.pipeline import (
     SinkError,
     SourceError,
 )
+from meshpose_core.pipeline.pacing import PROBE_LENGTH
 from meshpose_core.tryon import GarmentError, load_outfits
 
 from .backdrop import BackdropRenderer
@@ -119,6 +129,9 @@ class PipelineWorker(QThread):
         self._layers = layers
         self._pipeline: Pipeline | None = None
         self._player: Player | None = None
+        # a camera's frames through ``Pipeline.stream(overlap="auto")``; how many it gave
+        self._stream: Iterator[tuple[Frame, FrameResult]] | None = None
+        self._streamed = 0
         self._playing = False
         self._loop = False
         self._realtime = True
@@ -252,6 +265,9 @@ class PipelineWorker(QThread):
     def _show_next(self) -> None:
         """Read, process and send the next frame; pause at the end of the input."""
         assert self._player is not None
+        if self._pipeline is not None and self._player.live and self._playing:
+            self._show_streamed()  # (a step while paused: one frame in sequence, below)
+            return
         start = time.perf_counter()
         try:
             frame = self._player.read()
@@ -265,6 +281,42 @@ class PipelineWorker(QThread):
             self._reset_tracking()  # a loop or an unrelated picture: no motion to follow
         self._process(frame, (time.perf_counter() - start) * 1e3)
 
+    def _show_streamed(self) -> None:
+        """The next camera frame from the "auto" stream (see the module docstring)."""
+        assert self._pipeline is not None and self._player is not None
+        if self._stream is None:
+            self._stream, self._streamed = self._pipeline.stream(self._player, "auto"), 0
+        try:
+            item = next(self._stream, None)
+        except SourceError as exc:
+            self._pause(str(exc))
+            return
+        except Exception as exc:  # e.g. a renderer failure: keep the app, stop the stream
+            self._pause(f"Processing failed: {type(exc).__name__}: {exc}")
+            return
+        if item is None:
+            self._pause(f"End of {self._player.spec.label}")
+            return
+        self._streamed += 1
+        if self._streamed == PROBE_LENGTH + 1:  # the first frame in the chosen mode
+            self.message.emit(
+                f"{self._player.spec.label} at {self._player.fps:g} FPS: "
+                f"{self.stream_mode} processing"
+            )
+        self._show(*item)
+
+    @property
+    def stream_mode(self) -> str:
+        """How camera frames are processed now: "sequential" or "overlap" (the "auto"
+        stream's choice; "sequential" while it probes, and for files)."""
+        return self._pipeline.stream_mode if self._stream and self._pipeline else "sequential"
+
+    def _close_stream(self) -> None:
+        """Stop the camera stream's background threads (the camera stays open)."""
+        if self._stream is not None:
+            stream, self._stream = self._stream, None
+            stream.close()
+
     def _process(self, frame: Frame, capture_ms: float) -> None:
         try:
             if self._pipeline is None:  # no model: show the input as it is
@@ -277,6 +329,10 @@ class PipelineWorker(QThread):
         except Exception as exc:  # e.g. a renderer failure: keep the app, stop the stream
             self._pause(f"Processing failed: {type(exc).__name__}: {exc}")
             return
+        self._show(frame, result)
+
+    def _show(self, frame: Frame, result: FrameResult) -> None:
+        """Count, record and send a processed frame."""
         self._rate.tick()
         self._last = (frame, result)
         if self._recorder is not None and result.annotated is not None:
@@ -354,11 +410,13 @@ class PipelineWorker(QThread):
             )
 
     def _pause(self, why: str) -> None:
+        self._close_stream()
         self._playing = False
         self.message.emit(why)
         self._emit_playback()
 
     def _reset_tracking(self) -> None:
+        self._close_stream()  # its inference thread uses the tracker
         if self._pipeline is not None:
             self._pipeline.reset()
 
@@ -379,6 +437,7 @@ class PipelineWorker(QThread):
                 self.problem.emit(Problem("Cannot open the input", text))
             return
         self._stop_recording()
+        self._close_stream()  # it reads the old input
         if self._player is not None:
             self._player.close()
         player.loop = self._loop
@@ -410,6 +469,7 @@ class PipelineWorker(QThread):
         except Exception as exc:  # bad combination (onnx on cuda), corrupt file, ...
             self._rebuild_failed(Problem("Cannot load the model", f"{exc}"))
             return
+        self._close_stream()  # it runs the old pipeline
         if self._pipeline is not None:
             self._pipeline.close()
         self._pipeline, self._running_model = pipeline, wanted
@@ -454,10 +514,13 @@ class PipelineWorker(QThread):
         renderer = self._pipeline.renderer if self._pipeline else None
         if isinstance(renderer, BackdropRenderer):
             renderer.set_layers(layers.pipeline_layers(), layers.video_opacity, layers.outfits)
+        self._close_stream()  # the work per frame changed: the next frame probes it again
         self._redraw_needed = not self._playing
 
     def _set_playing(self, playing: bool) -> None:
         playing = playing and self._player is not None
+        if not playing:
+            self._close_stream()
         if playing and not self._playing:
             self._next_due = time.monotonic()
         self._playing = playing
@@ -510,6 +573,7 @@ class PipelineWorker(QThread):
         self._recorder = Recorder(
             video, json, model, self._player.description, self._player.source_fps
         )
+        self._close_stream()  # encoding adds to the work per frame: probe it again
         shown = ", ".join(str(p) for p in (video, json) if p is not None)
         self.message.emit(f"Recording to {shown}")
         self._emit_playback()
@@ -517,6 +581,7 @@ class PipelineWorker(QThread):
     def _stop_recording(self) -> None:
         if self._recorder is None:
             return
+        self._close_stream()  # less work per frame: probe it again
         recorder, self._recorder = self._recorder, None
         try:
             written = recorder.close()
@@ -528,6 +593,8 @@ class PipelineWorker(QThread):
         self._emit_playback()
 
     def _set_side_view(self, view: tuple[float, float, int, int] | None) -> None:
+        if (view is None) != (self._side is None):  # shown or hidden: probe the work again
+            self._close_stream()
         self._side = view
         self._redraw_needed = not self._playing
 
@@ -542,7 +609,12 @@ class PipelineWorker(QThread):
     def _shutdown(self) -> None:
         """Close what the thread opened, each step on its own (one failure must not leak the
         rest): the recording first, so its files are complete."""
-        for close in (self._stop_recording, self._close_player, self._close_pipeline):
+        for close in (
+            self._stop_recording,
+            self._close_stream,  # before the input and pipeline it uses
+            self._close_player,
+            self._close_pipeline,
+        ):
             try:
                 close()
             except Exception as exc:

@@ -44,7 +44,7 @@ from .layers import LayerRenderer, RenderConfig
 from .mesh_guard import MeshGuardConfig, accepted_meshes
 from .motion import MotionGate, MotionGateConfig
 from .network import Network, NetworkConfig
-from .pacing import PROBE_FRAMES, pick_mode
+from .pacing import PROBE_LENGTH, PROBE_SETTLE, arrival_fps, pick_mode
 from .prefetch import staged
 from .results import STAGES, FrameResult, PersonResult
 from .smoothing import MeshSmoother, SmoothingConfig
@@ -131,10 +131,12 @@ class Pipeline:
         overlap: decode the next frames and infer the next one in background threads while
         this one is annotated and consumed (the caller's loop body runs concurrently with
         them; from a live source, ``frames.live``, the newest frame: see ``staged``);
-        "auto": the first ``PROBE_FRAMES`` frames in sequence, timed with the caller's
-        work, then the mode ``pacing.pick_mode`` chooses for a camera at ``camera_fps``
-        (default: ``frames.fps``, e.g. a webcam's): sequential while it keeps up (the
-        lowest latency), else overlapped; ``stream_mode`` says which. independent:
+        "auto": the first ``PROBE_LENGTH`` frames in sequence, the last ``PROBE_FRAMES``
+        of them timed with the caller's work, then the mode ``pacing.pick_mode`` chooses
+        for a camera at ``camera_fps`` (default: ``pacing.arrival_fps(frames)``, a live
+        source's rate, e.g. a webcam's; 0, hence overlapped, for a file read unpaced):
+        sequential while it keeps up (the lowest latency), else overlapped;
+        ``stream_mode`` says which. independent:
         unrelated pictures, tracking reset before each (always in sequence). Close the
         iterator (or exhaust it) before closing ``frames``' source: that stops the
         background threads."""
@@ -146,16 +148,17 @@ class Pipeline:
 
         live = bool(getattr(frames, "live", False))  # a camera: frames go stale in queues
         if overlap == "auto" and not independent:
-            fps = camera_fps if camera_fps is not None else float(getattr(frames, "fps", 0.0))
+            fps = camera_fps if camera_fps is not None else arrival_fps(frames)
             self.stream_mode = "sequential"
             rest = iter(frames)
             busy = []
-            for frame, t0, capture_ms, result in staged(
-                itertools.islice(rest, PROBE_FRAMES), infer, False
+            for k, (frame, t0, capture_ms, result) in enumerate(
+                staged(itertools.islice(rest, PROBE_LENGTH), infer, False)
             ):
                 self.annotate(frame, result)
                 yield frame, result
-                busy.append((time.perf_counter() - t0) * 1e3 - capture_ms)
+                if k >= PROBE_SETTLE:  # the stream's first frames: see ``PROBE_SETTLE``
+                    busy.append((time.perf_counter() - t0) * 1e3 - capture_ms)
             frames, overlap = rest, pick_mode(busy, fps) == "overlap"
         parallel = bool(overlap) and not independent
         self.stream_mode = "overlap" if parallel else "sequential"

@@ -8,7 +8,8 @@ every ``1 / fps`` seconds whether anyone is ready or not, and keeps only the new
 frame after its processing time plus at most the wait for the next capture. ``PacedSource``
 replays pictures that way; ``pick_mode`` decides from sequential frame times measured live
 whether sequential processing keeps up with the camera (then it has the lowest latency:
-nothing waits in a queue) or the overlapped mode's extra throughput is needed.
+nothing waits in a queue) or the overlapped mode's extra throughput is needed; a source read
+unpaced (a file) has no camera rate to keep up with (``arrival_fps`` 0): overlapped.
 """
 
 from __future__ import annotations
@@ -25,6 +26,12 @@ from .sources import Frame, Source
 MODES: tuple[str, ...] = ("sequential", "overlap")
 HEADROOM = 0.85  # sequential keeps up when its p95 frame time is within this share of a period
 PROBE_FRAMES = 20  # sequential frames measured before ``pick_mode`` decides
+# first frames of a stream not measured: the tracker detects on every frame until it has
+# confirmed its people, and first calls warm up. Measured (640x480, one person, 2 loaded
+# cores): a probe's first two frames took 80-100 ms against 20-45 ms for the next ones; two
+# slow frames in 20 set the 95th percentile alone, and the probe chose overlap every time
+PROBE_SETTLE = 5
+PROBE_LENGTH = PROBE_SETTLE + PROBE_FRAMES  # sequential frames before the chosen mode
 
 
 class PacedSource(Source):
@@ -88,6 +95,13 @@ class PacedStats:
     def keeps_up(self) -> bool:
         """No camera frame dropped (one in a hundred forgiven: a shared machine's hiccup)."""
         return self.dropped <= 0.01 * (self.dropped + self.delivered)
+
+
+def arrival_fps(frames: object) -> float:
+    """The rate at which ``frames`` arrive whether read or not: a live source's (a camera,
+    ``PacedSource``) frame rate; 0 for one that waits to be read (a file, stills), whose
+    own ``fps`` is a playback rate that nobody waits for: read unpaced, throughput counts."""
+    return float(getattr(frames, "fps", 0.0) or 0.0) if getattr(frames, "live", False) else 0.0
 
 
 def pick_mode(busy_ms: Sequence[float], camera_fps: float, headroom: float = HEADROOM) -> str:
