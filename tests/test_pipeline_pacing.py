@@ -30,28 +30,52 @@ from meshpose_core.pipeline.pacing import (
 IMAGES = [np.full((8, 8, 3), i, np.uint8) for i in range(3)]
 
 
+class SimClock:
+    """A clock that only moves when someone sleeps: pacing tests a loaded machine cannot
+    break."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        assert seconds >= 0
+        self.now += seconds
+
+
 def test_paced_source_waits_for_each_capture() -> None:
-    source = PacedSource(IMAGES, fps=200.0, count=10)
-    start = time.perf_counter()
+    clock = SimClock()
+    source = PacedSource(IMAGES, fps=200.0, count=10, clock=clock, sleep=clock.sleep)
     got = list(source)
     assert [f.index for f in got] == list(range(10)) and source.dropped == 0
-    assert time.perf_counter() - start >= 9 / 200.0
+    assert clock.now - 100.0 == pytest.approx(9 / 200.0)  # waited for the last capture
     assert got[4].timestamp == pytest.approx(4 / 200.0)
+    assert source.captured_at(got[4]) == pytest.approx(100.0 + 4 / 200.0)
     assert int(got[4].image[0, 0, 0]) == 4 % 3  # the images cycle
 
 
 def test_a_late_consumer_gets_the_newest_frame_and_drops_the_rest() -> None:
-    source = PacedSource(IMAGES, fps=100.0, count=30)
+    clock = SimClock()
+    source = PacedSource(IMAGES, fps=100.0, count=30, clock=clock, sleep=clock.sleep)
     indices = []
     for frame in source:
         indices.append(frame.index)
-        lag = time.perf_counter() - source.captured_at(frame)
-        assert lag >= 0.0
-        time.sleep(0.035)  # 3.5 camera periods per frame
+        assert clock() - source.captured_at(frame) >= 0.0
+        clock.sleep(0.035)  # 3.5 camera periods per frame
     assert indices[0] == 0 and indices[-1] == 29
     assert all(b - a >= 3 for a, b in itertools.pairwise(indices[:-1]))  # the last: clamped
     assert source.delivered == len(indices)
     assert source.dropped + source.delivered == 30
+
+
+def test_paced_source_runs_on_the_real_clock() -> None:
+    source = PacedSource(IMAGES, fps=200.0, count=5)
+    start = time.perf_counter()
+    got = list(source)
+    assert time.perf_counter() - start >= 4 / 200.0  # never early (late is a loaded machine)
+    assert got[0].index == 0 and got[-1].index == 4
 
 
 def test_paced_source_rejects_bad_settings() -> None:

@@ -84,7 +84,12 @@ def main() -> None:
         "training_data": training_data(config),
         "initialisation": "backbone and its landmark heatmaps from MediaPipe BlazePose-full "
         "(Apache-2.0), converted by tools/convert_blazepose.py; VertexPose and regression "
-        "priors from weights/blazepose_vertex_prior.npz (tools/fit_vertex_prior.py)"
+        + (
+            "priors from weights/blazepose_anchor_prior.npz (tools/fit_vertex_prior.py "
+            "--from-fits: fitted on real training people's body fits)"
+            if net.cfg.vertex_head.prior_kind == "anchor"
+            else "priors from weights/blazepose_vertex_prior.npz (tools/fit_vertex_prior.py)"
+        )
         if net.cfg.backbone == "blazepose_full"
         else "scratch",
         "held_out_synthetic": evals[-1] if evals else None,

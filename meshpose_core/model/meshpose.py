@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -25,8 +26,10 @@ from .decoding import (
     argsoftmax_1d,
     bin_ranges,
     decode_iuv,
+    facing_camera,
     fuse_visibility,
     spatial_argsoftmax,
+    vertex_face_table,
 )
 from .heads import RegressionHead, RegressionHeadConfig, VertexPoseHead, VertexPoseHeadConfig
 
@@ -64,6 +67,10 @@ class MeshPoseConfig:
     vertex_head: VertexPoseHeadConfig = field(default_factory=VertexPoseHeadConfig)
     regression_head: RegressionHeadConfig = field(default_factory=RegressionHeadConfig)
     uv_decoder: UVDecoder = "barycentric"
+    # gain on a visibility logit from the 2D mesh's own winding (``decoding.facing_camera``,
+    # computed on the VertexPose XY): with the anchor prior the projected mesh knows which
+    # way the body faces, which the pooled features had not learned; 0 turns it off
+    facing_gain: float = 0.0
 
     def __post_init__(self) -> None:
         if any(s % INPUT_MULTIPLE for s in self.input_size):
@@ -117,6 +124,14 @@ class MeshPoseNet(nn.Module):
         )
         if prior_channels and init_prior and self.set_priors():
             self.regression_head.set_visibility_bias(PRIOR_VISIBILITY_LOGIT)
+        if cfg.facing_gain:
+            from ..topology import Topology
+
+            faces = Topology.load("low").faces.astype(np.int64)
+            table = vertex_face_table(faces, cfg.num_vertices)
+            # fixed by the topology, not weights: rebuilt at load, not saved
+            self.register_buffer("faces", torch.from_numpy(faces), persistent=False)
+            self.register_buffer("vertex_faces", torch.from_numpy(table), persistent=False)
 
     @torch.no_grad()
     def set_priors(self) -> bool:
@@ -168,8 +183,10 @@ class MeshPoseNet(nn.Module):
     ) -> dict[str, torch.Tensor]:
         """Raw outputs -> crop-pixel geometry (same pixel convention as ``decoding``).
 
-        vertices (B, V, 3): visibility-fused x, y and regressed z; visibility (B, V) in [0, 1];
-        xy_vertexpose, xy_regressed (B, V, 2): the two XY estimates before fusion;
+        vertices (B, V, 3): visibility-fused x, y and regressed z; visibility (B, V) in [0, 1]
+        and its logit vis_logit (B, V) (the regression's plus the mesh's facing term, what
+        the visibility loss reads); xy_vertexpose, xy_regressed (B, V, 2): the two XY
+        estimates before fusion;
         iuv (B, 3, H/4, W/4) only if want_iuv (needs ``topology``).
         """
         scores = outputs["scores"]
@@ -184,11 +201,16 @@ class MeshPoseNet(nn.Module):
             dim=-1,
         )
         z = argsoftmax_1d(outputs["z_logits"], *ranges["z"])
-        visibility = torch.sigmoid(outputs["vis_logit"])
+        vis_logit = outputs["vis_logit"]
+        if self.cfg.facing_gain:
+            facing = facing_camera(xy_vp, self.faces, self.vertex_faces)
+            vis_logit = vis_logit + self.cfg.facing_gain * facing
+        visibility = torch.sigmoid(vis_logit)
         xy = fuse_visibility(xy_vp, xy_reg, visibility)
         decoded = {
             "vertices": torch.cat((xy, z.unsqueeze(-1)), dim=-1),
             "visibility": visibility,
+            "vis_logit": vis_logit,
             "xy_vertexpose": xy_vp,
             "xy_regressed": xy_reg,
         }
@@ -199,7 +221,7 @@ class MeshPoseNet(nn.Module):
                 # occluded vertices leave each pixel's competition over vertices (a per-vertex
                 # shift: the spatial softmax, i.e. XY, is unchanged); the anchor bumps alone
                 # know nothing of depth order
-                scores = scores + nn.functional.logsigmoid(outputs["vis_logit"])[..., None, None]
+                scores = scores + nn.functional.logsigmoid(vis_logit)[..., None, None]
             decoded["iuv"] = decode_iuv(scores, outputs["fg_logit"], topology, self.cfg.uv_decoder)
         return decoded
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -39,10 +39,19 @@ class PacedSource(Source):
     (cycling through the images): frame k is captured at ``start + k / fps``; a request
     before that waits for it, a request after a later capture gets the newest frame and the
     ones in between are dropped (``dropped``). ``Frame.timestamp`` is the capture time in
-    seconds from the start; ``captured_at(frame)`` the same as a ``time.perf_counter`` value.
+    seconds from the start; ``captured_at(frame)`` the same as a ``clock`` value. ``clock``
+    and ``sleep`` are the real ones unless a test passes a simulated pair (timing tests that
+    a loaded machine cannot break).
     """
 
-    def __init__(self, images: Sequence[np.ndarray], fps: float, count: int) -> None:
+    def __init__(
+        self,
+        images: Sequence[np.ndarray],
+        fps: float,
+        count: int,
+        clock: Callable[[], float] = time.perf_counter,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         if not images:
             raise ValueError("a paced source needs at least one image")
         if fps <= 0 or count <= 0:
@@ -55,19 +64,20 @@ class PacedSource(Source):
         self.dropped = 0
         self.delivered = 0
         self._start = 0.0
+        self._clock, self._sleep = clock, sleep
 
     def captured_at(self, frame: Frame) -> float:
         return self._start + frame.timestamp
 
     def __iter__(self) -> Iterator[Frame]:
-        self._start = time.perf_counter()
+        self._start = self._clock()
         self.dropped = self.delivered = 0
         k = 0
         while k < self.frame_count:
-            now = time.perf_counter()
+            now = self._clock()
             due = self._start + k / self.fps
             if now < due:
-                time.sleep(due - now)
+                self._sleep(due - now)
             else:  # late: the newest capture is the one the camera holds
                 newest = min(int((now - self._start) * self.fps), self.frame_count - 1)
                 self.dropped += newest - k

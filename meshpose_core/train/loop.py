@@ -332,7 +332,7 @@ def train(cfg: TrainConfig, max_steps: int | None = None) -> dict[str, float]:
             pred = {
                 "scores": raw["scores"],
                 "vertices": dec["vertices"],
-                "vis_logit": raw["vis_logit"],
+                "vis_logit": dec["vis_logit"],
             }
             total, terms = loss_fn(pred, loss_targets(b))
             opt.zero_grad(set_to_none=True)
