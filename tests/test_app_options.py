@@ -119,3 +119,23 @@ def test_gui_video_layer_maps_to_the_library_and_the_cli() -> None:
     assert config_from_args(build_parser().parse_args(argv)) == gui
     hidden = layers.with_layer("video", enabled=False)
     assert model.pipeline_config(hidden).render.video_opacity == 0.0
+
+
+def test_window_starts_from_the_command_line_options(tmp_path, monkeypatch) -> None:
+    pytest.importorskip("PyQt6")
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    from PyQt6.QtCore import QSettings
+
+    from meshpose_app.gui.main_window import initial_settings
+    from meshpose_app.gui.settings import ModelSettings
+
+    store = QSettings(str(tmp_path / "gui.ini"), QSettings.Format.IniFormat)
+    args = build_parser().parse_args(
+        ["--video", "clip.mp4", "--video-opacity", "0.4", "--smooth", "0.5", "--layers", "iuv"]
+    )
+    model, layers = initial_settings(store, args)
+    assert model.smoothing == 0.5 and model.threads == ModelOptions().threads
+    assert layers.video_opacity == pytest.approx(0.4)
+    assert layers.pipeline_layers() == (("iuv", 0.8),)
+    untouched = initial_settings(store, build_parser().parse_args(["--video", "clip.mp4"]))
+    assert untouched[1].video_opacity == 1.0 and untouched[0] == ModelSettings()
