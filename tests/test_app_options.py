@@ -139,3 +139,18 @@ def test_window_starts_from_the_command_line_options(tmp_path, monkeypatch) -> N
     assert layers.pipeline_layers() == (("iuv", 0.8),)
     untouched = initial_settings(store, build_parser().parse_args(["--video", "clip.mp4"]))
     assert untouched[1].video_opacity == 1.0 and untouched[0] == ModelSettings()
+
+
+def test_pipeline_set_layers_makes_a_renderer_when_there_was_none(tiny_model) -> None:
+    from meshpose_core.pipeline import Frame, Pipeline
+
+    chosen = ModelOptions(model=str(tiny_model), backend="torch", device="cpu", threads=1)
+    frame = Frame(np.full((48, 64, 3), 120, np.uint8), 0.0, 0)
+    with Pipeline(pipeline_config(chosen, ())) as pipe:
+        assert pipe.renderer is None and pipe.process(frame).annotated is None
+        pipe.set_layers((), 0.5)  # the video alone, faded: a picture to show
+        assert pipe.renderer is not None and pipe.config.render.video_opacity == 0.5
+        assert pipe.process(frame).annotated.max() == 60
+        pipe.set_layers(parse_layers("boxes"), 1.0)
+        assert pipe.config.render.layers == (("boxes", 1.0),)
+        np.testing.assert_array_equal(pipe.process(frame).annotated, frame.image)

@@ -116,7 +116,7 @@ class Pipeline:
     def set_layers(
         self,
         layers: tuple[tuple[str, float], ...],
-        video_opacity: float = 1.0,
+        video_opacity: float = RenderConfig.video_opacity,
         outfits: tuple[tuple[str, ...], ...] = (),
     ) -> None:
         """Draw these layers over the frame at ``video_opacity``, garments from ``outfits``,

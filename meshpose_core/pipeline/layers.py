@@ -142,6 +142,13 @@ def faded(image: np.ndarray, opacity: float) -> np.ndarray:
     return cv2.convertScaleAbs(image, alpha=opacity)
 
 
+def check_layers(layers: tuple[tuple[str, float], ...]) -> None:
+    """``ValueError`` (one line) for a layer name not in ``LAYERS``."""
+    for name, _ in layers:
+        if name not in LAYERS:
+            raise ValueError(f"unknown layer {name!r}; choose from {LAYERS}")
+
+
 def check_video_opacity(opacity: float) -> None:
     """``ValueError`` (one line) for a video opacity outside [0, 1]."""
     if not 0.0 <= opacity <= 1.0:
@@ -280,9 +287,7 @@ class LayerRenderer:
             raise ValueError(
                 f"unknown mesh painter {config.mesh_painter!r}; choose one of {MESH_PAINTERS}"
             )
-        for name, _ in config.layers:
-            if name not in LAYERS:
-                raise ValueError(f"unknown layer {name!r}; choose from {LAYERS}")
+        check_layers(config.layers)
         if config.iuv_mode not in IUV_STYLES:
             raise ValueError(f"unknown IUV style {config.iuv_mode!r}; choose one of {IUV_STYLES}")
         check_video_opacity(config.video_opacity)
@@ -323,9 +328,7 @@ class LayerRenderer:
         rasterizer (its GL context) and each track's outfit: an app's live controls.
         ``ValueError`` (``GarmentError`` for an outfit that cannot be loaded): nothing changes
         then."""
-        for name, _ in layers:
-            if name not in LAYERS:
-                raise ValueError(f"unknown layer {name!r}; choose from {LAYERS}")
+        check_layers(layers)
         check_video_opacity(video_opacity)
         previous = self.config
         self.config = replace(self.config, layers=layers)
