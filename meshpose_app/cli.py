@@ -8,7 +8,8 @@ garment image, 2: bad usage, e.g. an unknown garment name, an output path that w
 overwrite an input, or no model weights, 3: done but unreadable images were skipped, 130:
 interrupted); whatever was written before an error or Ctrl-C is kept and
 complete (the video playable, the JSON valid). Output guarantees: ``output_paths`` and
-docs/pipeline.md.
+docs/pipeline.md. The options, their defaults and their mapping onto the library's
+configuration are ``meshpose_app.options`` (shared with the app).
 """
 
 from __future__ import annotations
@@ -21,14 +22,12 @@ import time
 import warnings
 from contextlib import ExitStack, suppress
 from pathlib import Path
-from typing import NoReturn, TypeVar
+from typing import TypeVar
 
 import cv2
 import numpy as np
 
-from meshpose_core import __version__
-from meshpose_core.detection import DEFAULT_PERSON_DETECTOR, PERSON_DETECTORS, DetectorError
-from meshpose_core.model.checkpoint import PRESET_NAMES
+from meshpose_core.detection import DetectorError
 from meshpose_core.pipeline import (
     STAGES,
     FrameResult,
@@ -37,285 +36,48 @@ from meshpose_core.pipeline import (
     IuvSink,
     JsonSink,
     ModelUnavailable,
-    MotionGateConfig,
-    NetworkConfig,
     NpzSink,
     ObjSink,
     Pipeline,
     PipelineConfig,
-    RenderConfig,
     SinkError,
-    SmoothingConfig,
     Source,
     SourceError,
-    TrackerConfig,
     VideoSink,
     open_source,
     parse_layers,
 )
-from meshpose_core.pipeline.camera_space import DEFAULT_FOV_DEG, CameraSpaceConfig, camera_meta
 from meshpose_core.pipeline.glb import GlbSink
-from meshpose_core.pipeline.layers import (
-    DEFAULT_LAYERS,
-    IUV_STYLES,
-    LAYERS,
-    RENDERERS,
-    check_renderer,
-)
-from meshpose_core.pipeline.network import BACKENDS, DEFAULT_MODEL, model_path
+from meshpose_core.pipeline.layers import check_renderer
+from meshpose_core.pipeline.network import model_path
 from meshpose_core.pipeline.output_paths import Output, OutputPathError, check_outputs, unique_stems
 from meshpose_core.pipeline.progress import progress_bar
-from meshpose_core.pipeline.sinks import Sink, interrupts_deferred
-from meshpose_core.pipeline.sources import (
-    IMAGE_SUFFIXES,
-    CameraOptions,
-    Frame,
-    check_camera_index,
-    is_url,
-    parse_size,
-)
+from meshpose_core.pipeline.sinks import Sink, export_meta, interrupts_deferred
+from meshpose_core.pipeline.sources import IMAGE_SUFFIXES, CameraOptions, Frame, is_url
 from meshpose_core.render import RendererUnavailable
-from meshpose_core.resources import asset_path
-from meshpose_core.topology import FORMAT_VERSION, LEVEL_SIZES, TopologyError
+from meshpose_core.topology import TopologyError
 from meshpose_core.tryon import (
     GarmentError,
     UnknownGarment,
     format_outfit,
     list_garments,
     load_outfits,
-    parse_outfit,
 )
-from meshpose_core.tryon.regions import REGIONS
 
-SAMPLE_CLIP = asset_path("samples", "gym_run.mp4")
-OUT_DIR = Path("out")
+from .options import (
+    EXIT_INPUT,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_SKIPPED,
+    EXIT_USAGE,
+    OUT_DIR,
+    SAMPLE_CLIP,
+    build_parser,
+    config_from_args,
+    outfits_of,
+)
 
-EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_SKIPPED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 SinkT = TypeVar("SinkT", bound=Sink)
-
-
-class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Shows defaults, except the uninformative None / False."""
-
-    def _get_help_string(self, action: argparse.Action) -> str:
-        if action.default in (None, False, []) or action.default is argparse.SUPPRESS:
-            return action.help or ""
-        return super()._get_help_string(action) or ""
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse whose errors are one line (the usage is in --help)."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    ap = _Parser(
-        prog="meshpose-demo",
-        description="3D body mesh and DensePose for every person in a webcam stream, a video or "
-        "images (MeshPose, CVPR 2024). Without arguments: the bundled sample clip, headless, "
-        "into out/gym_run_annotated.mp4 and out/gym_run.json.",
-        formatter_class=_HelpFormatter,
-    )
-    src = ap.add_argument_group("input (one of)").add_mutually_exclusive_group()
-    src.add_argument("--webcam", action="store_true", help="read a webcam (see --camera)")
-    src.add_argument(
-        "--video",
-        metavar="PATH|URL",
-        help="read a video file or a stream URL (rtsp://, http://, udp://: what FFmpeg opens)",
-    )
-    src.add_argument("--images", metavar="PATH", help="an image file or a folder of images")
-    ap.add_argument("--camera", type=_camera, default=0, metavar="N", help="webcam index")
-    ap.add_argument(
-        "--camera-size", type=parse_size, metavar="WxH", help="ask the webcam for this size"
-    )
-    ap.add_argument("--camera-fps", type=float, metavar="FPS", help="ask the webcam for this rate")
-    ap.add_argument("--mirror", action="store_true", help="flip webcam frames left-right")
-    ap.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-
-    out = ap.add_argument_group("output")
-    out.add_argument(
-        "--out",
-        metavar="PATH",
-        help="annotated H.264 .mp4 for --video/--webcam, a folder for --images "
-        "(default: out/<input name>_annotated[.mp4]; for --webcam only when no window shows)",
-    )
-    out.add_argument(
-        "--headless", action="store_true", help="never open a window (implied without input)"
-    )
-    out.add_argument("--export-json", metavar="PATH", help="per-frame people as JSON")
-    out.add_argument("--export-obj", metavar="DIR", help="one OBJ (6890 vertices, UVs) per person")
-    out.add_argument("--export-npz", metavar="PATH", help="all people of all frames as arrays")
-    out.add_argument(
-        "--export-glb",
-        metavar="PATH",
-        help="one .glb of the run: every tracked person's mesh (UVs) animated frame by frame "
-        "(morph targets), placed in metres as --camera-space does",
-    )
-    out.add_argument(
-        "--camera-space",
-        action="store_true",
-        help="also give each mesh in metres in the camera frame (JSON/NPZ vertices_camera), "
-        "assuming --fov and --body-height",
-    )
-    out.add_argument(
-        "--fov",
-        type=float,
-        metavar="DEG",
-        help=f"camera field of view across the larger image side (default {DEFAULT_FOV_DEG:.1f})",
-    )
-    out.add_argument(
-        "--body-height",
-        type=float,
-        metavar="M",
-        help="everyone's height in metres for --camera-space (default: the template's, 1.62)",
-    )
-    out.add_argument(
-        "--export-iuv",
-        metavar="DIR",
-        help="per frame the DensePose IUV image and per-pixel person index as lossless PNGs "
-        "(<frame>_IUV.png, <frame>_INDS.png, DensePose's convention)",
-    )
-
-    model = ap.add_argument_group("model")
-    model.add_argument(
-        "--model",
-        default=DEFAULT_MODEL,
-        help=f"{' | '.join(PRESET_NAMES)} (weights/meshpose_<name>.safetensors) or a "
-        f".safetensors / .onnx / .tflite path (default {DEFAULT_MODEL}: the shipped model)",
-    )
-    model.add_argument(
-        "--device",
-        default="auto",
-        choices=("auto", "cpu", "cuda"),
-        help="auto: CUDA (fp16) when a GPU is available, else CPU",
-    )
-    model.add_argument(
-        "--backend",
-        default="auto",
-        choices=BACKENDS,
-        help="auto: torch on CUDA; on a CPU LiteRT (XNNPACK) when the weights have an exported "
-        ".tflite (the shipped ones do), else onnxruntime",
-    )
-
-    model.add_argument(
-        "--threads",
-        type=_thread_count,
-        default=2,
-        metavar="N",
-        help="CPU threads of the network (use 1 on a busy machine: threads that wait on "
-        "each other slow down badly when other programs take the cores)",
-    )
-
-    proc = ap.add_argument_group("processing and display")
-    proc.add_argument(
-        "--renderer",
-        default="moderngl",
-        choices=RENDERERS,
-        help="moderngl: OpenGL (headless EGL), compiled CPU loops paint where it is software "
-        "or absent; cpu: no OpenGL (the compiled CPU loops); "
-        "pyrender: the optional pyrender package (pip install pyrender; slower, same pictures)",
-    )
-    proc.add_argument(
-        "--layers",
-        default=DEFAULT_LAYERS,
-        metavar="LIST",
-        help=f"comma-separated layers from {','.join(LAYERS)}, each optionally with an "
-        "opacity as name:0.5; '' renders nothing",
-    )
-    proc.add_argument(
-        "--iuv-style",
-        default="contour",
-        choices=IUV_STYLES,
-        help="look of the iuv layer (apply_net's visualisations): contour: U, V isolines on "
-        "part colours; parts: part segmentation; u / v: the coordinate in a colour map",
-    )
-    proc.add_argument(
-        "--garment",
-        action="append",
-        default=[],
-        metavar="NAME|PATH",
-        help="dress people in an outfit (adds the garment layer): a shipped garment "
-        "(--list-garments), an atlas-layout PNG, IMAGE.png@REGION for a plain image on a body "
-        f"region ({', '.join(sorted(REGIONS))}), or a .npz mesh garment; join the garments of "
-        "one outfit with + (striped_tshirt+flared_skirt). Repeat for several outfits: people "
-        "take them in turn, in the order they appear, and keep theirs",
-    )
-    proc.add_argument(
-        "--list-garments", action="store_true", help="print the shipped garments' names and exit"
-    )
-    proc.add_argument(
-        "--max-people",
-        type=_positive_int,
-        default=10,
-        metavar="N",
-        help="follow at most N people (the earliest seen are kept)",
-    )
-    proc.add_argument(
-        "--smooth",
-        type=_non_negative_float,
-        default=SmoothingConfig().strength,
-        metavar="STRENGTH",
-        help="temporal smoothing of the meshes (One-Euro filter): 0 off, 1 normal, 2 strong",
-    )
-    proc.add_argument(
-        "--sequential",
-        action="store_true",
-        help="process each frame completely before reading the next (lowest latency per "
-        "frame; by default decoding, inference and drawing of neighbouring frames overlap "
-        "on separate threads: more frames per second; with --webcam, by default sequential "
-        "while that keeps up with the camera)",
-    )
-    proc.add_argument(
-        "--detector",
-        default=DEFAULT_PERSON_DETECTOR,
-        choices=PERSON_DETECTORS,
-        help="who finds people: yolox (every visible person, any pose; the default) or "
-        "blazepose (face and upper body; a single person close to the camera)",
-    )
-    proc.add_argument(
-        "--detect-every",
-        type=_positive_int,
-        default=TrackerConfig.detect_every,
-        metavar="N",
-        help="run the person detector every N frames (sooner when a track is lost)",
-    )
-    proc.add_argument(
-        "--always-detect",
-        action="store_true",
-        help="run every scheduled detection; by default one is skipped (up to 3 in a row) "
-        "while nothing moved outside the tracked people, where no newcomer can be",
-    )
-    return ap
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
-def _thread_count(text: str) -> int:
-    value = _positive_int(text)
-    if value > 256:  # the runtimes take a C int; more threads than this is a typo
-        raise argparse.ArgumentTypeError(f"must be <= 256, got {value}")
-    return value
-
-
-def _camera(text: str) -> int:
-    try:
-        return check_camera_index(int(text))
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _non_negative_float(text: str) -> float:
-    value = float(text)
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
 
 
 def _fail(message: str, status: int) -> int:
@@ -376,17 +138,13 @@ def _apply_garments(args: argparse.Namespace) -> None:
         args.layers = f"{args.layers},garment" if args.layers.strip() else "garment"
 
 
-def _outfits(args: argparse.Namespace) -> tuple[tuple[str, ...], ...]:
-    return tuple(parse_outfit(spec) for spec in args.garment)
-
-
 def _check_garments(args: argparse.Namespace) -> int:
     """Load every garment now (the pipeline then finds them loaded), so that a bad name or
     file is one error line before any input is opened or frame processed: the exit status
     (0 when all is well; 2 for a bad option or name, 1 for a file that cannot be read)."""
     try:
         _apply_garments(args)
-        outfits = _outfits(args)
+        outfits = outfits_of(args)
         layers = dict(parse_layers(args.layers))
     except ValueError as exc:  # GarmentError (an empty garment in a+b) or a bad --layers
         return _fail(str(exc), EXIT_USAGE)
@@ -399,65 +157,6 @@ def _check_garments(args: argparse.Namespace) -> int:
     except GarmentError as exc:
         return _fail(str(exc), EXIT_INPUT)
     return EXIT_OK
-
-
-def pipeline_config(
-    *,
-    model: str,
-    backend: str,
-    device: str,
-    threads: int,
-    renderer: str,
-    max_people: int,
-    smoothing: float,
-    detect_every: int,
-    always_detect: bool,
-    layers: tuple[tuple[str, float], ...],
-    outfits: tuple[tuple[str, ...], ...],
-    iuv_style: str = "contour",
-    densepose: bool = False,
-    camera: CameraSpaceConfig | None = None,
-    detector: str = DEFAULT_PERSON_DETECTOR,
-) -> PipelineConfig:
-    """The library configuration of the run options: one mapping for the CLI and the GUI
-    (``meshpose_app.gui.settings.ModelSettings`` has these option names)."""
-    return PipelineConfig(
-        network=NetworkConfig(model=model, device=device, backend=backend, threads=threads),
-        person_detector=detector,
-        tracker=TrackerConfig(detect_every=detect_every, max_tracks=max_people),
-        motion=MotionGateConfig(enabled=not always_detect),
-        smoothing=SmoothingConfig(strength=smoothing),
-        render=RenderConfig(
-            layers=layers,
-            renderer=renderer,
-            outfits=outfits,
-            iuv_mode=iuv_style,
-            densepose=densepose,
-        ),
-        camera=camera or CameraSpaceConfig(),
-    )
-
-
-def _config(args: argparse.Namespace) -> PipelineConfig:
-    return pipeline_config(
-        model=args.model,
-        backend=args.backend,
-        device=args.device,
-        threads=args.threads,
-        renderer=args.renderer,
-        max_people=args.max_people,
-        smoothing=args.smooth,
-        detect_every=args.detect_every,
-        always_detect=args.always_detect,
-        layers=parse_layers(args.layers),
-        outfits=_outfits(args),
-        iuv_style=args.iuv_style,
-        densepose=bool(args.export_iuv),
-        camera=CameraSpaceConfig(
-            args.camera_space or bool(args.export_glb), args.fov, args.body_height
-        ),
-        detector=args.detector,
-    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -482,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
             return status if status != EXIT_OK else run_gui(args)
 
     try:
-        config = _config(args)
+        config = config_from_args(args)
         check_renderer(args.renderer)
         model_path(args.model)  # cheap check first: no weights is the most likely problem
     except ModelUnavailable as exc:
@@ -687,17 +386,14 @@ class _Sinks:
             fps = self.source.fps
             self.video = self._add(VideoSink(a.out, frame.width, frame.height, fps), a.out)
         if a.export_json:
-            meta = {
-                "model": self.pipeline.network.name,
-                "input": self.source.description,
-                "width": frame.width,
-                "height": frame.height,
-                "fps": float(self.source.fps),
-                "topology": f"meshpose-low-{LEVEL_SIZES['low']} v{FORMAT_VERSION}",
-            }
-            camera = self.pipeline.config.camera
-            if camera.enabled:
-                meta["camera"] = camera_meta(camera, frame.width, frame.height)
+            meta = export_meta(
+                self.pipeline.network.name,
+                self.source.description,
+                frame.width,
+                frame.height,
+                self.source.fps,
+                self.pipeline.config.camera,
+            )
             self.json = self._add(JsonSink(a.export_json, meta), a.export_json)
         if a.export_obj:
             self.obj = self._add(ObjSink(a.export_obj), a.export_obj)

@@ -108,11 +108,11 @@ class MeshPoseLive(Closeable):
         draw: bool | str = False,
         smooth: float = SmoothingConfig.strength,
         detector: str = DEFAULT_PERSON_DETECTOR,
-        max_people: int = 10,
-        device: str = "auto",
-        backend: str = "auto",
-        threads: int = 2,
-        renderer: str = "moderngl",
+        max_people: int = TrackerConfig.max_tracks,
+        device: str = NetworkConfig.device,
+        backend: str = NetworkConfig.backend,
+        threads: int = NetworkConfig.threads,
+        renderer: str = RenderConfig.renderer,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")

@@ -133,11 +133,11 @@ def test_missing_corrupt_or_wrong_model(tmp_path: Path) -> None:
 
 
 def test_cli_detector_option_reaches_the_config() -> None:
-    from meshpose_app.cli import _config, build_parser
+    from meshpose_app.options import build_parser, config_from_args
 
-    assert _config(build_parser().parse_args([])).person_detector == "yolox"
+    assert config_from_args(build_parser().parse_args([])).person_detector == "yolox"
     args = build_parser().parse_args(["--detector", "blazepose"])
-    assert _config(args).person_detector == "blazepose"
+    assert config_from_args(args).person_detector == "blazepose"
     with pytest.raises(SystemExit) as exc:
         build_parser().parse_args(["--detector", "hog"])
     assert exc.value.code == 2

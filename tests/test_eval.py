@@ -1,4 +1,4 @@
-"""Evaluation: PCK arithmetic, silhouette IoU, benchmark readers and joint maps, crop modes,
+"""Evaluation: PCK arithmetic, silhouette IoU, eval-set readers and joint maps, crop modes,
 and the predict-and-map-back plumbing (fixtures only; no ../shared needed)."""
 
 from __future__ import annotations
@@ -12,17 +12,17 @@ import pytest
 from meshpose_core.data.real.crop import box_roi
 from meshpose_core.data.real.joints import AIC_TO_COCO, POSETRACK_TO_COCO
 from meshpose_core.detection import Detection
-from meshpose_core.eval.benchmarks import (
-    Benchmark,
+from meshpose_core.eval.crops import match_detections, person_rois
+from meshpose_core.eval.eval_sets import (
     EvalPerson,
+    EvalSet,
     labelled_as_visible,
     read_coco_format,
     read_mpii,
 )
-from meshpose_core.eval.crops import match_detections, person_rois
-from meshpose_core.eval.pck import box_size, pck, pck_hits
 from meshpose_core.eval.runner import evaluate, predict_people
 from meshpose_core.eval.silhouette import silhouette_iou
+from meshpose_core.pck import box_size, pck, pck_hits
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures" / "real"
@@ -171,41 +171,41 @@ class CentreModel:
         return out
 
 
-def fixture_benchmark() -> Benchmark:
+def fixture_eval_set() -> EvalSet:
     people = tuple(
         EvalPerson(
             p["image"], np.asarray(p["keypoints"], float), np.asarray(p["bbox"]), "annotated"
         )
         for p in PEOPLE
     )
-    return Benchmark("fixture", people)
+    return EvalSet("fixture", people)
 
 
 def test_predictions_map_back_to_the_crop_centre() -> None:
-    bench = fixture_benchmark()
+    eval_set = fixture_eval_set()
     image = np.zeros((160, 240, 3), np.uint8)
-    out, made, _ = predict_people(image, bench.people[:2], [CentreModel()], "gt", None, 1.25)
+    out, made, _ = predict_people(image, eval_set.people[:2], [CentreModel()], "gt", None, 1.25)
     assert made == 2
-    for i, p in enumerate(bench.people[:2]):
+    for i, p in enumerate(eval_set.people[:2]):
         centre = (p.box[:2] + p.box[2:]) / 2  # box_roi centres the crop on the box
         np.testing.assert_allclose(out["centre"][i, :, :2], np.tile(centre, (17, 1)), atol=1e-9)
 
 
 def test_evaluate_scores_each_visible_joint(tmp_path: Path) -> None:
-    bench = fixture_benchmark()
-    score = evaluate(bench, [CentreModel()], FIXTURES, "gt")
-    gt = np.stack([p.keypoints for p in bench.people])
+    eval_set = fixture_eval_set()
+    score = evaluate(eval_set, [CentreModel()], FIXTURES, "gt")
+    gt = np.stack([p.keypoints for p in eval_set.people])
     assert score.people == score.cropped == 4
     result = score.scores["centre"].result
     assert result.n_joints == int((gt[..., 2] >= 2).sum())
     # a centre guess is near only the joints close to the box centre
     assert 0 < result.n_correct < result.n_joints
-    occluded = evaluate(bench, [CentreModel()], FIXTURES, "gt", min_visibility=1)
+    occluded = evaluate(eval_set, [CentreModel()], FIXTURES, "gt", min_visibility=1)
     assert occluded.scores["centre"].result.n_joints == int((gt[..., 2] >= 1).sum())
 
 
 def test_box_roi_matches_gt_crop_mode() -> None:
-    p = fixture_benchmark().people[0]
+    p = fixture_eval_set().people[0]
     (roi,) = person_rois([p], "gt")
     expected = box_roi(p.box, 1.25)
     assert roi.center == pytest.approx(expected.center) and roi.size == pytest.approx(expected.size)

@@ -13,7 +13,7 @@ import pytest
 
 from meshpose_core.data.real.crop import box_roi, image_to_crop_points
 from meshpose_core.detection import RotatedRoi
-from meshpose_core.eval.benchmarks import EvalPerson, coco_polygons, read_coco_format
+from meshpose_core.eval.eval_sets import EvalPerson, coco_polygons, read_coco_format
 from meshpose_core.eval.models import SilhouetteModel
 from meshpose_core.eval.runner import person_ious, predict_people
 from meshpose_core.eval.silhouette import mesh_silhouette, polygon_crop_mask

@@ -10,8 +10,8 @@ import pytest
 
 from meshpose_core.data.real.crop import CropParams, warp_crop
 from meshpose_core.data.real.dataset import Person, crop_person
-from meshpose_core.eval.benchmarks import EvalPerson
 from meshpose_core.eval.crops import person_rois
+from meshpose_core.eval.eval_sets import EvalPerson
 from meshpose_core.pipeline.crops import (
     body_tilt,
     crop_transform,

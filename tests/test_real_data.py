@@ -421,8 +421,8 @@ def test_teacher_joints_and_mask_match_the_annotation() -> None:
     from meshpose_core.data.real.labelling import LabelConfig, ground_truth_row, teacher_row
     from meshpose_core.data.real.media import read_rgb
     from meshpose_core.data.real.teacher import BlazePoseLandmarker, TeacherConfig
-    from meshpose_core.eval.pck import pck
     from meshpose_core.eval.silhouette import silhouette_iou
+    from meshpose_core.pck import pck
 
     model = REPO / "assets" / "blazepose" / "pose_landmark_full.tflite"
     teacher = BlazePoseLandmarker(TeacherConfig(model_path=model))

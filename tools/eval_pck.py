@@ -32,11 +32,11 @@ from meshpose_core.data.real.paths import (  # noqa: E402
     require_shared_root,
 )
 from meshpose_core.detection import BlazePoseDetector, DetectorConfig  # noqa: E402
-from meshpose_core.eval.benchmarks import BENCHMARKS  # noqa: E402
 from meshpose_core.eval.crops import CROP_MODES, DEFAULT_MARGIN  # noqa: E402
+from meshpose_core.eval.eval_sets import EVAL_SETS  # noqa: E402
 from meshpose_core.eval.models import BlazePoseKeypoints, KeypointModel, MeshPoseKeypoints  # noqa: E402
-from meshpose_core.eval.pck import DEFAULT_ALPHA  # noqa: E402
-from meshpose_core.eval.runner import BenchmarkScore, ModelScore, evaluate  # noqa: E402
+from meshpose_core.eval.runner import EvalSetScore, ModelScore, evaluate  # noqa: E402
+from meshpose_core.pck import DEFAULT_ALPHA  # noqa: E402
 
 
 def iou_cells(s: ModelScore) -> str:
@@ -45,8 +45,8 @@ def iou_cells(s: ModelScore) -> str:
     return f"{iou:>8}{s.silhouette_people:>7d}"
 
 
-def format_table(rows: list[BenchmarkScore], names: list[str], silhouette: bool = False) -> str:
-    """Plain-text table: one line per benchmark, PCK (%) and side swaps per model (and with
+def format_table(rows: list[EvalSetScore], names: list[str], silhouette: bool = False) -> str:
+    """Plain-text table: one line per eval set, PCK (%) and side swaps per model (and with
     ``silhouette`` its mean IoU and how many people it was scored on)."""
     extra = f"{'IoU':>8}{'scored':>7}" if silhouette else ""
     head = f"{'set':<16}{'people':>7}{'cropped':>8}{'joints':>7}" + "".join(
@@ -86,7 +86,7 @@ def main() -> None:
     ap.add_argument("--no-blazepose", action="store_true")
     ap.add_argument("--shared-root", type=Path, default=DEFAULT_SHARED_ROOT)
     ap.add_argument("--crop", choices=CROP_MODES, default="gt")
-    ap.add_argument("--sets", nargs="+", choices=sorted(BENCHMARKS), default=list(BENCHMARKS))
+    ap.add_argument("--sets", nargs="+", choices=sorted(EVAL_SETS), default=list(EVAL_SETS))
     ap.add_argument("--margin", type=float, default=DEFAULT_MARGIN)
     ap.add_argument("--alpha", type=float, default=DEFAULT_ALPHA)
     ap.add_argument("--min-visibility", type=int, choices=(1, 2), default=2)
@@ -114,12 +114,12 @@ def main() -> None:
     )
     rows = []
     for name in args.sets:
-        bench = BENCHMARKS[name](root)
-        if bench.note:
-            print(f"{name}: {bench.note}", file=sys.stderr)
+        eval_set = EVAL_SETS[name](root)
+        if eval_set.note:
+            print(f"{name}: {eval_set.note}", file=sys.stderr)
         rows.append(
             evaluate(
-                bench,
+                eval_set,
                 models,
                 root,
                 args.crop,

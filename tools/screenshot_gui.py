@@ -30,11 +30,11 @@ sys.path.insert(0, str(ROOT))
 from PyQt6.QtCore import QEventLoop, QSettings, Qt, QTimer  # noqa: E402
 from PyQt6.QtWidgets import QApplication  # noqa: E402
 
-from meshpose_app.cli import SAMPLE_CLIP  # noqa: E402
 from meshpose_app.gui.main_window import MainWindow  # noqa: E402
 from meshpose_app.gui.player import SourceSpec  # noqa: E402
 from meshpose_app.gui.settings import LayerSettings, ModelSettings  # noqa: E402
 from meshpose_app.gui.theme import apply_theme  # noqa: E402
+from meshpose_app.options import SAMPLE_CLIP  # noqa: E402
 from meshpose_core.pipeline import Pipeline, VideoSource  # noqa: E402
 
 WINDOW_SIZE = (1400, 700)
@@ -114,12 +114,9 @@ def measure(window: MainWindow, seconds: float, paced: bool) -> str:
 def measure_headless(model: ModelSettings, layers: LayerSettings, seconds: float) -> float:
     """Frames per second of the same pipeline without any GUI (as ``run_demo.py --headless``
     without outputs), over whole passes of the clip for about ``seconds``."""
-    from meshpose_app.gui.backdrop import BackdropRenderer
-
-    config = model.pipeline_config(layers)
+    config = model.pipeline_config(layers)  # the video layer included
     frames, start = 0, 0.0
     with Pipeline(config) as pipeline:
-        pipeline.renderer = BackdropRenderer(config.render, layers.video_opacity)
         warm = True
         while warm or time.perf_counter() - start < seconds:
             with VideoSource(SAMPLE_CLIP) as source:

@@ -27,8 +27,9 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from meshpose_app.cli import OUT_DIR, SAMPLE_CLIP, build_parser
-from meshpose_core.pipeline import ImageSink, ObjSink, SinkError
+from meshpose_app.options import EXIT_USAGE, OUT_DIR, SAMPLE_CLIP
+from meshpose_core.pipeline import ImageSink, ObjSink, RenderConfig, SinkError
+from meshpose_core.pipeline.layers import DEFAULT_LAYERS
 from meshpose_core.tryon import list_garments, parse_outfit
 
 from .garment_panel import GarmentPanel
@@ -528,8 +529,10 @@ def initial_settings(
     """Remembered settings, overridden by the options given on the command line."""
     model = load_model(store).overridden_by(ModelSettings.from_args(args))
     layers = load_layers(store)
-    if args.layers != build_parser().get_default("layers"):
+    if args.layers != DEFAULT_LAYERS:
         layers = LayerSettings.from_spec(args.layers, layers)
+    if args.video_opacity != RenderConfig.video_opacity:
+        layers = layers.with_layer("video", True, args.video_opacity)
     if args.garment:
         layers = layers.with_outfits(tuple(parse_outfit(g) for g in args.garment))
     return model, layers
@@ -543,7 +546,7 @@ def run_gui(args: argparse.Namespace) -> int:
         model, layers = initial_settings(store, args)
     except ValueError as exc:  # e.g. --layers mesh,bones
         print(f"meshpose-demo: error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     if args.export_obj or args.export_npz or args.export_iuv or args.export_glb:
         print(
             "note: --export-obj / --export-npz / --export-iuv / --export-glb need "

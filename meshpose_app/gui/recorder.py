@@ -8,24 +8,11 @@ its size is known, and ``close`` always leaves complete files. Used by the worke
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from meshpose_core.pipeline import FrameResult, JsonSink, VideoSink
-from meshpose_core.topology import FORMAT_VERSION, LEVEL_SIZES
-
-
-def json_meta(model: str, source: str, width: int, height: int, fps: float) -> dict[str, Any]:
-    """The export's ``meta`` block, as the CLI writes it (``meshpose_app.cli._Sinks``)."""
-    return {
-        "model": model,
-        "input": source,
-        "width": width,
-        "height": height,
-        "fps": float(fps),
-        "topology": f"meshpose-low-{LEVEL_SIZES['low']} v{FORMAT_VERSION}",
-    }
+from meshpose_core.pipeline.sinks import export_meta
 
 
 class Recorder:
@@ -49,7 +36,7 @@ class Recorder:
             if self.video_path is not None:
                 self._video = VideoSink(self.video_path, width, height, self._fps)
             if self.json_path is not None:
-                meta = json_meta(self._model, self._source, width, height, self._fps)
+                meta = export_meta(self._model, self._source, width, height, self._fps)
                 self._json = JsonSink(self.json_path, meta)
         if self._video is not None and (width, height) == self._size:
             self._video.write(annotated)

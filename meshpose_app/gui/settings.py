@@ -3,29 +3,30 @@
 Two groups, because they cost differently: ``LayerSettings`` change only how a frame is drawn
 (applied on the next frame; the outfits of the garment layer included), ``ModelSettings``
 change the pipeline itself (the worker rebuilds its ``Pipeline``, about a second). Defaults
-are the CLI's own (``meshpose_app.cli.build_parser``), and every setting maps onto a CLI
-option, so a GUI session can be repeated headless.
+and the mapping onto the library's configuration are the CLI's own (``meshpose_app.options``),
+and every setting maps onto a CLI option, so a GUI session can be repeated headless.
 """
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
 
 from PyQt6.QtCore import QSettings
 
+from meshpose_app.options import ModelOptions, pipeline_config
 from meshpose_core.pipeline import (
     LAYERS,
     PipelineConfig,
+    RenderConfig,
     parse_layers,
 )
-from meshpose_core.pipeline.layers import DEFAULT_OPACITY
+from meshpose_core.pipeline.layers import DEFAULT_LAYERS, DEFAULT_OPACITY
 from meshpose_core.tryon import format_outfit, parse_outfit
 
-# The GUI's layers in shortcut order (keys 1-7). "video" is the frame under the overlays;
-# the others are the pipeline's layers of the same name.
+# The GUI's layers in shortcut order (keys 1-7). "video" is the frame under the overlays
+# (``RenderConfig.video_opacity``); the others are the pipeline's layers of the same name.
 GUI_LAYERS: tuple[str, ...] = (
     "video",
     "mesh",
@@ -63,10 +64,8 @@ class LayerState:
 
 
 def _default_layer_states() -> Mapping[str, LayerState]:
-    from meshpose_app.cli import build_parser  # the CLI's default --layers
-
-    shown = dict(parse_layers(build_parser().get_default("layers")))
-    states = {"video": LayerState(True, 1.0)}
+    shown = dict(parse_layers(DEFAULT_LAYERS))  # the CLI's default --layers
+    states = {"video": LayerState(True, RenderConfig.video_opacity)}
     for name in GUI_LAYERS:
         if name in LAYERS:
             states[name] = LayerState(name in shown, shown.get(name, DEFAULT_OPACITY[name]))
@@ -122,59 +121,28 @@ class LayerSettings:
 
 
 @dataclass(frozen=True)
-class ModelSettings:
-    """Everything that needs a new ``Pipeline``: model, backend and the tracking options."""
-
-    model: str  # preset name (xs, s, l, xs_bp) or a weights file path
-    backend: str
-    device: str
-    threads: int
-    renderer: str
-    max_people: int
-    smoothing: float
-    detect_every: int
-    always_detect: bool
-    detector: str
-
-    @classmethod
-    def from_args(cls, args: argparse.Namespace) -> ModelSettings:
-        return cls(
-            model=args.model,
-            backend=args.backend,
-            device=args.device,
-            threads=args.threads,
-            renderer=args.renderer,
-            max_people=args.max_people,
-            smoothing=args.smooth,
-            detect_every=args.detect_every,
-            always_detect=args.always_detect,
-            detector=args.detector,
-        )
+class ModelSettings(ModelOptions):
+    """Everything that needs a new ``Pipeline``: the CLI's ``ModelOptions`` (model, backend
+    and the tracking options), as the model panel shows them."""
 
     @classmethod
     def defaults(cls) -> ModelSettings:
-        from meshpose_app.cli import build_parser
+        return cls()
 
-        return cls.from_args(build_parser().parse_args([]))
-
-    def overridden_by(self, cli: ModelSettings) -> ModelSettings:
+    def overridden_by(self, cli: ModelOptions) -> ModelSettings:
         """These settings with every value that ``cli`` changes from the defaults."""
-        base = ModelSettings.defaults()
+        base = ModelOptions()
         changed = {
             f.name: getattr(cli, f.name)
-            for f in fields(ModelSettings)
+            for f in fields(ModelOptions)
             if getattr(cli, f.name) != getattr(base, f.name)
         }
         return replace(self, **changed)
 
     def pipeline_config(self, layers: LayerSettings) -> PipelineConfig:
         """The library configuration these settings stand for (the CLI's own mapping)."""
-        from meshpose_app.cli import pipeline_config
-
         return pipeline_config(
-            **{f.name: getattr(self, f.name) for f in fields(self)},
-            layers=layers.pipeline_layers(),
-            outfits=layers.outfits,
+            self, layers.pipeline_layers(), layers.outfits, video_opacity=layers.video_opacity
         )
 
     def cli_args(self, layers: LayerSettings) -> list[str]:
@@ -183,17 +151,9 @@ class ModelSettings:
         garments = [f"--garment={format_outfit(o)}" for o in layers.outfits]
         return [
             *(garments if layers["garment"].enabled else []),
-            f"--model={self.model}",
-            f"--backend={self.backend}",
-            f"--device={self.device}",
-            f"--threads={self.threads}",
-            f"--renderer={self.renderer}",
-            f"--max-people={self.max_people}",
-            f"--smooth={self.smoothing:g}",
-            f"--detect-every={self.detect_every}",
-            *(["--always-detect"] if self.always_detect else []),
-            f"--detector={self.detector}",
+            *self.to_args(),
             f"--layers={spec}",
+            f"--video-opacity={layers.video_opacity:g}",
         ]
 
 

@@ -45,7 +45,6 @@ from meshpose_core.pipeline import (
 from meshpose_core.pipeline.pacing import PROBE_LENGTH
 from meshpose_core.tryon import GarmentError, load_outfits
 
-from .backdrop import BackdropRenderer
 from .player import Player, SourceSpec
 from .rates import RateMeter
 from .recorder import Recorder
@@ -335,9 +334,10 @@ class PipelineWorker(QThread):
         """Count, record and send a processed frame."""
         self._rate.tick()
         self._last = (frame, result)
-        if self._recorder is not None and result.annotated is not None:
+        if self._recorder is not None:
+            shown = result.annotated if result.annotated is not None else frame.image
             try:
-                self._recorder.write(result, result.annotated)
+                self._recorder.write(result, shown)
             except SinkError as exc:
                 self.message.emit(str(exc))
                 self._stop_recording()
@@ -380,7 +380,7 @@ class PipelineWorker(QThread):
     def _side_view(self, result: FrameResult) -> tuple[np.ndarray | None, int | None]:
         renderer = self._pipeline.renderer if self._pipeline else None
         person = main_person(result.people) if self._side else None
-        if person is None or self._side is None or not isinstance(renderer, BackdropRenderer):
+        if person is None or self._side is None or renderer is None:
             return None, None
         yaw, pitch, width, height = self._side
         self._turntable = self._turntable or Turntable()
@@ -462,7 +462,9 @@ class PipelineWorker(QThread):
         self.message.emit(f"Loading model {wanted.model} ({wanted.backend}, {wanted.device})…")
         try:
             pipeline = Pipeline(wanted.pipeline_config(self._layers))
-            pipeline.renderer = BackdropRenderer(pipeline.config.render, self._layers.video_opacity)
+            # a renderer even with every layer off: later layer changes and the side view
+            # draw with it (and its GL context)
+            self._apply_layers(pipeline, self._layers)
         except ModelUnavailable as exc:
             self._rebuild_failed(Problem("No model weights", str(exc), missing_weights=True))
             return
@@ -511,11 +513,14 @@ class PipelineWorker(QThread):
                 layers = layers.with_outfits(self._layers.outfits)
             self.outfits_changed.emit(layers.outfits)
         self._layers = layers
-        renderer = self._pipeline.renderer if self._pipeline else None
-        if isinstance(renderer, BackdropRenderer):
-            renderer.set_layers(layers.pipeline_layers(), layers.video_opacity, layers.outfits)
+        if self._pipeline is not None:
+            self._apply_layers(self._pipeline, layers)
         self._close_stream()  # the work per frame changed: the next frame probes it again
         self._redraw_needed = not self._playing
+
+    @staticmethod
+    def _apply_layers(pipeline: Pipeline, layers: LayerSettings) -> None:
+        pipeline.set_layers(layers.pipeline_layers(), layers.video_opacity, layers.outfits)
 
     def _set_playing(self, playing: bool) -> None:
         playing = playing and self._player is not None

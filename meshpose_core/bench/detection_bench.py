@@ -32,7 +32,7 @@ from scipy.optimize import linear_sum_assignment
 
 from meshpose_core.data.real.paths import DEFAULT_SHARED_ROOT, require_shared_root
 from meshpose_core.detection import RotatedRoi
-from meshpose_core.eval.benchmarks import ANNOTATED, coco_box, coco_polygons
+from meshpose_core.eval.eval_sets import ANNOTATED, coco_box, coco_polygons
 from meshpose_core.eval.silhouette import mesh_silhouette, polygon_crop_mask
 from meshpose_core.pipeline.tracker import iou_matrix
 

@@ -52,6 +52,7 @@ from meshpose_core.pipeline.layers import LayerRenderer, parse_layers
 from meshpose_core.pipeline.pacing import PacedSource, PacedStats
 from meshpose_core.pipeline.results import PersonResult
 from meshpose_core.pipeline.sources import parse_size, read_image
+from meshpose_core.timing import Latency, time_call
 
 from .pipeline_bench import (
     SAMPLE_CLIP,
@@ -62,7 +63,6 @@ from .pipeline_bench import (
     run_blazepose,
     run_meshpose,
 )
-from .timing import Latency, time_call
 
 SIZES = ((640, 480), (1280, 720))
 LAYER_SETS: tuple[str, ...] = (

@@ -16,9 +16,8 @@ from meshpose_core.model.decoding import TopologyArrays
 from meshpose_core.model.inference import keep_freed_memory, prepare_for_inference
 from meshpose_core.model.meshpose import MeshPoseConfig, MeshPoseNet
 from meshpose_core.resources import asset_path
+from meshpose_core.timing import time_call
 from meshpose_core.topology import Topology
-
-from .timing import time_call
 
 
 def count_macs(net: nn.Module, input_size: tuple[int, int]) -> int:

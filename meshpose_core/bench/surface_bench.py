@@ -63,7 +63,7 @@ def outlined_people(
     """-> {set: {model: {pck, iou, people}}} on the human-annotated held-out sets;
     BlazePose-heavy runs beside MeshPose on ``blazepose_sets`` (its LSP figure, 65.5 %, is
     stored in data/real/eval_blazepose_heavy.json; rerunning it costs most of the time)."""
-    from meshpose_core.eval.benchmarks import BENCHMARKS
+    from meshpose_core.eval.eval_sets import EVAL_SETS
     from meshpose_core.eval.models import BlazePoseKeypoints, MeshPoseKeypoints
     from meshpose_core.eval.runner import evaluate
 
@@ -74,7 +74,7 @@ def outlined_people(
     out = {}
     for name in sets:
         chosen = models if name in blazepose_sets else models[:1]
-        score = evaluate(BENCHMARKS[name](root), chosen, root, mode="gt-roi", silhouette=True)
+        score = evaluate(EVAL_SETS[name](root), chosen, root, mode="gt-roi", silhouette=True)
         for m, s in score.scores.items():  # as each set finishes: a long run shows progress
             print(
                 f"{name:16s} {m:16s} {s.result.pck:8.3f} {s.silhouette_iou:9.3f} "

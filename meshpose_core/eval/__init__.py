@@ -1,10 +1,11 @@
-"""Evaluation on held-out real images: PCK of COCO joints, silhouette IoU, benchmark readers.
+"""Evaluation on held-out real images: eval-set readers, crop modes, keypoint models, PCK of
+COCO joints and silhouette IoU.
 
-Only the pure metrics are imported here (the data pipeline uses them); the benchmark readers,
-crop modes, model wrappers and runner are imported from their modules.
+The PCK arithmetic itself is ``meshpose_core.pck``, below the data pipeline, which uses it
+to judge teacher labels. Only silhouette IoU is imported here; the eval sets
+(``eval_sets``), crop modes, model wrappers and runner are imported from their modules.
 """
 
-from .pck import DEFAULT_ALPHA, PckResult, box_size, pck, pck_hits
 from .silhouette import silhouette_iou
 
-__all__ = ["DEFAULT_ALPHA", "PckResult", "box_size", "pck", "pck_hits", "silhouette_iou"]
+__all__ = ["silhouette_iou"]

@@ -17,7 +17,7 @@ import numpy as np
 from meshpose_core.data.real.crop import box_roi, joints_roi
 from meshpose_core.detection import Detection, RotatedRoi
 
-from .benchmarks import EvalPerson
+from .eval_sets import EvalPerson
 
 CropMode = Literal["gt", "gt-roi", "detector"]
 CROP_MODES: tuple[str, ...] = ("gt", "gt-roi", "detector")

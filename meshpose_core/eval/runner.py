@@ -1,4 +1,4 @@
-"""Run keypoint models on a benchmark's people and score them with PCK and, on request,
+"""Run keypoint models on an eval set's people and score them with PCK and, on request,
 silhouette IoU against the outlined people (those with ground-truth polygons)."""
 
 from __future__ import annotations
@@ -13,17 +13,17 @@ from meshpose_core.data.real.crop import crop_to_image_points, warp_crop
 from meshpose_core.data.real.media import read_rgb
 from meshpose_core.data.real.quality import teacher_agreement
 from meshpose_core.detection import BlazePoseDetector, RotatedRoi
+from meshpose_core.pck import DEFAULT_ALPHA, PckResult, box_size, pck
 
-from .benchmarks import Benchmark, EvalPerson
 from .crops import DEFAULT_MARGIN, CropMode, person_rois
+from .eval_sets import EvalPerson, EvalSet
 from .models import KeypointModel, SilhouetteModel
-from .pck import DEFAULT_ALPHA, PckResult, box_size, pck
 from .silhouette import polygon_crop_mask, silhouette_iou
 
 
 @dataclass(frozen=True)
 class ModelScore:
-    """PCK of one model on one benchmark; side_swaps: people whose labels fit the model at
+    """PCK of one model on one eval set; side_swaps: people whose labels fit the model at
     least twice better with left/right swapped (a convention or labelling check);
     silhouette_iou: mean over the silhouette_people scored (NaN: none, or not asked for)."""
 
@@ -34,7 +34,7 @@ class ModelScore:
 
 
 @dataclass(frozen=True)
-class BenchmarkScore:
+class EvalSetScore:
     name: str
     people: int
     cropped: int
@@ -100,7 +100,7 @@ def predict_people(
 
 
 def evaluate(
-    benchmark: Benchmark,
+    eval_set: EvalSet,
     models: Sequence[KeypointModel],
     shared_root: Path,
     mode: CropMode = "gt",
@@ -109,19 +109,19 @@ def evaluate(
     alpha: float = DEFAULT_ALPHA,
     min_visibility: int = 2,
     silhouette: bool = False,
-) -> BenchmarkScore:
-    """PCK@alpha of every model on the benchmark's joints with visibility >= min_visibility;
+) -> EvalSetScore:
+    """PCK@alpha of every model on the eval set's joints with visibility >= min_visibility;
     with ``silhouette``, also the mean silhouette IoU of each mask-giving model over the
     outlined people (``person_ious``)."""
     by_image: dict[str, list[int]] = {}
-    for i, p in enumerate(benchmark.people):
+    for i, p in enumerate(eval_set.people):
         by_image.setdefault(p.image, []).append(i)
-    n = len(benchmark.people)
+    n = len(eval_set.people)
     preds = {m.name: np.full((n, 17, 3), np.nan) for m in models}
     ious = {m.name: np.full(n, np.nan) for m in models}
     cropped = 0
     for image, index in by_image.items():
-        people = [benchmark.people[i] for i in index]
+        people = [eval_set.people[i] for i in index]
         out, made, image_ious = predict_people(
             read_rgb(shared_root / image), people, models, mode, detector, margin, silhouette
         )
@@ -129,8 +129,8 @@ def evaluate(
         for name, value in out.items():
             preds[name][index] = value
             ious[name][index] = image_ious[name]
-    gt = np.stack([p.keypoints for p in benchmark.people]) if n else np.zeros((0, 17, 3))
-    sizes = box_size(np.stack([p.box for p in benchmark.people])) if n else np.zeros(0)
+    gt = np.stack([p.keypoints for p in eval_set.people]) if n else np.zeros((0, 17, 3))
+    sizes = box_size(np.stack([p.box for p in eval_set.people])) if n else np.zeros(0)
     valid = gt[..., 2] >= min_visibility
     scores = {}
     for name, pred in preds.items():
@@ -146,4 +146,4 @@ def evaluate(
             float(scored.mean()) if scored.size else float("nan"),
             int(scored.size),
         )
-    return BenchmarkScore(benchmark.name, n, cropped, scores)
+    return EvalSetScore(eval_set.name, n, cropped, scores)

@@ -17,7 +17,7 @@ import os
 import sys
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -91,7 +91,7 @@ class Pipeline:
             if config.smoothing.enabled
             else None
         )
-        wanted = config.render.layers or config.render.densepose
+        wanted = _draws(config.render) or config.render.densepose
         self.renderer = LayerRenderer(config.render) if wanted else None
         self._low = Topology.load("low")
         self.lifter = CameraLifter(config.camera) if config.camera.enabled else None
@@ -112,6 +112,25 @@ class Pipeline:
             self.smoother.reset()
         if self.renderer is not None:
             self.renderer.reset()
+
+    def set_layers(
+        self,
+        layers: tuple[tuple[str, float], ...],
+        video_opacity: float = RenderConfig.video_opacity,
+        outfits: tuple[tuple[str, ...], ...] = (),
+    ) -> None:
+        """Draw these layers over the frame at ``video_opacity``, garments from ``outfits``,
+        from the next frame on (an app's live controls: the renderer, its GL context and each
+        track's outfit stay; one is made if there was none). ``ValueError`` (``GarmentError``
+        for an outfit that cannot be loaded): nothing changes then."""
+        if self.renderer is None:
+            render = replace(
+                self.config.render, layers=layers, video_opacity=video_opacity, outfits=outfits
+            )
+            self.renderer = LayerRenderer(render)
+        else:
+            self.renderer.set_layers(layers, video_opacity, outfits)
+        self.config = replace(self.config, render=self.renderer.config)
 
     def run(self, frames: Iterable[Frame], overlap: bool = False) -> Iterator[FrameResult]:
         """Process a source frame by frame (``stream`` without the frames)."""
@@ -226,7 +245,7 @@ class Pipeline:
         without either); returns ``result``."""
         if self.renderer is not None:
             t = time.perf_counter()
-            if self.config.render.layers:
+            if _draws(self.config.render):
                 hud = self.hud_lines(len(result.people))
                 result.annotated = self.renderer.render(frame.image, result.people, hud)
             if self.config.render.densepose:
@@ -338,6 +357,11 @@ class Pipeline:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _draws(render: RenderConfig) -> bool:
+    """Whether frames are annotated: a layer to draw, or a faded video under none."""
+    return bool(render.layers) or render.video_opacity < 1.0
 
 
 def results_at(

@@ -1,5 +1,6 @@
 """Drawing a frame's results onto the frame: mesh, visibility, IUV, garments, skeleton, boxes,
-HUD.
+HUD, over the frame itself at ``RenderConfig.video_opacity`` (faded toward black: a mesh judged
+on its own; the CLI's ``--video-opacity``, the app's video layer).
 
 Each layer has its own opacity and only enabled layers cost anything. The three surface
 layers share one rasterisation of every person's high-poly mesh (all people in one call, so
@@ -128,6 +129,30 @@ class RenderConfig:
     focal: float = 1.0  # assumed focal length / max(W, H), only to order people in depth
     outfits: tuple[tuple[str, ...], ...] = ()
     tryon: TryOnConfig = field(default_factory=_default_tryon)
+    video_opacity: float = 1.0  # the frame under the layers: 1 as read, 0 black
+
+
+def faded(image: np.ndarray, opacity: float) -> np.ndarray:
+    """(H, W, 3) uint8 ``image`` scaled toward black by ``opacity`` in [0, 1] (a new array; the
+    same one at 1)."""
+    if opacity >= 1.0:
+        return image
+    if opacity <= 0.0:
+        return np.zeros_like(image)
+    return cv2.convertScaleAbs(image, alpha=opacity)
+
+
+def check_layers(layers: tuple[tuple[str, float], ...]) -> None:
+    """``ValueError`` (one line) for a layer name not in ``LAYERS``."""
+    for name, _ in layers:
+        if name not in LAYERS:
+            raise ValueError(f"unknown layer {name!r}; choose from {LAYERS}")
+
+
+def check_video_opacity(opacity: float) -> None:
+    """``ValueError`` (one line) for a video opacity outside [0, 1]."""
+    if not 0.0 <= opacity <= 1.0:
+        raise ValueError(f"video opacity must be in [0, 1], got {opacity:g}")
 
 
 def parse_layers(spec: str) -> tuple[tuple[str, float], ...]:
@@ -262,11 +287,10 @@ class LayerRenderer:
             raise ValueError(
                 f"unknown mesh painter {config.mesh_painter!r}; choose one of {MESH_PAINTERS}"
             )
-        for name, _ in config.layers:
-            if name not in LAYERS:
-                raise ValueError(f"unknown layer {name!r}; choose from {LAYERS}")
+        check_layers(config.layers)
         if config.iuv_mode not in IUV_STYLES:
             raise ValueError(f"unknown IUV style {config.iuv_mode!r}; choose one of {IUV_STYLES}")
+        check_video_opacity(config.video_opacity)
         self._topology = Topology.load("high")
         self._normals = VertexNormals(self._topology.faces, self._topology.num_vertices)
         self._rast: Rasterizer | None = None
@@ -293,6 +317,27 @@ class LayerRenderer:
         self._outfits = load_outfits(outfits) if outfits else ()
         if self.config.outfits != outfits:
             self.config = replace(self.config, outfits=outfits)
+
+    def set_layers(
+        self,
+        layers: tuple[tuple[str, float], ...],
+        video_opacity: float,
+        outfits: tuple[tuple[str, ...], ...],
+    ) -> None:
+        """New layers, video opacity and outfits from the next ``render`` on, keeping the
+        rasterizer (its GL context) and each track's outfit: an app's live controls.
+        ``ValueError`` (``GarmentError`` for an outfit that cannot be loaded): nothing changes
+        then."""
+        check_layers(layers)
+        check_video_opacity(video_opacity)
+        previous = self.config
+        self.config = replace(self.config, layers=layers)
+        try:
+            self.set_outfits(outfits)
+        except GarmentError:
+            self.config = previous
+            raise
+        self.config = replace(self.config, video_opacity=video_opacity)
 
     def rasterizer(self) -> Rasterizer:
         """The rasterizer this renderer draws with (created on first use, in the calling
@@ -381,7 +426,8 @@ class LayerRenderer:
         self, image: np.ndarray, people: Sequence[PersonResult], hud: Sequence[str] = ()
     ) -> np.ndarray:
         """(H, W, 3) uint8 RGB frame (not modified) -> annotated copy."""
-        out = np.array(image, copy=True)
+        out = faded(image, self.config.video_opacity)
+        out = np.array(out, copy=True) if out is image else out
         height, width = out.shape[:2]
         painted = [(n, o) for n, o in self.config.layers if n in PAINTED_LAYERS and o > 0]
         surface = any(name in SURFACE_LAYERS for name, _ in painted)

@@ -30,8 +30,9 @@ import cv2
 import numpy as np
 
 from meshpose_core.closeable import Closeable
-from meshpose_core.topology import Topology
+from meshpose_core.topology import FORMAT_VERSION, LEVEL_SIZES, Topology
 
+from .camera_space import CameraSpaceConfig, camera_meta
 from .output_paths import finish, partial_path
 from .results import FrameResult, PersonResult
 
@@ -223,6 +224,30 @@ def nulled(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: nulled(v) for k, v in value.items()}
     return value
+
+
+def export_meta(
+    model: str,
+    source: str,
+    width: int,
+    height: int,
+    fps: float,
+    camera: CameraSpaceConfig | None = None,
+) -> dict[str, Any]:
+    """The ``meta`` block of a JSON export (``export_schema.json``): the model's and input's
+    names, the frame size and rate, the mesh topology, and with camera-space meshes the
+    camera assumed. One function for every writer of the export (the CLI, the app)."""
+    meta: dict[str, Any] = {
+        "model": model,
+        "input": source,
+        "width": width,
+        "height": height,
+        "fps": float(fps),
+        "topology": f"meshpose-low-{LEVEL_SIZES['low']} v{FORMAT_VERSION}",
+    }
+    if camera is not None and camera.enabled:
+        meta["camera"] = camera_meta(camera, width, height)
+    return meta
 
 
 class JsonSink(Sink):

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..bench.timing import time_call
 from ..render import create_rasterizer, fit_orthographic
+from ..timing import time_call
 from ..topology import Topology
 from .layer import TryOnConfig, TryOnLayer, TryOnPerson
 from .registry import GarmentLibrary

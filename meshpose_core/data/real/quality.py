@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from meshpose_core.eval.pck import pck_hits
+from meshpose_core.pck import pck_hits
 
 from .crop import box_of_points
 from .joints import COCO_SKELETON, LIMB_JOINTS, flip_joint_order

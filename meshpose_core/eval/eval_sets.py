@@ -1,4 +1,5 @@
-"""Held-out real images with human-made 2D keypoints, read into one form: COCO-17 per person.
+"""Eval sets: held-out real images with human-made 2D keypoints, read into one form: COCO-17
+per person. (Speed is measured by ``meshpose_core.bench``; "benchmark" there means timing.)
 
 All come from ``../shared`` and are never used for training: ``media/annotated/*`` (a few
 images per format from mmpose's test data, and tiny_coco_person) and the LSPET evaluation
@@ -49,7 +50,9 @@ class EvalPerson:
 
 
 @dataclass(frozen=True)
-class Benchmark:
+class EvalSet:
+    """A named set of held-out people (``EVAL_SETS``); note: what the reader left out."""
+
     name: str
     people: tuple[EvalPerson, ...]
     note: str = ""
@@ -160,11 +163,11 @@ def read_lsp_eval(root: Path) -> list[EvalPerson]:
     ]
 
 
-def _coco_set(name: str, json_path: str, image_dir: str, **kw) -> Callable[[Path], Benchmark]:
-    def load(root: Path) -> Benchmark:
+def _coco_set(name: str, json_path: str, image_dir: str, **kw) -> Callable[[Path], EvalSet]:
+    def load(root: Path) -> EvalSet:
         people, missing = read_coco_format(root, json_path, image_dir, **kw)
         note = f"{missing} annotated people skipped: image not in ../shared" if missing else ""
-        return Benchmark(name, tuple(people), note)
+        return EvalSet(name, tuple(people), note)
 
     return load
 
@@ -173,8 +176,8 @@ def _strip_humanart(file_name: str) -> str:
     return file_name.removeprefix("HumanArt/images/")
 
 
-BENCHMARKS: dict[str, Callable[[Path], Benchmark]] = {
-    "lsp_eval": lambda root: Benchmark("lsp_eval", tuple(read_lsp_eval(root))),
+EVAL_SETS: dict[str, Callable[[Path], EvalSet]] = {
+    "lsp_eval": lambda root: EvalSet("lsp_eval", tuple(read_lsp_eval(root))),
     "coco": _coco_set("coco", f"{ANNOTATED}/coco/test_coco.json", f"{ANNOTATED}/coco"),
     "tiny_coco_val": _coco_set(
         "tiny_coco_val",
@@ -186,7 +189,7 @@ BENCHMARKS: dict[str, Callable[[Path], Benchmark]] = {
         f"{ANNOTATED}/tiny_coco_person/annotations/person_keypoints_train2017_persononly.json",
         f"{ANNOTATED}/tiny_coco_person/train2017",
     ),
-    "mpii": lambda root: Benchmark("mpii", tuple(read_mpii(root))),
+    "mpii": lambda root: EvalSet("mpii", tuple(read_mpii(root))),
     "aic": _coco_set(
         "aic", f"{ANNOTATED}/aic/test_aic.json", f"{ANNOTATED}/aic", mapping=AIC_TO_COCO
     ),
