@@ -11,6 +11,7 @@ import pytest
 from scipy import ndimage
 
 from meshpose_core.render import create_rasterizer, fit_orthographic, vertex_normals
+from meshpose_core.render.normals import VertexNormals
 from meshpose_core.topology import Topology, part_index
 from meshpose_core.tryon import (
     GarmentError,
@@ -30,7 +31,6 @@ from meshpose_core.tryon import (
 from meshpose_core.tryon.atlas import BodyAtlas, seam_faces
 from meshpose_core.tryon.binding import body_scale, closest_surface_points, surface_area
 from meshpose_core.tryon.motion import HemLag
-from meshpose_core.tryon.normals import VertexNormals
 from meshpose_core.tryon.regions import REGIONS, region_faces
 
 FIXTURES = Path(__file__).parent / "fixtures" / "posed_bodies.npz"

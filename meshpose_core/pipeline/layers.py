@@ -47,6 +47,7 @@ from meshpose_core.render import (
 from meshpose_core.render.cpu_mesh import CPUMeshPainter
 from meshpose_core.render.cpu_raster import FaceMesh, clear, rasterize_into, screen_boxes
 from meshpose_core.render.gl_mesh import GLMeshPainter
+from meshpose_core.render.normals import VertexNormals
 from meshpose_core.render.shaded_mesh import MeshPainter, ShadedMesh
 from meshpose_core.render.shading import DEFAULT_LIGHT_DIR
 from meshpose_core.render.surface_paint import SurfacePainter
@@ -62,7 +63,6 @@ from meshpose_core.tryon import (
     shared_library,
 )
 from meshpose_core.tryon.layer import GarmentLayer, xy_box
-from meshpose_core.tryon.normals import VertexNormals
 
 from .results import DensePoseFrame, PersonResult
 

@@ -34,6 +34,7 @@ import cv2
 import numpy as np
 
 from ..render import Fragments, GLRasterizer, Mesh, Rasterizer, create_rasterizer
+from ..render.normals import VertexNormals
 from ..render.shading import DEFAULT_LIGHT_DIR
 from ..topology import Topology, Upsampling, part_index
 from .atlas import BodyAtlas
@@ -42,7 +43,6 @@ from .cpu_paint import CPUGarmentPainter
 from .garment import Garment, MeshGarment, TextureGarment
 from .gl_paint import MAX_TEXTURES, GLGarmentPainter, PaintMesh
 from .motion import HemLag
-from .normals import VertexNormals
 from .texture import Texture
 
 TORSO_PARTS = (part_index("torso_back"), part_index("torso_front"))
