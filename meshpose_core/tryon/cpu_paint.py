@@ -32,7 +32,7 @@ from ..render.cpu_raster import (
     rasterize_into,
     screen_boxes,
 )
-from .gl_paint import PaintMesh
+from .paint_mesh import GarmentShading, PaintMesh
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -154,18 +154,11 @@ class CPUGarmentPainter:
 
     name = "cpu"
 
-    def __init__(
-        self,
-        light: np.ndarray,
-        ambient: float,
-        diffuse: float,
-        ramp: tuple[float, float],
-        opacity: float,
-    ) -> None:
-        self._light = np.asarray(light, np.float64)
-        self._shading = (float(ambient), float(diffuse))
-        self._ramp = (float(ramp[0]), float(ramp[1]))
-        self._opacity = float(opacity)
+    def __init__(self, shading: GarmentShading) -> None:
+        self._light = np.asarray(shading.light, np.float64)
+        self._shading = (float(shading.ambient), float(shading.diffuse))
+        self._ramp = (float(shading.ramp[0]), float(shading.ramp[1]))
+        self._opacity = float(shading.opacity)
         self._bodies = Fragments.allocate(0, 0)
         self._garments = Fragments.allocate(0, 0)
         self._acc = np.empty((0, 0, 4), np.float32)

@@ -28,7 +28,6 @@ thread; ``close`` it (before the rasterizer) to release its GL objects.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -43,6 +42,7 @@ from ..render.gl_pass import (
     program,
     set_uniforms,
 )
+from .paint_mesh import GarmentShading, PaintMesh
 from .texture import Texture
 
 MAX_TEXTURES = 8  # texture garments one body can carry in this path (GL 3.3 has >= 16 units)
@@ -151,32 +151,6 @@ void main() {{
 """
 
 
-@dataclass(frozen=True, eq=False)
-class PaintMesh:
-    """One mesh of a group, as the painter draws it.
-
-    kind: the object whose static corner buffer this mesh uses (the body atlas, a garment;
-    cached by identity, so it must live as long as the painter; None: not cached); faces
-    (F, 3) and corner_uv (F, 3, 2): its topology and UVs (read once per ``kind``); vertices
-    (V, 3) float32 in renderer px (pixel centres at +0.5), normals (V, 3), visibility (V,);
-    order: (a, b) of the depth test's ``z * a + b``; textures: (texture, mip level) painted
-    in order; painted: per texture, (F,) bool faces it paints (the others are not sampled:
-    a face across an atlas seam from a print must not pick up its gutter), None = every
-    face; cull: draw front faces only (closed bodies).
-    """
-
-    kind: object | None
-    faces: np.ndarray
-    corner_uv: np.ndarray
-    vertices: np.ndarray
-    normals: np.ndarray
-    visibility: np.ndarray
-    order: tuple[float, float] = (1.0, 0.0)
-    textures: tuple[tuple[Texture, int], ...] = ()
-    painted: tuple[np.ndarray, ...] | None = None
-    cull: bool = False
-
-
 class _Targets:
     """The framebuffers of one size: colour + depth (``paint``), and with the id attachments
     on the same colour and depth (``ids``, made by ``with_ids``)."""
@@ -202,15 +176,7 @@ class _Targets:
 class GLGarmentPainter:
     """Draws ``PaintMesh`` lists into premultiplied RGBA8 images (see the module docstring)."""
 
-    def __init__(
-        self,
-        rasterizer: GLRasterizer,
-        light: np.ndarray,
-        ambient: float,
-        diffuse: float,
-        ramp: tuple[float, float],
-        opacity: float,
-    ) -> None:
+    def __init__(self, rasterizer: GLRasterizer, shading: GarmentShading) -> None:
         import moderngl
 
         self._mgl = moderngl
@@ -219,10 +185,10 @@ class GLGarmentPainter:
             "u_vertices": 0,
             "u_paints": 1,
             **{f"u_tex{i}": i + 2 for i in range(MAX_TEXTURES)},
-            "u_light": tuple(float(x) for x in light),
-            "u_shading": (float(ambient), float(diffuse)),
-            "u_ramp": (float(ramp[0]), float(ramp[1])),
-            "u_opacity": float(opacity),
+            "u_light": tuple(float(x) for x in shading.light),
+            "u_shading": (float(shading.ambient), float(shading.diffuse)),
+            "u_ramp": (float(shading.ramp[0]), float(shading.ramp[1])),
+            "u_opacity": float(shading.opacity),
         }
         self._programs: dict[Variant, Any] = {}
         self._buffers: dict[int, tuple[object, Any, int]] = {}  # id(kind) -> (kind, vbo, n)
