@@ -7,7 +7,7 @@ per-face tables for every covered pixel, builds float images and blends them wit
 indexing: tens of milliseconds for a person at 720p. Here each pixel of the rectangle is
 visited once per layer, its value interpolated from the face's corners and coloured with the
 same formulas, and written premultiplied at the layer's opacity, ready for
-``tryon.layer.GarmentLayer.composite_into`` (cv2). Same pictures as the numpy path: each
+``tryon.compositing.GarmentLayer.composite_into`` (cv2). Same pictures as the numpy path: each
 colour is rounded as it rounds it, then premultiplied (one more rounding, as the mesh
 painters do).
 
