@@ -107,7 +107,8 @@ class ColourTarget:
         self.fbo.use()
 
     def read(self) -> np.ndarray:
-        """The colour buffer into ``image``; returns it."""
+        """The colour buffer into ``image``: (height, width, 4) uint8 premultiplied RGBA,
+        row 0 at the top; returns it."""
         self.fbo.read_into(self.image, components=4, dtype="f1")
         return self.image
 

@@ -119,7 +119,8 @@ def iuv_values(
     iuv: np.ndarray,  # (h, w, 3) uint8 out: I, U * 255, V * 255 (``iuv_image``)
     boxes: np.ndarray,
 ) -> None:
-    """``shading.iuv_image`` of the fragments."""
+    """``shading.iuv_image`` of the fragments inside ``boxes``: (h, w, 3) uint8 I (part
+    1..24, 0 background), U * 255, V * 255, into ``iuv``."""
     for n in range(boxes.shape[0]):
         for y in range(boxes[n, 0], boxes[n, 1]):
             for x in range(boxes[n, 2], boxes[n, 3]):
