@@ -43,7 +43,7 @@ def reference_fragments(people):
     for p in people:
         v = p.vertices_high.astype(np.float32, copy=True)
         v[:, :2] += 0.5
-        v[:, 2] = ordering_depth(v[:, 2], float(p.box[3] - p.box[1]), max(W, H))
+        v[:, 2] = ordering_depth(v[:, 2], p, max(W, H))
         meshes.append((v, topo.faces))
     return rasterize(meshes, W, H)
 

@@ -94,7 +94,7 @@ def test_outfits_dress_the_bodies(tmp_path) -> None:
     the body by its binding in every frame."""
     from meshpose_core.tryon import load_outfits, pose_binding
     from meshpose_core.tryon.binding import body_scale, surface_area
-    from meshpose_core.tryon.layer import TORSO_PARTS
+    from meshpose_core.tryon.posing import TORSO_PARTS
 
     outfits = load_outfits([("striped_tshirt", "flared_skirt")])
     path = tmp_path / "dressed.glb"

@@ -1,5 +1,5 @@
 """Rendering layers: correct IUV part colours on a known mesh, depth order between people,
-every layer changes the picture, option errors."""
+every layer changes the picture, option errors, a person as the try-on layer takes them."""
 
 from __future__ import annotations
 
@@ -10,7 +10,10 @@ from meshpose_core.pipeline.layers import (
     LayerRenderer,
     RenderConfig,
     check_renderer,
+    depth_order,
+    ordering_depth,
     parse_layers,
+    person_from_result,
     track_color,
 )
 from meshpose_core.pipeline.results import PersonResult
@@ -134,3 +137,22 @@ def test_layer_and_renderer_options() -> None:
         parse_layers("mesh:2")
     with pytest.raises(RendererUnavailable, match="unknown renderer 'vulkan'"):
         check_renderer("vulkan")
+
+
+def test_person_for_the_tryon_layer_keeps_the_depth_order() -> None:
+    """``person_from_result``: the high-level mesh, visibility and track, and the depth
+    order of the surface layers (``z * a + b`` = ``ordering_depth``)."""
+    near, far = template_person(3, 100, 120, 200), template_person(5, 200, 120, 100)
+    focal = 1.2 * max(W, H)
+    dressed = person_from_result(near, (), focal)
+    assert dressed.vertices is near.vertices_high and dressed.visibility is near.visibility_high
+    assert dressed.track_id == 3 and dressed.garments == ()
+    a, b = dressed.depth_order
+    assert (a, b) == depth_order(near, focal)
+    z = near.vertices_high[:, 2]
+    np.testing.assert_allclose(z * a + b, ordering_depth(z, near, focal), rtol=1e-6)
+    # the bigger box is nearer, whatever the relative depths within a body
+    assert (
+        ordering_depth(z, near, focal).max()
+        < ordering_depth(far.vertices_high[:, 2], far, focal).min()
+    )

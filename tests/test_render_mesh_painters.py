@@ -13,11 +13,12 @@ from scipy.spatial import ConvexHull
 
 from meshpose_core.render import CpuRasterizer, GLRasterizer, Rasterizer, RendererUnavailable
 from meshpose_core.render.cpu_mesh import CPUMeshPainter
-from meshpose_core.render.gl_mesh import GLMeshPainter, depth_mapping
+from meshpose_core.render.gl_mesh import GLMeshPainter
+from meshpose_core.render.gl_pass import depth_mapping
+from meshpose_core.render.normals import VertexNormals
 from meshpose_core.render.shaded_mesh import MeshPainter, ShadedMesh
 from meshpose_core.render.shading import DEFAULT_LIGHT_DIR, shade_mesh
 from meshpose_core.topology.mesh_checks import check_mesh, signed_volume
-from meshpose_core.tryon.normals import VertexNormals
 
 W, H = 160, 120
 

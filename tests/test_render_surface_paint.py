@@ -63,7 +63,7 @@ def numpy_path(
     for p in people:
         v = p.vertices_high.astype(np.float32, copy=True)
         v[:, :2] += np.float32([0.5 - c0, 0.5 - r0])
-        v[:, 2] = ordering_depth(v[:, 2], float(p.box[3] - p.box[1]), max(W, H))
+        v[:, 2] = ordering_depth(v[:, 2], p, max(W, H))
         meshes.append((v, topo.faces))
     frags = CpuRasterizer().rasterize(meshes, c1 - c0, r1 - r0)
     shade = [(p.vertices_high, topo.faces) for p in people]
@@ -137,7 +137,7 @@ def test_colours_equal_the_numpy_functions_on_the_same_fragments(
     for p in people:
         v = p.vertices_high.astype(np.float32, copy=True)
         v[:, :2] += np.float32([0.5 - c0, 0.5 - r0])
-        v[:, 2] = ordering_depth(v[:, 2], float(p.box[3] - p.box[1]), max(W, H))
+        v[:, 2] = ordering_depth(v[:, 2], p, max(W, H))
         meshes.append(FaceMesh(v, topo.faces))
     rasterize_into(meshes, frags, (0, 0))
     painter = SurfacePainter(

@@ -27,7 +27,7 @@ import numpy as np
 from meshpose_core.topology import Topology
 from meshpose_core.tryon import Garment, MeshGarment, OutfitCycle, TextureGarment, shared_library
 from meshpose_core.tryon.binding import body_scale, pose_binding, surface_area
-from meshpose_core.tryon.layer import TORSO_PARTS
+from meshpose_core.tryon.posing import TORSO_PARTS
 
 from .output_paths import finish, partial_path
 from .results import FrameResult

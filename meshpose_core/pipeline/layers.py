@@ -48,6 +48,7 @@ from meshpose_core.render import (
 from meshpose_core.render.cpu_mesh import CPUMeshPainter
 from meshpose_core.render.cpu_raster import FaceMesh, clear, rasterize_into, screen_boxes
 from meshpose_core.render.gl_mesh import GLMeshPainter
+from meshpose_core.render.normals import VertexNormals
 from meshpose_core.render.shaded_mesh import MeshPainter, ShadedMesh
 from meshpose_core.render.shading import DEFAULT_LIGHT_DIR
 from meshpose_core.render.surface_paint import SurfacePainter
@@ -55,15 +56,15 @@ from meshpose_core.topology import Topology
 from meshpose_core.tryon import (
     Garment,
     GarmentError,
+    GarmentLayer,
     OutfitCycle,
     TryOnConfig,
     TryOnLayer,
+    TryOnPerson,
     load_outfits,
-    person_from_result,
     shared_library,
 )
-from meshpose_core.tryon.layer import GarmentLayer, xy_box
-from meshpose_core.tryon.normals import VertexNormals
+from meshpose_core.tryon.overlap import xy_box
 
 from .results import DensePoseFrame, PersonResult
 
@@ -189,10 +190,33 @@ def track_color(track_id: int) -> np.ndarray:
     return TRACK_PALETTE[(track_id - 1) % len(TRACK_PALETTE)]
 
 
-def ordering_depth(z: np.ndarray, box_side: float, focal_px: float) -> np.ndarray:
-    """(V,) root-relative depth (px of this person) -> (V,) depth comparable across people
-    (distance in body sizes: bigger boxes are nearer), for the depth test only."""
-    return ((np.asarray(z, np.float32) + focal_px) / max(box_side, 1.0)).astype(np.float32)
+def depth_order(person: PersonResult, focal_px: float) -> tuple[float, float]:
+    """(a, b) such that ``z * a + b`` turns the person's root-relative depth z (px of this
+    person) into a depth comparable across people, for the depth test only: the distance in
+    body sizes, ``(z + focal_px) / side`` with ``side`` the box height (px, at least 1;
+    bigger boxes are nearer). The painters take (a, b) as it is."""
+    side = max(float(person.box[3] - person.box[1]), 1.0)
+    return 1.0 / side, focal_px / side
+
+
+def ordering_depth(z: np.ndarray, person: PersonResult, focal_px: float) -> np.ndarray:
+    """(V,) root-relative depth (px of ``person``) -> (V,) float32 ``depth_order`` depth."""
+    a, b = depth_order(person, focal_px)
+    return (np.asarray(z, np.float32) * a + b).astype(np.float32)
+
+
+def person_from_result(
+    person: PersonResult, garments: Sequence[Garment], focal_px: float
+) -> TryOnPerson:
+    """The try-on layer's ``TryOnPerson`` of a person: high-level mesh and visibility, track,
+    and the same depth order as the surface layers (``depth_order``)."""
+    return TryOnPerson(
+        vertices=person.vertices_high,
+        garments=tuple(garments),
+        visibility=person.visibility_high,
+        track_id=int(person.track_id),
+        depth_order=depth_order(person, focal_px),
+    )
 
 
 def people_bounds(people: Sequence[PersonResult], width: int, height: int) -> tuple[int, ...]:
@@ -375,7 +399,7 @@ class LayerRenderer:
         for p in people:
             v = p.vertices_high.astype(np.float32, copy=True)
             v[:, :2] += offset
-            v[:, 2] = ordering_depth(v[:, 2], float(p.box[3] - p.box[1]), focal)
+            v[:, 2] = ordering_depth(v[:, 2], p, focal)
             meshes.append((v, self._topology.faces))
         if self._frags is None or not self._frags.is_buffer_for(bw, bh):
             self._frags = Fragments.allocate(bw, bh)
@@ -519,7 +543,6 @@ class LayerRenderer:
         focal = self.config.focal * image_size
         meshes = []
         for p in people:
-            side = max(float(p.box[3] - p.box[1]), 1.0)
             v = p.vertices_high.astype(np.float32, copy=True)
             v[:, :2] += 0.5  # renderer px: pixel centres at +0.5
             meshes.append(
@@ -527,7 +550,7 @@ class LayerRenderer:
                     vertices=v,
                     normals=self._normals(p.vertices_high)[0],
                     color=tuple(float(c) for c in track_color(p.track_id)),
-                    order=(1.0 / side, focal / side),
+                    order=depth_order(p, focal),
                 )
             )
         r0, r1, c0, c1 = rect

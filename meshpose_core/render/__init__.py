@@ -18,6 +18,7 @@ from .camera import fit_orthographic, project_pinhole, yaw_matrix
 from .compose import overlay
 from .cpu_backend import CpuRasterizer
 from .gl_backend import GLRasterizer  # imports moderngl only when instantiated
+from .normals import VertexNormals, vertex_normals
 from .pyrender_backend import PyrenderRasterizer  # imports pyrender only when instantiated
 from .raster import Fragments, Mesh, Rasterizer, RendererUnavailable, rasterize
 from .shading import (
@@ -27,7 +28,6 @@ from .shading import (
     iuv_image,
     part_colors,
     shade_mesh,
-    vertex_normals,
     visibility_colormap,
 )
 
@@ -68,6 +68,7 @@ __all__ = [
     "PyrenderRasterizer",
     "Rasterizer",
     "RendererUnavailable",
+    "VertexNormals",
     "create_rasterizer",
     "fit_orthographic",
     "interpolate_corner_attr",

@@ -3,7 +3,7 @@
 Input vertices are in the canonical body frame (metres): +Y up, +X the person's left, +Z the
 direction the person faces (toward a camera in front of them). Output vertices are what
 ``rasterize`` takes: x right, y down, z = depth in pixels, larger = farther. Both transforms are
-proper rotations (+ scale), so faces keep their winding and ``shading.vertex_normals`` of the
+proper rotations (+ scale), so faces keep their winding and ``normals.vertex_normals`` of the
 output face the camera with negative z.
 """
 

@@ -52,7 +52,8 @@ def rasterize_faces(
     bary: np.ndarray,  # (h, w, 3) float32, in faces[f] corner order
     depth: np.ndarray,  # (h, w) float32, +inf where empty
 ) -> None:
-    """One mesh into the fragments, depth-tested against what is there."""
+    """One mesh (vertices (V, 3) renderer px, faces (F, 3)) into the (h, w) fragments,
+    depth-tested against what is there."""
     h, w = depth.shape
     for f in range(faces.shape[0]):
         a, b, c = faces[f, 0], faces[f, 1], faces[f, 2]

@@ -1,7 +1,7 @@
 """OpenGL rasteriser (moderngl): headless EGL on Linux, the default standalone context elsewhere.
 
-One draw call per mesh into a framebuffer with four colour attachments and a depth buffer,
-each read back straight into the contiguous array it becomes:
+One draw call per mesh into the fragment attachments of ``gl_pass.IdTarget`` and a depth
+buffer, each read back straight into the contiguous array it becomes:
 
 * R32I ``mesh_id + 1`` (a uniform) and R32I ``face_id + 1`` (``gl_PrimitiveID``, the face
   index because the triangles are drawn non-indexed in face order); 0 = background;
@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from .gl_pass import IdTarget, begin_pass, program
 from .raster import Fragments, PreparedMesh, Rasterizer, RendererUnavailable, check_thread
 
 _VERTEX_SHADER = """
@@ -111,14 +112,11 @@ class GLRasterizer(Rasterizer):
 
         self._mgl = moderngl
         try:
-            self._prog = ctx.program(vertex_shader=_VERTEX_SHADER, fragment_shader=_FRAGMENT_SHADER)
+            self._prog = program(ctx, _VERTEX_SHADER, _FRAGMENT_SHADER, {})
         except Exception as exc:
             ctx.release()
             raise RendererUnavailable(f"GL shader compilation failed: {exc}") from exc
-        self._size: tuple[int, int] | None = None
-        self._fbo: Any = None
-        self._z_fbo: Any = None  # the z attachment alone, to clear it to +inf
-        self._attachments: list[Any] = []
+        self._target: IdTarget | None = None
         self._vbo: Any = None
         self._vao: Any = None
         self._staging = np.empty(0, np.float32)
@@ -128,30 +126,15 @@ class GLRasterizer(Rasterizer):
     # -- resources ---------------------------------------------------------------------------
 
     def _ensure_framebuffer(self, width: int, height: int) -> None:
-        if self._size == (width, height):
+        if self._target is not None and self._target.size == (width, height):
             return
         self._release_framebuffer()
-        ctx = self._ctx
-        size = (width, height)
-        colour = [
-            ctx.renderbuffer(size, components=1, dtype="i4"),  # mesh id + 1
-            ctx.renderbuffer(size, components=1, dtype="i4"),  # face id + 1
-            ctx.renderbuffer(size, components=4, dtype="f4"),  # barycentrics
-            ctx.renderbuffer(size, components=1, dtype="f4"),  # z
-        ]
-        depth = ctx.depth_renderbuffer(size)
-        self._attachments = [*colour, depth]
-        self._fbo = ctx.framebuffer(color_attachments=colour, depth_attachment=depth)
-        self._z_fbo = ctx.framebuffer(color_attachments=[colour[3]])
-        self._size = size
+        self._target = IdTarget(self._ctx, width, height)
 
     def _release_framebuffer(self) -> None:
-        for fbo in (self._fbo, self._z_fbo):
-            if fbo is not None:
-                fbo.release()
-        for att in self._attachments:
-            att.release()
-        self._fbo, self._z_fbo, self._attachments, self._size = None, None, [], None
+        if self._target is not None:
+            self._target.release()
+        self._target = None
 
     def _ensure_vertex_buffer(self, n_floats: int) -> None:
         if len(self._staging) < n_floats:
@@ -234,25 +217,13 @@ class GLRasterizer(Rasterizer):
         prog["u_size"].value = (float(width), float(height))
         prog["u_depth"].value = self._depth_mapping(meshes)
 
-        ctx, fbo = self._ctx, self._fbo
-        # moderngl clears with a float colour; 0.0 has all-zero bits, so the integer
-        # attachments read 0 = background. Then the z attachment alone gets +inf.
-        fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
-        self._z_fbo.clear(float("inf"))
-        fbo.use()
-        ctx.viewport = (0, 0, width, height)
-        ctx.disable(mgl.CULL_FACE | mgl.BLEND)
-        ctx.enable(mgl.DEPTH_TEST)
-        ctx.depth_func = "<"
+        target = self._target
+        assert target is not None
+        target.clear()
+        begin_pass(self._ctx, width, height)
         u_mesh = prog["u_mesh"]
         for mesh_index, (first, count) in enumerate(draws):
             if count:
                 u_mesh.value = mesh_index + 1
                 self._vao.render(mgl.TRIANGLES, vertices=count, first=first)
-
-        fbo.read_into(out.mesh_id, components=1, attachment=0, dtype="i4")
-        fbo.read_into(out.face_id, components=1, attachment=1, dtype="i4")
-        fbo.read_into(out.bary, components=3, attachment=2, dtype="f4")
-        fbo.read_into(out.depth, components=1, attachment=3, dtype="f4")
-        np.subtract(out.mesh_id, 1, out=out.mesh_id)  # stored +1 so that 0 = background
-        np.subtract(out.face_id, 1, out=out.face_id)
+        target.read(out)

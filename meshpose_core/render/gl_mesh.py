@@ -15,8 +15,8 @@ cores whatever its size or shader, so this draws as few as the picture needs:
 
 Per frame only the vertices and normals go up (one buffer per person, reused). Returns the
 premultiplied RGBA8 picture of a rectangle of the frame, like the try-on painter
-(``meshpose_core.tryon.gl_paint``), whose shading function (``LAMBERT_GLSL``) and depth
-mapping (``depth_mapping``) it shares.
+(``meshpose_core.tryon.gl_paint``): both make their pass with ``gl_pass`` (framebuffers,
+render state, depth mapping, the shading function ``LAMBERT_GLSL``).
 
 Threading: it borrows the context of a ``GLRasterizer`` and belongs to the rendering thread;
 ``close`` it before the rasterizer.
@@ -25,20 +25,13 @@ Threading: it borrows the context of a ``GLRasterizer`` and belongs to the rende
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from .gl_backend import GLRasterizer
+from .gl_pass import LAMBERT_GLSL, ColourTarget, begin_pass, depth_mapping, program
 from .shaded_mesh import ShadedMesh, check_vertex_count, unit_light
-
-# intensity = ambient + diffuse * max(0, n . l) clipped to 1 (``shading.shade_mesh``'s model)
-LAMBERT_GLSL = """
-float lambert(vec3 normal, vec3 light, vec2 shading) {
-    float cos_l = dot(light, normal) / max(length(normal), 1e-12);
-    return min(shading.x + shading.y * max(cos_l, 0.0), 1.0);
-}
-"""
 
 _VERTEX_SHADER = """
 #version 330 core
@@ -75,29 +68,6 @@ void main() {
 )
 
 
-class Ordered(Protocol):
-    """A mesh placed in the depth test: ``vertices`` (V, 3) and ``order`` (a, b)."""
-
-    vertices: np.ndarray
-    order: tuple[float, float]
-
-
-def depth_mapping(meshes: Sequence[Ordered]) -> tuple[float, float]:
-    """(centre, scale) mapping the depth ``z * a + b`` of every mesh, with (a, b) its
-    ``order``, into [-0.98, 0.98] NDC: one depth test orders every person."""
-    lo, hi = np.inf, -np.inf
-    for m in meshes:
-        if len(m.vertices):
-            z = m.vertices[:, 2]
-            a, b = m.order
-            ends = (float(z.min()) * a + b, float(z.max()) * a + b)
-            lo, hi = min(lo, *ends), max(hi, *ends)
-    if not np.isfinite(lo) or not np.isfinite(hi):
-        return 0.0, 1.0
-    half = max((hi - lo) / 2.0, 1e-6 * max(1.0, abs(lo), abs(hi)))
-    return (lo + hi) / 2.0, 0.98 / half
-
-
 class GLMeshPainter:
     """Draws ``ShadedMesh`` lists of one topology (``faces``, closed and consistently
     oriented, outside clockwise in image coordinates) into premultiplied RGBA8 images."""
@@ -118,14 +88,15 @@ class GLMeshPainter:
         self._ctx = ctx = rasterizer.context
         faces = np.asarray(faces)
         self._num_vertices = int(faces.max()) + 1
-        self._prog = ctx.program(vertex_shader=_VERTEX_SHADER, fragment_shader=_FRAGMENT_SHADER)
-        self._prog["u_light"].value = tuple(float(x) for x in unit_light(light))
-        self._prog["u_shading"].value = (float(ambient), float(diffuse))
+        fixed = {
+            "u_light": tuple(float(x) for x in unit_light(light)),
+            "u_shading": (float(ambient), float(diffuse)),
+        }
+        self._prog = program(ctx, _VERTEX_SHADER, _FRAGMENT_SHADER, fixed)
         self._indices = ctx.buffer(np.ascontiguousarray(faces, np.int32).tobytes())
         self._slots: list[tuple[Any, Any]] = []  # per person: (vertex buffer, vertex array)
         self._staging = np.zeros((self._num_vertices, 6), np.float32)
-        self._targets: tuple[Any, ...] | None = None  # (framebuffer, colour, depth)
-        self._image = np.empty((0, 0, 4), np.uint8)
+        self._target: ColourTarget | None = None
 
     def _slot(self, index: int) -> tuple[Any, Any]:
         while len(self._slots) <= index:
@@ -139,16 +110,11 @@ class GLMeshPainter:
             self._slots.append((vbo, vao))
         return self._slots[index]
 
-    def _framebuffer(self, width: int, height: int) -> Any:
-        if self._image.shape[:2] != (height, width):
+    def _framebuffer(self, width: int, height: int) -> ColourTarget:
+        if self._target is None or self._target.size != (width, height):
             self._release_targets()
-            colour = self._ctx.renderbuffer((width, height), components=4)
-            depth = self._ctx.depth_renderbuffer((width, height))
-            fbo = self._ctx.framebuffer(color_attachments=[colour], depth_attachment=depth)
-            self._targets = (fbo, colour, depth)
-            self._image = np.empty((height, width, 4), np.uint8)
-        assert self._targets is not None
-        return self._targets[0]
+            self._target = ColourTarget(self._ctx, width, height)
+        return self._target
 
     def draw(
         self,
@@ -161,15 +127,10 @@ class GLMeshPainter:
         """``shaded_mesh.MeshPainter.draw``."""
         check_vertex_count(meshes, self._num_vertices)
         mgl, ctx, prog = self._mgl, self._ctx, self._prog
-        fbo = self._framebuffer(width, height)
-        fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
-        fbo.use()
-        ctx.viewport = (0, 0, width, height)
-        ctx.disable(mgl.BLEND)
-        ctx.enable(mgl.DEPTH_TEST | mgl.CULL_FACE)
-        ctx.depth_func = "<"
-        ctx.front_face = "cw"  # image y runs down the framebuffer: the body's outside is cw
-        ctx.cull_face = "back"
+        target = self._framebuffer(width, height)
+        target.clear()
+        begin_pass(ctx, width, height)
+        ctx.enable(mgl.CULL_FACE)
         prog["u_size"].value = (float(width), float(height))
         prog["u_offset"].value = (float(-origin[1]), float(-origin[0]))
         prog["u_depth"].value = depth_mapping(meshes)
@@ -184,13 +145,12 @@ class GLMeshPainter:
             prog["u_color"].value = tuple(float(c) / 255.0 for c in m.color)
             vao.render(mgl.TRIANGLES)
         ctx.disable(mgl.CULL_FACE)  # other drawing sharing this context draws unculled
-        fbo.read_into(self._image, components=4, dtype="f1")
-        return self._image
+        return target.read()
 
     def _release_targets(self) -> None:
-        for obj in self._targets or ():
-            obj.release()
-        self._targets = None
+        if self._target is not None:
+            self._target.release()
+        self._target = None
 
     def close(self) -> None:
         """Release the GL objects (from the rendering thread, before the rasterizer)."""

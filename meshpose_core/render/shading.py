@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 import numpy as np
 
 from ..topology.parts import NUM_PARTS
+from .normals import vertex_normals
 from .raster import Fragments, Mesh
 
 # Direction from the surface toward the light, pixel frame (x right, y down, z away from the
@@ -180,25 +181,6 @@ def interpolate_vertex_attr(
 # -- shading -------------------------------------------------------------------------------
 
 
-def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """Area-weighted unit vertex normals, (V, 3) float32, in the frame of ``vertices``.
-
-    For a pixel-space mesh whose faces are counter-clockwise seen from the camera in a y-up
-    frame (our convention), outward normals facing the camera have negative z.
-    """
-    v = np.asarray(vertices, np.float64)
-    f = np.asarray(faces)
-    tri = v[f]
-    face_n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])  # length = 2 * area
-    corner_n = np.repeat(face_n, 3, axis=0)  # rows match f.ravel()
-    n = np.stack(
-        [np.bincount(f.ravel(), weights=corner_n[:, c], minlength=len(v)) for c in range(3)],
-        axis=1,
-    )
-    length = np.linalg.norm(n, axis=1, keepdims=True)
-    return (n / np.maximum(length, 1e-12)).astype(np.float32)
-
-
 def shade_mesh(
     frags: Fragments,
     meshes: Sequence[Mesh],
@@ -218,7 +200,7 @@ def shade_mesh(
         light_dir: direction toward the light in the pixel frame (x right, y down, z away).
         ambient, diffuse: weights; intensity = ambient + diffuse * max(0, n . l), clipped to 1.
         normals: each mesh's (V, 3) unit vertex normals if the caller has them (a renderer
-            with a precomputed ``tryon.normals.VertexNormals``: ~4x faster), else computed.
+            with a precomputed ``normals.VertexNormals``: ~4x faster), else computed.
 
     Returns:
         (H, W, 3) uint8 RGB, black background (use ``frags.mask`` to composite).

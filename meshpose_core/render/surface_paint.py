@@ -7,7 +7,7 @@ per-face tables for every covered pixel, builds float images and blends them wit
 indexing: tens of milliseconds for a person at 720p. Here each pixel of the rectangle is
 visited once per layer, its value interpolated from the face's corners and coloured with the
 same formulas, and written premultiplied at the layer's opacity, ready for
-``tryon.layer.GarmentLayer.composite_into`` (cv2). Same pictures as the numpy path: each
+``tryon.compositing.GarmentLayer.composite_into`` (cv2). Same pictures as the numpy path: each
 colour is rounded as it rounds it, then premultiplied (one more rounding, as the mesh
 painters do).
 
@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .cpu_pixel import clear_pixel, corner_lerp2, lambert, unorm8, vertex_lerp3
 from .cpu_raster import FAST_MATH
 from .raster import Fragments
 from .shading import _PART_PALETTE
@@ -28,17 +29,6 @@ from .shading import _PART_PALETTE
 IUV_MODES: dict[str, int] = {"parts": 0, "u": 1, "v": 2, "contour": 3}
 CONTOUR_LEVELS = 10  # ``iuv_colormap``'s default
 CONTOUR_DIM = 0.55  # part colours under the contour lines, as ``iuv_colormap``
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _unorm8(value: float) -> np.uint8:
-    """float in 0..255 -> uint8, rounded to nearest (ties up), clamped."""
-    return np.uint8(int(min(max(value, 0.0), 255.0) + 0.5))
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _clear(out: np.ndarray, y: int, x: int) -> None:
-    out[y, x, 0] = out[y, x, 1] = out[y, x, 2] = out[y, x, 3] = 0
 
 
 @njit(cache=True, nogil=True, fastmath=FAST_MATH)
@@ -58,28 +48,18 @@ def paint_mesh(
 ) -> None:
     """Lambert + ambient with interpolated normals, one colour per mesh (``shade_mesh``; GL's
     unorm8 conversion of ``colour * shade * opacity`` like the mesh painters)."""
-    lx, ly, lz = light[0], light[1], light[2]
-    alpha = _unorm8(255.0 * opacity)
+    alpha = unorm8(255.0 * opacity)
     for n in range(boxes.shape[0]):
         for y in range(boxes[n, 0], boxes[n, 1]):
             for x in range(boxes[n, 2], boxes[n, 3]):
                 m = mesh_id[y, x]
                 if m < 0:
-                    _clear(out, y, x)
+                    clear_pixel(out, y, x)
                     continue
-                f = face_id[y, x]
-                nx = ny = nz = 0.0
-                for k in range(3):
-                    v = faces[f, k]
-                    wk = bary[y, x, k]
-                    nx += wk * normals[m, v, 0]
-                    ny += wk * normals[m, v, 1]
-                    nz += wk * normals[m, v, 2]
-                length = max(np.sqrt(nx * nx + ny * ny + nz * nz), 1e-12)
-                cos_l = (nx * lx + ny * ly + nz * lz) / length
-                s = min(ambient + diffuse * max(cos_l, 0.0), 1.0) * opacity
+                nx, ny, nz = vertex_lerp3(normals, m, faces, face_id[y, x], bary, y, x)
+                s = lambert(nx, ny, nz, light, ambient, diffuse) * opacity
                 for ch in range(3):
-                    out[y, x, ch] = _unorm8(colors[m, ch] * s)
+                    out[y, x, ch] = unorm8(colors[m, ch] * s)
                 out[y, x, 3] = alpha
 
 
@@ -96,13 +76,13 @@ def paint_visibility(
 ) -> None:
     """Interpolated visibility through ``visibility_colormap``: 1 green, 0.5 yellow, 0 red,
     unknown (a corner at -inf) grey."""
-    alpha = _unorm8(255.0 * opacity)
+    alpha = unorm8(255.0 * opacity)
     for n in range(boxes.shape[0]):
         for y in range(boxes[n, 0], boxes[n, 1]):
             for x in range(boxes[n, 2], boxes[n, 3]):
                 m = mesh_id[y, x]
                 if m < 0:
-                    _clear(out, y, x)
+                    clear_pixel(out, y, x)
                     continue
                 f = face_id[y, x]
                 w = 0.0
@@ -112,14 +92,14 @@ def paint_visibility(
                     unknown |= corner == -np.inf
                     w += bary[y, x, k] * corner
                 c = min(max(w, 0.0), 1.0)
-                r = np.float64(_unorm8(min(2.0 * (1.0 - c), 1.0) * 255.0))
-                g = np.float64(_unorm8(min(2.0 * c, 1.0) * 255.0))
+                r = np.float64(unorm8(min(2.0 * (1.0 - c), 1.0) * 255.0))
+                g = np.float64(unorm8(min(2.0 * c, 1.0) * 255.0))
                 b = 0.0
                 if unknown:
                     r = g = b = 128.0
-                out[y, x, 0] = _unorm8(r * opacity)
-                out[y, x, 1] = _unorm8(g * opacity)
-                out[y, x, 2] = _unorm8(b * opacity)
+                out[y, x, 0] = unorm8(r * opacity)
+                out[y, x, 1] = unorm8(g * opacity)
+                out[y, x, 2] = unorm8(b * opacity)
                 out[y, x, 3] = alpha
 
 
@@ -139,7 +119,8 @@ def iuv_values(
     iuv: np.ndarray,  # (h, w, 3) uint8 out: I, U * 255, V * 255 (``iuv_image``)
     boxes: np.ndarray,
 ) -> None:
-    """``shading.iuv_image`` of the fragments."""
+    """``shading.iuv_image`` of the fragments inside ``boxes``: (h, w, 3) uint8 I (part
+    1..24, 0 background), U * 255, V * 255, into ``iuv``."""
     for n in range(boxes.shape[0]):
         for y in range(boxes[n, 0], boxes[n, 1]):
             for x in range(boxes[n, 2], boxes[n, 3]):
@@ -147,10 +128,7 @@ def iuv_values(
                     iuv[y, x, 0] = iuv[y, x, 1] = iuv[y, x, 2] = 0
                     continue
                 f = face_id[y, x]
-                u = v = 0.0
-                for k in range(3):
-                    u += bary[y, x, k] * corner_uv[f, k, 0]
-                    v += bary[y, x, k] * corner_uv[f, k, 1]
+                u, v = corner_lerp2(corner_uv, f, bary, y, x)
                 iuv[y, x, 0] = face_part[f]
                 iuv[y, x, 1] = np.uint8(np.rint(min(max(u, 0.0), 1.0) * 255.0))
                 iuv[y, x, 2] = np.uint8(np.rint(min(max(v, 0.0), 1.0) * 255.0))
@@ -169,13 +147,13 @@ def paint_iuv(
     """``shading.iuv_colormap`` of an IUV image (its modes; its colours rounded once, with
     the opacity: at most one level from its own rounding)."""
     h, w = iuv.shape[:2]
-    alpha = _unorm8(255.0 * opacity)
+    alpha = unorm8(255.0 * opacity)
     for n in range(boxes.shape[0]):
         for y in range(boxes[n, 0], boxes[n, 1]):
             for x in range(boxes[n, 2], boxes[n, 3]):
                 part = iuv[y, x, 0]
                 if part == 0:
-                    _clear(out, y, x)
+                    clear_pixel(out, y, x)
                     continue
                 if mode == 0:
                     r, g, b = (
@@ -207,9 +185,9 @@ def paint_iuv(
                                 _jet(t, 0.5),
                                 _jet(t, 0.25),
                             )
-                out[y, x, 0] = _unorm8(r * opacity)
-                out[y, x, 1] = _unorm8(g * opacity)
-                out[y, x, 2] = _unorm8(b * opacity)
+                out[y, x, 0] = unorm8(r * opacity)
+                out[y, x, 1] = unorm8(g * opacity)
+                out[y, x, 2] = unorm8(b * opacity)
                 out[y, x, 3] = alpha
 
 

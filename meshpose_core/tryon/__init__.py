@@ -10,21 +10,17 @@ Typical use, in the rendering thread::
         frame = layer.render(frame, people)  # or composite(frame, layer.draw(w, h, people))
 
 In the real-time pipeline this is the ``garment`` layer (``RenderConfig.outfits``,
-``--garment``). See ``docs/tryon.md``.
+``--garment``; ``pipeline.layers.person_from_result`` makes a ``TryOnPerson`` of a
+``PersonResult``). See ``docs/tryon.md``.
 """
 
 from .atlas import BodyAtlas
 from .binding import SurfaceBinding, body_scale, make_binding, pose_binding
+from .compositing import GarmentLayer, composite
 from .garment import Garment, GarmentError, MeshGarment, TextureGarment, UnknownGarment
-from .layer import (
-    GarmentLayer,
-    TryOnConfig,
-    TryOnLayer,
-    TryOnPerson,
-    composite,
-    person_from_result,
-)
+from .layer import TryOnConfig, TryOnLayer
 from .outfits import Outfit, OutfitCycle, format_outfit, load_outfits, parse_outfit
+from .posing import TryOnPerson
 from .regions import REGIONS, Region
 from .registry import GARMENT_DIR, GarmentLibrary, list_garments, load_garment, shared_library
 
@@ -54,7 +50,6 @@ __all__ = [
     "load_outfits",
     "make_binding",
     "parse_outfit",
-    "person_from_result",
     "pose_binding",
     "shared_library",
 ]

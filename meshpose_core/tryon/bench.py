@@ -20,7 +20,8 @@ import torch
 from ..render import create_rasterizer, fit_orthographic
 from ..timing import time_call
 from ..topology import Topology
-from .layer import TryOnConfig, TryOnLayer, TryOnPerson
+from .layer import TryOnConfig, TryOnLayer
+from .posing import TryOnPerson
 from .registry import GarmentLibrary
 
 DEFAULT_OUTFIT: tuple[str, ...] = ("striped_tshirt", "flared_skirt", "crossbody_bag")

@@ -23,6 +23,7 @@ import numpy as np
 from numba import njit
 
 from ..render import Fragments
+from ..render.cpu_pixel import corner_lerp2, lambert, unorm8, vertex_lerp, vertex_lerp3
 from ..render.cpu_raster import (
     FAST_MATH,
     FaceMesh,
@@ -31,7 +32,7 @@ from ..render.cpu_raster import (
     rasterize_into,
     screen_boxes,
 )
-from .gl_paint import PaintMesh
+from .paint_mesh import GarmentShading, PaintMesh
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -40,6 +41,16 @@ def _of_mesh(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(face ids, barycentrics) of the fragments mesh ``m`` is drawn in."""
     return body if m < bodies else garment
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _nearest(
+    m: int, bodies: int, body_id: np.ndarray, garment_id: np.ndarray, y: int, x: int
+) -> bool:
+    """Whether mesh ``m`` is the nearest surface at pixel (y, x): a body's unless a garment
+    or an occluder won it."""
+    g = garment_id[y, x]
+    return g == m if m >= bodies else (g < 0 and body_id[y, x] == m)
 
 
 @njit(cache=True, nogil=True, fastmath=FAST_MATH)
@@ -67,18 +78,14 @@ def sample_over(
     )
     for y in range(box[0], box[1]):
         for x in range(box[2], box[3]):
-            g = garment_id[y, x]  # the nearest surface: a body's unless a garment won it
-            if (g != m) if m >= bodies else (g >= 0 or body_id[y, x] != m):
+            if not _nearest(m, bodies, body_id, garment_id, y, x):
                 continue
             if first:
                 acc[y, x, 0] = acc[y, x, 1] = acc[y, x, 2] = acc[y, x, 3] = 0.0
             f = frags_face[y, x]
             if not every and not painted[f]:
                 continue
-            u = v = 0.0
-            for k in range(3):
-                u += frags_bary[y, x, k] * corner_uv[f, k, 0]
-                v += frags_bary[y, x, k] * corner_uv[f, k, 1]
+            u, v = corner_lerp2(corner_uv, f, frags_bary, y, x)
             # texel centres at integers (``atlas.uv_to_texel`` - 0.5), clamped to the edge
             tx = min(max(u * tw - 0.5, 0.0), tw - 1.0)
             ty = min(max((1.0 - v) * th - 0.5, 0.0), th - 1.0)
@@ -111,8 +118,8 @@ def shade_fade(
     bodies: int,
     m: int,
     faces: np.ndarray,  # (F, 3) int32 of mesh m
-    normals: np.ndarray,  # (V, 3) float32
-    visibility: np.ndarray,  # (V,) float32
+    normals: np.ndarray,  # (1, V, 3) float32
+    visibility: np.ndarray,  # (1, V) float32
     light: np.ndarray,  # (3,) unit
     ambient: float,
     diffuse: float,
@@ -124,33 +131,21 @@ def shade_fade(
     box: np.ndarray,  # (4,) as ``sample_over``'s
 ) -> None:
     """Mesh ``m``'s textures shaded and faded by visibility into ``out`` (GL's unorm8)."""
-    lx, ly, lz = light[0], light[1], light[2]
     frags_face, frags_bary = _of_mesh(
         m, bodies, (body_face, body_bary), (garment_face, garment_bary)
     )
     for y in range(box[0], box[1]):
         for x in range(box[2], box[3]):
-            g = garment_id[y, x]  # the nearest surface: a body's unless a garment won it
-            if (g != m) if m >= bodies else (g >= 0 or body_id[y, x] != m):
+            if not _nearest(m, bodies, body_id, garment_id, y, x):
                 continue
             f = frags_face[y, x]
-            nx = ny = nz = vis = 0.0
-            for k in range(3):
-                i = faces[f, k]
-                wk = frags_bary[y, x, k]
-                nx += wk * normals[i, 0]
-                ny += wk * normals[i, 1]
-                nz += wk * normals[i, 2]
-                vis += wk * visibility[i]
-            length = max(np.sqrt(nx * nx + ny * ny + nz * nz), 1e-12)
-            cos_l = (nx * lx + ny * ly + nz * lz) / length
-            shade = min(ambient + diffuse * max(cos_l, 0.0), 1.0)
+            nx, ny, nz = vertex_lerp3(normals, 0, faces, f, frags_bary, y, x)
+            vis = vertex_lerp(visibility, 0, faces, f, frags_bary, y, x)
+            shade = lambert(nx, ny, nz, light, ambient, diffuse)
             fade = min(max((vis - ramp_lo) / max(ramp_hi - ramp_lo, 1e-6), 0.0), 1.0) * opacity
             for ch in range(3):
-                value = acc[y, x, ch] * fade * shade * 255.0
-                out[y, x, ch] = np.uint8(int(min(max(value, 0.0), 255.0) + 0.5))
-            value = acc[y, x, 3] * fade * 255.0
-            out[y, x, 3] = np.uint8(int(min(max(value, 0.0), 255.0) + 0.5))
+                out[y, x, ch] = unorm8(acc[y, x, ch] * fade * shade * 255.0)
+            out[y, x, 3] = unorm8(acc[y, x, 3] * fade * 255.0)
 
 
 class CPUGarmentPainter:
@@ -159,18 +154,11 @@ class CPUGarmentPainter:
 
     name = "cpu"
 
-    def __init__(
-        self,
-        light: np.ndarray,
-        ambient: float,
-        diffuse: float,
-        ramp: tuple[float, float],
-        opacity: float,
-    ) -> None:
-        self._light = np.asarray(light, np.float64)
-        self._shading = (float(ambient), float(diffuse))
-        self._ramp = (float(ramp[0]), float(ramp[1]))
-        self._opacity = float(opacity)
+    def __init__(self, shading: GarmentShading) -> None:
+        self._light = np.asarray(shading.light, np.float64)
+        self._shading = (float(shading.ambient), float(shading.diffuse))
+        self._ramp = (float(shading.ramp[0]), float(shading.ramp[1]))
+        self._opacity = float(shading.opacity)
         self._bodies = Fragments.allocate(0, 0)
         self._garments = Fragments.allocate(0, 0)
         self._acc = np.empty((0, 0, 4), np.float32)
@@ -234,8 +222,8 @@ class CPUGarmentPainter:
                             self._acc, box)  # fmt: skip
             sample_faces = np.ascontiguousarray(m.faces, np.int32)
             shade_fade(
-                *ids, index, sample_faces, np.ascontiguousarray(m.normals, np.float32),
-                np.ascontiguousarray(m.visibility, np.float32), light, ambient, diffuse,
+                *ids, index, sample_faces, np.ascontiguousarray(m.normals, np.float32)[None],
+                np.ascontiguousarray(m.visibility, np.float32)[None], light, ambient, diffuse,
                 lo, hi, self._opacity, self._acc, self._image, box,
             )  # fmt: skip
         return self._image, (body if bodies else None)

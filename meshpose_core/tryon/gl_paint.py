@@ -28,13 +28,21 @@ thread; ``close`` it (before the rasterizer) to release its GL objects.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ..render import Fragments, GLRasterizer
-from ..render.gl_mesh import LAMBERT_GLSL, depth_mapping
+from ..render.gl_pass import (
+    LAMBERT_GLSL,
+    ColourTarget,
+    IdTarget,
+    begin_pass,
+    depth_mapping,
+    program,
+    set_uniforms,
+)
+from .paint_mesh import GarmentShading, PaintMesh
 from .texture import Texture
 
 MAX_TEXTURES = 8  # texture garments one body can carry in this path (GL 3.3 has >= 16 units)
@@ -143,83 +151,32 @@ void main() {{
 """
 
 
-@dataclass(frozen=True, eq=False)
-class PaintMesh:
-    """One mesh of a group, as the painter draws it.
-
-    kind: the object whose static corner buffer this mesh uses (the body atlas, a garment;
-    cached by identity, so it must live as long as the painter; None: not cached); faces
-    (F, 3) and corner_uv (F, 3, 2): its topology and UVs (read once per ``kind``); vertices
-    (V, 3) float32 in renderer px (pixel centres at +0.5), normals (V, 3), visibility (V,);
-    order: (a, b) of the depth test's ``z * a + b``; textures: (texture, mip level) painted
-    in order; painted: per texture, (F,) bool faces it paints (the others are not sampled:
-    a face across an atlas seam from a print must not pick up its gutter), None = every
-    face; cull: draw front faces only (closed bodies).
-    """
-
-    kind: object | None
-    faces: np.ndarray
-    corner_uv: np.ndarray
-    vertices: np.ndarray
-    normals: np.ndarray
-    visibility: np.ndarray
-    order: tuple[float, float] = (1.0, 0.0)
-    textures: tuple[tuple[Texture, int], ...] = ()
-    painted: tuple[np.ndarray, ...] | None = None
-    cull: bool = False
-
-
 class _Targets:
     """The framebuffers of one size: colour + depth (``paint``), and with the id attachments
-    of ``GLRasterizer`` (``ids``; ``z_only`` clears their depth output to +inf)."""
+    on the same colour and depth (``ids``, made by ``with_ids``)."""
 
     def __init__(self, ctx: Any, width: int, height: int) -> None:
-        size = (width, height)
-        self.size = size
-        self.colour = ctx.renderbuffer(size, components=4)
-        self.depth = ctx.depth_renderbuffer(size)
-        self.paint = ctx.framebuffer(color_attachments=[self.colour], depth_attachment=self.depth)
-        self.image = np.empty((height, width, 4), np.uint8)
-        self.id_buffers: list[Any] = []
-        self.ids: Any = None
-        self.z_only: Any = None
-        self.frags: Fragments | None = None
+        self.size = (width, height)
+        self.paint = ColourTarget(ctx, width, height)
+        self.ids: IdTarget | None = None
         self._ctx = ctx
 
-    def with_ids(self) -> None:
-        if self.ids is not None:
-            return
-        ctx, size = self._ctx, self.size
-        self.id_buffers = [
-            ctx.renderbuffer(size, components=1, dtype="i4"),  # mesh id + 1
-            ctx.renderbuffer(size, components=1, dtype="i4"),  # face id + 1
-            ctx.renderbuffer(size, components=4, dtype="f4"),  # barycentrics
-            ctx.renderbuffer(size, components=1, dtype="f4"),  # depth value z
-        ]
-        self.ids = ctx.framebuffer(
-            color_attachments=[self.colour, *self.id_buffers], depth_attachment=self.depth
-        )
-        self.z_only = ctx.framebuffer(color_attachments=[self.id_buffers[3]])
-        self.frags = Fragments.allocate(*size)
+    def with_ids(self) -> IdTarget:
+        if self.ids is None:
+            paint = self.paint
+            self.ids = IdTarget(self._ctx, *self.size, paint.depth, [paint.colour])
+        return self.ids
 
     def release(self) -> None:
-        for obj in (self.paint, self.ids, self.z_only, self.colour, self.depth, *self.id_buffers):
-            if obj is not None:
-                obj.release()
+        if self.ids is not None:
+            self.ids.release()
+        self.paint.release()
 
 
 class GLGarmentPainter:
     """Draws ``PaintMesh`` lists into premultiplied RGBA8 images (see the module docstring)."""
 
-    def __init__(
-        self,
-        rasterizer: GLRasterizer,
-        light: np.ndarray,
-        ambient: float,
-        diffuse: float,
-        ramp: tuple[float, float],
-        opacity: float,
-    ) -> None:
+    def __init__(self, rasterizer: GLRasterizer, shading: GarmentShading) -> None:
         import moderngl
 
         self._mgl = moderngl
@@ -228,10 +185,10 @@ class GLGarmentPainter:
             "u_vertices": 0,
             "u_paints": 1,
             **{f"u_tex{i}": i + 2 for i in range(MAX_TEXTURES)},
-            "u_light": tuple(float(x) for x in light),
-            "u_shading": (float(ambient), float(diffuse)),
-            "u_ramp": (float(ramp[0]), float(ramp[1])),
-            "u_opacity": float(opacity),
+            "u_light": tuple(float(x) for x in shading.light),
+            "u_shading": (float(shading.ambient), float(shading.diffuse)),
+            "u_ramp": (float(shading.ramp[0]), float(shading.ramp[1])),
+            "u_opacity": float(shading.opacity),
         }
         self._programs: dict[Variant, Any] = {}
         self._buffers: dict[int, tuple[object, Any, int]] = {}  # id(kind) -> (kind, vbo, n)
@@ -249,14 +206,9 @@ class GLGarmentPainter:
         """The program of one variant, compiled on first use."""
         if variant not in self._programs:
             count, masked, ids = variant
-            prog = self._ctx.program(
-                vertex_shader=vertex_shader(ids),
-                fragment_shader=fragment_shader(count, masked, ids),
+            self._programs[variant] = program(
+                self._ctx, vertex_shader(ids), fragment_shader(count, masked, ids), self._fixed
             )
-            for name, value in self._fixed.items():
-                if name in prog:  # each variant keeps only what it uses
-                    prog[name].value = value
-            self._programs[variant] = prog
         return self._programs[variant]
 
     def _corner_buffer(self, mesh: PaintMesh) -> tuple[Any, int]:
@@ -403,34 +355,23 @@ class GLGarmentPainter:
         """
         mgl, ctx = self._mgl, self._ctx
         targets = self._framebuffers(width, height)
-        if bodies:
-            targets.with_ids()
+        ids = targets.with_ids() if bodies else None
         bases = self._upload_vertices(meshes)
         shared = {
             "u_size": (float(width), float(height)),
             "u_offset": (float(-origin[1]), float(-origin[0])),
             "u_depth": depth_mapping(meshes),
         }
-        if bodies:
-            # moderngl clears with a float colour; all-zero bits read 0 = background in the
-            # integer attachments. Then the depth output alone gets +inf.
-            targets.ids.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
-            targets.z_only.clear(float("inf"))
-            targets.ids.use()
+        if ids is not None:
+            ids.clear()
         else:
-            targets.paint.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
-            targets.paint.use()
-        ctx.viewport = (0, 0, width, height)
-        ctx.disable(mgl.BLEND)
-        ctx.enable(mgl.DEPTH_TEST)
-        ctx.depth_func = "<"
-        ctx.front_face = "cw"  # image y runs down the framebuffer: the body's outside is cw
-        ctx.cull_face = "back"
+            targets.paint.clear()
+        begin_pass(ctx, width, height)
         self._data.use(location=0)
         scratch: list[Any] = []
         for index, (base, m) in enumerate(zip(bases, meshes, strict=True)):
             if bodies and index == bodies:
-                targets.paint.use()  # the garments: colour only, the same depth buffer
+                targets.paint.fbo.use()  # the garments: colour only, the same depth buffer
             values = {**shared, "u_base": base, "u_order": (float(m.order[0]), float(m.order[1]))}
             values["u_mesh"] = index + 1
             for i, (texture, level) in enumerate(m.textures):
@@ -442,27 +383,15 @@ class GLGarmentPainter:
             else:
                 ctx.disable(mgl.CULL_FACE)
             for variant, vao, count, temporary in self._draws(m, index < bodies):
-                prog = self._program(variant)
-                for name, value in values.items():
-                    if name in prog:
-                        prog[name].value = value
+                set_uniforms(self._program(variant), values)
                 vao.render(mgl.TRIANGLES, vertices=count)
                 scratch += temporary
         ctx.disable(mgl.CULL_FACE)  # the rasterizer sharing this context draws unculled
-        frags = None
-        if bodies:
-            frags = targets.frags
-            assert frags is not None
-            targets.ids.read_into(frags.mesh_id, components=1, attachment=1, dtype="i4")
-            targets.ids.read_into(frags.face_id, components=1, attachment=2, dtype="i4")
-            targets.ids.read_into(frags.bary, components=3, attachment=3, dtype="f4")
-            targets.ids.read_into(frags.depth, components=1, attachment=4, dtype="f4")
-            np.subtract(frags.mesh_id, 1, out=frags.mesh_id)  # stored +1 so that 0 = background
-            np.subtract(frags.face_id, 1, out=frags.face_id)
-        targets.paint.read_into(targets.image, components=4, dtype="f1")
+        frags = None if ids is None else ids.read()
+        image = targets.paint.read()
         for obj in scratch:
             obj.release()
-        return targets.image, frags
+        return image, frags
 
     def close(self) -> None:
         """Release the GL objects (from the rendering thread, before the rasterizer)."""
