@@ -12,6 +12,7 @@ from meshpose_core.pipeline.tracker import (
     associate,
     box_to_state,
     iou_matrix,
+    reassociate,
     state_to_box,
 )
 
@@ -202,3 +203,50 @@ def test_without_mesh_refinement_detection_comes_before_a_track_dies() -> None:
     assert ids == [[1]] * 40
     # the track's last detection was frame 36: refinements did not count as seeing it
     assert tracker.tracks[0].frames_since_seen == 39 - 36
+
+
+def test_reassociate_matches_where_last_seen_or_where_coasted() -> None:
+    cfg = TrackerConfig(reassociate_reach=0.5, lost_growth=0.02, max_reach=1.5)
+    seen = np.array([box(100, 100, 50), box(400, 100, 50)])
+    coasted = np.array([box(100, 100, 50), box(900, 100, 50)])  # the second ran off unseen
+    frames = np.array([0, 0])
+    dets = np.array([box(800, 100, 50), box(110, 100, 50), box(404, 98, 50)])
+    assert sorted(reassociate(seen, coasted, frames, dets, cfg)) == [(0, 1), (1, 2)]
+    # where it coasted to is a candidate too (a panning camera carries the person along)
+    near_coasted = box(905, 100, 50)[None]
+    assert reassociate(seen[1:], coasted[1:], frames[1:], near_coasted, cfg) == [(0, 0)]
+    # the reach grows with the frames unseen (0.5 + 0.02 / frame sides), up to 1.5 sides
+    far = box(150, 100, 50)[None]  # 1 side away
+    assert reassociate(seen[:1], coasted[:1], np.array([20]), far, cfg) == []
+    assert reassociate(seen[:1], coasted[:1], np.array([30]), far, cfg) == [(0, 0)]
+    farther = box(180, 100, 50)[None]  # 1.6 sides away
+    assert reassociate(seen[:1], coasted[:1], np.array([500]), farther, cfg) == []
+    # another size is another person
+    assert reassociate(seen[:1], coasted[:1], frames[:1], box(100, 100, 80)[None], cfg) == []
+    assert reassociate(seen[:0], coasted[:0], frames[:0], dets, cfg) == []
+    # the nearest pairs win
+    two = np.array([box(100, 100, 50), box(120, 100, 50)])
+    assert sorted(reassociate(two, two, frames, two[::-1], cfg)) == [(0, 1), (1, 0)]
+
+
+def test_a_person_missed_for_a_while_comes_back_under_their_id() -> None:
+    """The detector loses a confirmed person for longer than max_age (the track dies), then
+    finds them again near where they were: their id comes back, not a new one; a person
+    lost for longer than max_lost_age, or never confirmed, gets a new id."""
+
+    def run(gap: int, confirmed: bool = True) -> list[list[int]]:
+        tracker = Tracker(TrackerConfig(detect_every=1, min_hits=2, max_age=5, max_lost_age=30))
+        ids = []
+        for f in range(60):
+            other = box(500, 200, 100)
+            present = (f < 10 if confirmed else f == 9) or f >= 10 + gap
+            person = [box(200 + f, 200, 100)] if present else []
+            ids.append(sorted(step(tracker, [other, *person])))
+        return ids
+
+    ids = run(gap=20)
+    assert ids[9] == [1, 2] and 2 not in ids[20]  # lost, and not drawn meanwhile
+    assert ids[-1] == [1, 2]
+    assert run(gap=45)[-1] == [1, 3]  # 40 frames lost > max_lost_age: a new person
+    unconfirmed = run(gap=20, confirmed=False)
+    assert unconfirmed[-1] == [1, 3]  # seen once only: nothing to come back to
