@@ -62,6 +62,12 @@ class TrackerConfig:
     mesh_steers: bool = False
     steer_iou: float = 0.7
     mesh_box_scale: float = 1.1  # detector box side / mesh extent (measured ~1.1-1.2)
+    # correct with mesh boxes less their offset from the box at the last detection (the
+    # first mesh after it): meshes steer how the person moves, detections where they are.
+    # A mesh sits off its person by a bias of its own (a body drawn shorter, lower, turned),
+    # and fused as it is, that bias moved each next crop: on still photos pipeline recall fell
+    # from 0.625 to 0.54 in five frames; False fuses mesh boxes as they are
+    mesh_relative: bool = True
     min_refine_iou: float = 0.3  # a mesh box further than this from the prediction: lost
     min_mesh_confidence: float = 0.2  # mean keypoint score below this: lost
     # a mesh box this many times smaller or larger than the person's box at their last
@@ -157,6 +163,26 @@ def reassociate(
     return [(r, c) for r, c in zip(rows, cols, strict=True) if allowed[r, c]]
 
 
+def mesh_offset(mesh_box: np.ndarray, state: np.ndarray) -> np.ndarray:
+    """(4,) mesh box, (4,) track state (cx, cy, s, r) -> (4,) the mesh box's offset from
+    the state: centre shift in scales, log scale ratio, aspect difference."""
+    z, s = box_to_state(mesh_box), max(float(state[2]), 1e-3)
+    return np.array(
+        [(z[0] - state[0]) / s, (z[1] - state[1]) / s, np.log(z[2] / s), z[3] - state[3]]
+    )
+
+
+def debiased_box(mesh_box: np.ndarray, offset: np.ndarray) -> np.ndarray:
+    """(4,) mesh box less an ``offset`` (``mesh_offset``'s) -> (4,) box: the box the track
+    would have if the person moved as the mesh did. The centre shift is removed in the
+    person's scale now, so a person growing or shrinking keeps it in proportion."""
+    z = box_to_state(mesh_box)
+    s = z[2] / np.exp(offset[2])  # the person's scale: the mesh's less the offset
+    return state_to_box(
+        np.array([z[0] - offset[0] * s, z[1] - offset[1] * s, s, max(z[3] - offset[3], 1e-3)])
+    )
+
+
 def mesh_box(vertices_xy: np.ndarray, scale: float) -> np.ndarray:
     """(V, 2) image px vertices (pixel centres at integers) -> (4,) square continuous box of
     side ``scale`` times their larger extent, centred on their bounding box."""
@@ -185,6 +211,9 @@ class Track:
         # where the person was last seen (a matching detection or an accepted mesh): a lost
         # track is looked for there, not where its prediction coasted to unseen
         self.seen_box = np.asarray(box, float).copy()
+        # the first mesh box's state after the last detection less the track's then
+        # (centre in scales, log scale, aspect); None until that mesh (``Tracker.refine``)
+        self.mesh_offset: np.ndarray | None = None
         self._cfg = cfg
         self.kf = self._filter(box)
 
@@ -213,6 +242,7 @@ class Track:
         self.hits += 1
         self.detected_scale = float(box_to_state(box)[2])
         self.seen_box = np.asarray(box, float).copy()
+        self.mesh_offset = None
         self.frames_since_detection = self.frames_since_seen = self.frames_lost = 0
         self.missed = self.steered = False
         self.crop_rotation, self.crop_side = 0.0, 1.0
@@ -237,6 +267,13 @@ class Track:
         self.age += 1
         self.frames_since_detection += 1
         self.frames_since_seen += 1
+
+    def debias(self, mesh_box: np.ndarray) -> np.ndarray:
+        """A mesh box less this track's mesh offset (``mesh_offset``, set from this box when
+        it is the first mesh since the last detection, so that mesh confirms the state)."""
+        if self.mesh_offset is None:
+            self.mesh_offset = mesh_offset(mesh_box, self.kf.x[:4, 0])
+        return debiased_box(mesh_box, self.mesh_offset)
 
     def correct(self, box: np.ndarray, position_std: float, scale_std: float) -> None:
         """Kalman update with a box measurement; std values are fractions of the scale."""
@@ -325,6 +362,7 @@ class Tracker:
             t.detected_scale = float(box_to_state(boxes[di])[2])
             t.frames_since_detection = t.frames_since_seen = 0
             t.seen_box = t.box
+            t.mesh_offset = None
             t.score = float(scores[di])
             t.missed = False
         for ti in lost:
@@ -370,13 +408,20 @@ class Tracker:
         track = next((t for t in self.tracks if t.id == track_id), None)
         if track is None or not cfg.refine_from_mesh:
             return True
-        agrees = iou_matrix(track.box[None], np.asarray(box)[None])[0, 0] >= cfg.min_refine_iou
-        change = box_to_state(np.asarray(box))[2] / track.detected_scale
+        box = np.asarray(box, float)
+        # compared as fused: less the mesh's offset once it is known
+        measured = box
+        if cfg.mesh_relative and track.mesh_offset is not None:
+            measured = debiased_box(box, track.mesh_offset)
+        agrees = iou_matrix(track.box[None], measured[None])[0, 0] >= cfg.min_refine_iou
+        change = box_to_state(measured)[2] / track.detected_scale
         agrees &= 1 / cfg.max_mesh_scale_change <= change <= cfg.max_mesh_scale_change
         if confidence < cfg.min_mesh_confidence or not agrees:
             self.reject(track_id)
             return False
-        track.correct(box, cfg.mesh_noise, cfg.mesh_noise)
+        track.correct(
+            track.debias(box) if cfg.mesh_relative else box, cfg.mesh_noise, cfg.mesh_noise
+        )
         track.steered = True
         if not track.missed:
             track.frames_since_seen = 0
