@@ -13,6 +13,7 @@ from meshpose_core.bench.detection_bench import (
     DetectorFigures,
     centre_inside,
     detection_affinity,
+    lost_where,
     match_greedy,
     on_crowd,
     score_detections,
@@ -71,3 +72,19 @@ def test_blazepose_detections_match_by_hip_point_inside_the_box() -> None:
     # heights) takes it
     side_by_side = np.array([[0.0, 0.0, 100.0, 200.0], [80.0, 0.0, 180.0, 200.0]])
     assert centre_inside(np.array([[95.0, 100.0]]), side_by_side).argmax() == 1
+
+
+def test_lost_people_are_told_apart_by_where_they_were_lost() -> None:
+    people = np.array(
+        [
+            [0.0, 0.0, 50.0, 150.0],  # found
+            [100.0, 0.0, 150.0, 150.0],  # no detection
+            [200.0, 0.0, 250.0, 150.0],  # detected, no mesh anywhere near
+            [300.0, 0.0, 350.0, 150.0],  # detected, a mesh drawn shorter than the person
+        ]
+    )
+    detections = people[[0, 2, 3]] + 2.0
+    meshes = np.array([[1.0, 1.0, 50.0, 150.0], [305.0, 40.0, 345.0, 120.0]])
+    found = np.array([True, False, False, False])
+    assert lost_where(people, detections, meshes, found) == (1, 1, 1)
+    assert lost_where(people, detections[:0], meshes[:0], found) == (3, 0, 0)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from meshpose_core.data.real.crop import box_roi
+from meshpose_core.data.real.crop import box_roi, crop_affine
 from meshpose_core.data.real.joints import AIC_TO_COCO, POSETRACK_TO_COCO
 from meshpose_core.detection import Detection
 from meshpose_core.eval.crops import match_detections, person_rois
@@ -23,6 +23,7 @@ from meshpose_core.eval.eval_sets import (
 from meshpose_core.eval.runner import evaluate, predict_people
 from meshpose_core.eval.silhouette import silhouette_iou
 from meshpose_core.pck import box_size, pck, pck_hits
+from meshpose_core.pipeline.crops import crop_transform
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures" / "real"
@@ -144,6 +145,29 @@ def test_detections_match_nearest_person_one_to_one() -> None:
     assert match_detections(people[:1], [detection_at(200, 100)]) == [None]  # too far
     rois = person_rois(people, "detector", dets)
     assert rois[0] is not None and rois[0].center == pytest.approx(dets[1].roi().center)
+
+
+def box_detection(box: list[float], score: float = 0.9) -> Detection:
+    """A YOLOX-style detection: tight person box, tracking box its square."""
+    b = np.asarray(box, float)
+    centre, half = (b[:2] + b[2:]) / 2, (b[2:] - b[:2]).max() / 2
+    return Detection(box=np.concatenate([centre - half, centre + half]), score=score, person_box=b)
+
+
+def test_box_detections_match_by_iou_and_crop_as_the_pipeline() -> None:
+    people = [person([0, 0, 100, 200], hips=(50, 100)), person([90, 0, 190, 200])]
+    # the first detection's centre is nearer the first person, but it boxes the second
+    dets = [box_detection([80, 0, 185, 205]), box_detection([2, 4, 98, 190])]
+    dets.append(box_detection([500, 500, 560, 620]))  # nobody there
+    matched = match_detections(people, dets)
+    assert matched[0] is dets[1] and matched[1] is dets[0]
+    assert match_detections(people[:1], [box_detection([60, 0, 160, 200])]) == [None]
+    rois = person_rois(people, "detector", dets, margin=1.25)
+    for roi, det in zip(rois, (dets[1], dets[0]), strict=True):
+        assert roi is not None
+        np.testing.assert_allclose(
+            crop_affine(roi, (64, 64)), crop_transform(det.box, 1.25, (64, 64)), atol=1e-9
+        )
 
 
 def test_gt_crop_modes() -> None:

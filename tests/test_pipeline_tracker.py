@@ -11,7 +11,10 @@ from meshpose_core.pipeline.tracker import (
     TrackerConfig,
     associate,
     box_to_state,
+    debiased_box,
     iou_matrix,
+    mesh_offset,
+    reassociate,
     state_to_box,
 )
 
@@ -97,7 +100,10 @@ def test_mesh_refinement_and_lost_tracks_trigger_detection() -> None:
     tracker.update(box(100, 100, 80)[None], np.array([0.9]))
     tracker.predict()
     assert not tracker.needs_detection()
-    tracker.refine(1, box(104, 100, 80), confidence=0.8)  # agrees: a correction
+    tracker.refine(1, box(104, 100, 80), confidence=0.8)  # the first mesh: its offset
+    assert abs(box_to_state(tracker.active()[0].box)[0] - 100) < 1e-6
+    tracker.predict()
+    tracker.refine(1, box(112, 100, 80), confidence=0.8)  # the mesh moved: a correction
     assert abs(box_to_state(tracker.active()[0].box)[0] - 100) > 0.5
     assert not tracker.needs_detection()
     tracker.refine(1, box(400, 100, 80), confidence=0.8)  # far away: lost, re-detect
@@ -202,3 +208,86 @@ def test_without_mesh_refinement_detection_comes_before_a_track_dies() -> None:
     assert ids == [[1]] * 40
     # the track's last detection was frame 36: refinements did not count as seeing it
     assert tracker.tracks[0].frames_since_seen == 39 - 36
+
+
+def test_reassociate_matches_where_last_seen_or_where_coasted() -> None:
+    cfg = TrackerConfig(reassociate_reach=0.5, lost_growth=0.02, max_reach=1.5)
+    seen = np.array([box(100, 100, 50), box(400, 100, 50)])
+    coasted = np.array([box(100, 100, 50), box(900, 100, 50)])  # the second ran off unseen
+    frames = np.array([0, 0])
+    dets = np.array([box(800, 100, 50), box(110, 100, 50), box(404, 98, 50)])
+    assert sorted(reassociate(seen, coasted, frames, dets, cfg)) == [(0, 1), (1, 2)]
+    # where it coasted to is a candidate too (a panning camera carries the person along)
+    near_coasted = box(905, 100, 50)[None]
+    assert reassociate(seen[1:], coasted[1:], frames[1:], near_coasted, cfg) == [(0, 0)]
+    # the reach grows with the frames unseen (0.5 + 0.02 / frame sides), up to 1.5 sides
+    far = box(150, 100, 50)[None]  # 1 side away
+    assert reassociate(seen[:1], coasted[:1], np.array([20]), far, cfg) == []
+    assert reassociate(seen[:1], coasted[:1], np.array([30]), far, cfg) == [(0, 0)]
+    farther = box(180, 100, 50)[None]  # 1.6 sides away
+    assert reassociate(seen[:1], coasted[:1], np.array([500]), farther, cfg) == []
+    # another size is another person
+    assert reassociate(seen[:1], coasted[:1], frames[:1], box(100, 100, 80)[None], cfg) == []
+    assert reassociate(seen[:0], coasted[:0], frames[:0], dets, cfg) == []
+    # the nearest pairs win
+    two = np.array([box(100, 100, 50), box(120, 100, 50)])
+    assert sorted(reassociate(two, two, frames, two[::-1], cfg)) == [(0, 1), (1, 0)]
+
+
+def test_a_person_missed_for_a_while_comes_back_under_their_id() -> None:
+    """The detector loses a confirmed person for longer than max_age (the track dies), then
+    finds them again near where they were: their id comes back, not a new one; a person
+    lost for longer than max_lost_age, or never confirmed, gets a new id."""
+
+    def run(gap: int, confirmed: bool = True) -> list[list[int]]:
+        tracker = Tracker(TrackerConfig(detect_every=1, min_hits=2, max_age=5, max_lost_age=30))
+        ids = []
+        for f in range(60):
+            other = box(500, 200, 100)
+            present = (f < 10 if confirmed else f == 9) or f >= 10 + gap
+            person = [box(200 + f, 200, 100)] if present else []
+            ids.append(sorted(step(tracker, [other, *person])))
+        return ids
+
+    ids = run(gap=20)
+    assert ids[9] == [1, 2] and 2 not in ids[20]  # lost, and not drawn meanwhile
+    assert ids[-1] == [1, 2]
+    assert run(gap=45)[-1] == [1, 3]  # 40 frames lost > max_lost_age: a new person
+    unconfirmed = run(gap=20, confirmed=False)
+    assert unconfirmed[-1] == [1, 3]  # seen once only: nothing to come back to
+
+
+def test_mesh_offset_round_trip_and_motion() -> None:
+    state = box_to_state(np.array([100.0, 100.0, 200.0, 300.0]))
+    mesh = np.array([110.0, 130.0, 190.0, 280.0])  # shorter, lower, narrower than the box
+    offset = mesh_offset(mesh, state)
+    np.testing.assert_allclose(debiased_box(mesh, offset), [100, 100, 200, 300], atol=1e-9)
+    # the mesh moves by (20, -10): so does the person's box
+    moved = debiased_box(mesh + np.array([20.0, -10.0, 20.0, -10.0]), offset)
+    np.testing.assert_allclose(moved, [120, 90, 220, 290], atol=1e-9)
+    # the mesh grows 2x about its centre: the box grows 2x, its centre shift in proportion
+    grown = debiased_box(np.array([70.0, 55.0, 230.0, 355.0]), offset)
+    np.testing.assert_allclose(box_to_state(grown)[2:], state[2:] * [2, 1], rtol=1e-9)
+    np.testing.assert_allclose(box_to_state(grown)[:2], [150, 205 - 2 * 5], atol=1e-9)
+
+
+def test_a_biased_mesh_does_not_drag_a_still_persons_box() -> None:
+    """The network draws a still person's mesh shorter and lower than the detector's box,
+    in whatever crop it gets (a bias of its own): the track keeps the detector's box, where
+    fusing the mesh boxes as they are moved it frame after frame."""
+
+    def run(relative: bool) -> np.ndarray:
+        tracker = Tracker(TrackerConfig(detect_every=30, mesh_relative=relative))
+        person = box(200, 200, 100)
+        for _ in range(20):
+            tracker.predict()
+            if tracker.needs_detection():
+                tracker.update(person[None], np.array([0.9]))
+            for t in tracker.tracks:  # the mesh: 0.8 of the crop box, 10 % of it lower
+                cx, cy, s, _ = box_to_state(t.box)
+                tracker.refine(t.id, box(cx, cy + 0.1 * s, 0.8 * s), 0.9)
+        return tracker.tracks[0].box
+
+    np.testing.assert_allclose(run(relative=True), box(200, 200, 100), atol=1.0)
+    drifted = box_to_state(run(relative=False))
+    assert drifted[2] < 70 and drifted[1] > 215

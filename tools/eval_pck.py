@@ -1,10 +1,12 @@
 """PCK@0.1 of COCO joints on held-out real images: a MeshPose checkpoint vs BlazePose-heavy.
 
-    python tools/eval_pck.py [--model CKPT] [--crop gt|gt-roi|detector] [--sets lsp_eval coco ...]
+    python tools/eval_pck.py [--model CKPT] [--crop gt|gt-roi|detector] [--detector yolox|blazepose]
+        [--sets lsp_eval coco ...]
 
 Both models get the same crop of each annotated person (default 'gt': square around the
-ground-truth box, margin 1.25; 'detector': our BlazePose detector's rotated ROI of the matched
-detection), resampled to their input size; their joints are mapped back to the image and
+ground-truth box, margin 1.25; 'detector': the pipeline's first crop of the matched detection of
+the product's person detector, YOLOX by default, or BlazePose's rotated ROI with
+--detector blazepose), resampled to their input size; their joints are mapped back to the image and
 scored against the visible ground truth (--min-visibility 1 adds occluded-but-labelled COCO
 joints). PCK threshold = alpha x max(box w, h): annotated box where the set has one, else the
 extent of the labelled joints. One table per run: people, joints, PCK per model, and how many
@@ -31,7 +33,13 @@ from meshpose_core.data.real.paths import (  # noqa: E402
     SharedDataMissingError,
     require_shared_root,
 )
-from meshpose_core.detection import BlazePoseDetector, DetectorConfig  # noqa: E402
+from meshpose_core.detection import (  # noqa: E402
+    DEFAULT_PERSON_DETECTOR,
+    PERSON_DETECTORS,
+    DetectorConfig,
+    YoloxConfig,
+    create_person_detector,
+)
 from meshpose_core.eval.crops import CROP_MODES, DEFAULT_MARGIN  # noqa: E402
 from meshpose_core.eval.eval_sets import EVAL_SETS  # noqa: E402
 from meshpose_core.eval.models import BlazePoseKeypoints, KeypointModel, MeshPoseKeypoints  # noqa: E402
@@ -86,6 +94,12 @@ def main() -> None:
     ap.add_argument("--no-blazepose", action="store_true")
     ap.add_argument("--shared-root", type=Path, default=DEFAULT_SHARED_ROOT)
     ap.add_argument("--crop", choices=CROP_MODES, default="gt")
+    ap.add_argument(
+        "--detector",
+        choices=PERSON_DETECTORS,
+        default=DEFAULT_PERSON_DETECTOR,
+        help="person detector of --crop detector (default: the pipeline's)",
+    )
     ap.add_argument("--sets", nargs="+", choices=sorted(EVAL_SETS), default=list(EVAL_SETS))
     ap.add_argument("--margin", type=float, default=DEFAULT_MARGIN)
     ap.add_argument("--alpha", type=float, default=DEFAULT_ALPHA)
@@ -108,7 +122,11 @@ def main() -> None:
     if not models:
         ap.error("nothing to evaluate: pass --model and/or keep BlazePose")
     detector = (
-        BlazePoseDetector(DetectorConfig(num_threads=args.threads))
+        create_person_detector(
+            args.detector,
+            DetectorConfig(num_threads=args.threads),
+            YoloxConfig(num_threads=args.threads),
+        )
         if args.crop == "detector"
         else None
     )
@@ -132,7 +150,9 @@ def main() -> None:
         )
     names = [m.name for m in models]
     print(
-        f"PCK@{args.alpha} crop={args.crop} margin={args.margin} "
+        f"PCK@{args.alpha} crop={args.crop}"
+        + (f" detector={args.detector}" if args.crop == "detector" else "")
+        + f" margin={args.margin} "
         f"joints with visibility >= {args.min_visibility}"
     )
     print(format_table(rows, names, args.silhouette))

@@ -132,6 +132,12 @@ def main(argv: list[str] | None = None) -> None:
     d.add_argument("--threads", type=int, default=2)
     d.add_argument("--max-people", type=int, default=20)
     d.add_argument("--no-pipeline", action="store_true", help="detectors only")
+    d.add_argument(
+        "--still-frames",
+        type=int,
+        default=1,
+        help="run each photo this many times as a still video, score the last frame",
+    )
     cr = sub.add_parser(
         "crowd", help="broken or shared meshes and track ids on crowded photos and clips"
     )
@@ -203,6 +209,7 @@ def main(argv: list[str] | None = None) -> None:
             args.threads,
             args.max_people,
             not args.no_pipeline,
+            args.still_frames,
         )
     elif args.what == "crowd":
         from .crowd_bench import CROWD_IMAGES, CROWD_VIDEOS

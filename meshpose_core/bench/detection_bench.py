@@ -13,9 +13,17 @@ tiny-COCO also outline them), and prints for each person detector:
   post-processing in).
 - recall through the whole pipeline: a person is found when the pipeline outputs a mesh whose
   box (clipped to the frame) matches the person's box at IoU >= 0.5;
+- where the people >= 100 px that the pipeline does not find are lost (``lost_where``): not
+  detected, detected but no mesh drawn near them (withheld by the guard or the tracker, or
+  over the people cap), or a mesh drawn on them whose box misses theirs (IoU 0.1-0.5: a body
+  drawn shorter or narrower than the person, or whole where the person is cut by the frame
+  or hidden);
 - for people with an outline: the share of found people whose mesh covers more of their own
   mask than of anyone else's, and the meshes that join two people (cover at least half as
   much of a second person's mask as of the best one) or are broken (``mesh_integrity``).
+
+``--still-frames K`` runs each photo K times as a still video and scores the last frame: the
+crops then follow the meshes (``pipeline/crops.py``), as in a video of people standing still.
 """
 
 from __future__ import annotations
@@ -206,10 +214,30 @@ def mesh_box_in_frame(vertices: np.ndarray, width: int, height: int) -> np.ndarr
     return np.clip(np.concatenate([lo, hi]), 0, [width, height, width, height])
 
 
+def lost_where(
+    people: np.ndarray, detections: np.ndarray, meshes: np.ndarray, found: np.ndarray
+) -> tuple[int, int, int]:
+    """People boxes (G, 4), detector person boxes (D, 4), drawn mesh boxes (M, 4), (G,) found
+    -> counts of the people not found that were (undetected: no detection at IoU >= 0.5;
+    no mesh: detected, but no mesh box at IoU >= 0.1; mesh off: a mesh near them, none
+    matching at IoU >= 0.5)."""
+    lost = ~np.asarray(found, bool)
+    detected = iou_matrix(people, detections).max(axis=1, initial=0.0) >= IOU_MATCH
+    near = iou_matrix(people, meshes).max(axis=1, initial=0.0) >= 0.1
+    return (
+        int((lost & ~detected).sum()),
+        int((lost & detected & ~near).sum()),
+        int((lost & detected & near).sum()),
+    )
+
+
 @dataclass
 class PipelineFigures:
     tall: Counts = field(default_factory=Counts)
     every: Counts = field(default_factory=Counts)
+    undetected: int = 0  # people >= 100 px not found: where they were lost (``lost_where``)
+    no_mesh: int = 0
+    mesh_off: int = 0
     outlined_found: int = 0
     own_mask: int = 0
     joined: int = 0
@@ -243,10 +271,13 @@ def score_pipeline(
     width: int,
     height: int,
     is_broken: Callable[[object], bool],
+    detections: np.ndarray | None = None,
 ) -> None:
-    """Add one image's pipeline output (``PersonResult``s) to ``figures``."""
+    """Add one image's pipeline output (``PersonResult``s) to ``figures``; with the
+    detector's person boxes (D, 4), also where the people >= 100 px not found were lost."""
     boxes = np.array([mesh_box_in_frame(p.vertices_high, width, height) for p in people])
-    iou = iou_matrix(boxes.reshape(-1, 4), image.boxes)
+    boxes = boxes.reshape(-1, 4)
+    iou = iou_matrix(boxes, image.boxes)
     rows, cols = linear_sum_assignment(-iou) if iou.size else ([], [])
     found = np.zeros(len(image.boxes), bool)
     owner = np.full(len(image.boxes), -1)
@@ -256,6 +287,11 @@ def score_pipeline(
     tall = image.boxes[:, 3] - image.boxes[:, 1] >= MIN_HEIGHT
     figures.every.add(len(found), int(found.sum()), len(people), int(found.sum()))
     figures.tall.add(int(tall.sum()), int(found[tall].sum()), 0, 0)
+    if detections is not None:
+        lost = lost_where(image.boxes[tall], detections.reshape(-1, 4), boxes, found[tall])
+        figures.undetected += lost[0]
+        figures.no_mesh += lost[1]
+        figures.mesh_off += lost[2]
     figures.meshes += len(people)
     figures.broken += sum(is_broken(p) for p in people)
     outlined = np.array([bool(p) for p in image.polygons], bool)
@@ -289,15 +325,19 @@ def run(
     threads: int,
     max_people: int,
     with_pipeline: bool,
+    still_frames: int = 1,
 ) -> str:
     """Measure and print the report; returns it."""
     from meshpose_core.detection import YoloxConfig, create_person_detector
     from meshpose_core.pipeline import Pipeline, PipelineConfig
     from meshpose_core.pipeline.engine import _quiet_native_stderr
+    from meshpose_core.pipeline.sources import Frame
     from meshpose_core.pipeline.tracker import TrackerConfig
     from meshpose_core.topology import Topology
     from meshpose_core.topology.integrity import mesh_is_broken
 
+    if still_frames < 1:
+        raise ValueError(f"--still-frames must be at least 1, got {still_frames}")
     root = require_shared_root(shared or DEFAULT_SHARED_ROOT)
     images = {name: read_set(root, *SETS[name]) for name in set_names}
     variants = [
@@ -313,11 +353,15 @@ def run(
     lines = []
     n_people = sum(len(im.boxes) for ims in images.values() for im in ims)
     n_images = sum(len(ims) for ims in images.values())
-    lines.append(f"{n_images} images, {n_people} annotated people ({', '.join(set_names)})")
+    lines.append(
+        f"{n_images} images, {n_people} annotated people ({', '.join(set_names)}); pipeline "
+        f"scored on frame {still_frames} of each photo run as a still video"
+    )
     header = (
         "| detector | ms/frame | det recall >= 100 px | det precision >= 100 px | det recall all "
         "| det precision all | pipeline recall >= 100 px | pipeline recall all | mesh on own "
-        "mask | joined meshes | broken meshes | meshes |"
+        "mask | joined meshes | broken meshes | meshes | >= 100 px lost: undetected / no mesh "
+        "/ mesh off their box |"
     )
     lines += ["", header, "|" + " --- |" * (header.count("|") - 1)]
     for label, name, size in variants:
@@ -348,20 +392,26 @@ def run(
                 score_detections(det, im, affinity, threshold, on_crowd(found, im))
                 if pipe is not None:
                     pipe.reset()
-                    result = pipe.process(rgb)
+                    for k in range(still_frames):
+                        result = pipe.process(Frame(rgb, k / 30, k))
                     h, w = rgb.shape[:2]
+                    person_boxes = np.array(
+                        [d.person_box for d in found if d.person_box is not None]
+                    )
                     score_pipeline(
                         pipe_figs, im, result.people, faces, w, h,
                         lambda p: mesh_is_broken(p.vertices),
+                        person_boxes if len(person_boxes) == len(found) else None,
                     )  # fmt: skip
         pf = pipe_figs
         pipeline_cols = (
             f"{pf.tall.recall():.3f} ({pf.tall.found}/{pf.tall.people}) | "
             f"{pf.every.recall():.3f} ({pf.every.found}/{pf.every.people}) | "
             f"{pf.own_mask / max(pf.outlined_found, 1):.3f} ({pf.own_mask}/{pf.outlined_found}) "
-            f"| {pf.joined} | {pf.broken} | {pf.meshes}"
+            f"| {pf.joined} | {pf.broken} | {pf.meshes} | "
+            + (f"{pf.undetected} / {pf.no_mesh} / {pf.mesh_off}" if name == "yolox" else "-")
             if pipe is not None
-            else "- | - | - | - | - | -"
+            else "- | - | - | - | - | - | -"
         )
         lines.append(
             f"| {label} | {np.median(det.ms):.1f} | {det.tall.recall():.3f} "

@@ -12,7 +12,7 @@ import numpy as np
 from meshpose_core.data.real.crop import crop_to_image_points, warp_crop
 from meshpose_core.data.real.media import read_rgb
 from meshpose_core.data.real.quality import teacher_agreement
-from meshpose_core.detection import BlazePoseDetector, RotatedRoi
+from meshpose_core.detection import PersonDetector, RotatedRoi
 from meshpose_core.pck import DEFAULT_ALPHA, PckResult, box_size, pck
 
 from .crops import DEFAULT_MARGIN, CropMode, person_rois
@@ -69,7 +69,7 @@ def predict_people(
     people: Sequence[EvalPerson],
     models: Sequence[KeypointModel],
     mode: CropMode,
-    detector: BlazePoseDetector | None,
+    detector: PersonDetector | None,
     margin: float,
     silhouette: bool = False,
 ) -> tuple[dict[str, np.ndarray], int, dict[str, np.ndarray]]:
@@ -104,7 +104,7 @@ def evaluate(
     models: Sequence[KeypointModel],
     shared_root: Path,
     mode: CropMode = "gt",
-    detector: BlazePoseDetector | None = None,
+    detector: PersonDetector | None = None,
     margin: float = DEFAULT_MARGIN,
     alpha: float = DEFAULT_ALPHA,
     min_visibility: int = 2,
