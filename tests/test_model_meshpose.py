@@ -69,7 +69,8 @@ def test_decode_fuses_and_keeps_both_xy_estimates(net: MeshPoseNet) -> None:
     with torch.no_grad():
         out = net(torch.randn(2, 3, 64, 64))
         dec = net.decode(out)
-    assert set(dec) == {"vertices", "visibility", "xy_vertexpose", "xy_regressed"}
+    assert set(dec) == {"vertices", "visibility", "vis_logit", "xy_vertexpose", "xy_regressed"}
+    torch.testing.assert_close(dec["vis_logit"], out["vis_logit"])  # no facing term here
     assert dec["vertices"].shape == (2, V, 3)
     assert torch.all((dec["visibility"] > 0) & (dec["visibility"] < 1))
     fused = fuse_visibility(dec["xy_vertexpose"], dec["xy_regressed"], dec["visibility"])
