@@ -186,9 +186,9 @@ def test_the_checker_sees_cycles_and_lazy_imports(tmp_path) -> None:
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert cycles({"a": {"b"}, "b": set()}) == []
     known = module_files()
-    path, is_init = known["meshpose_core.data.real.dataset"]
-    found = set(imported_modules("meshpose_core.data.real.dataset", path, is_init, known))
-    assert "meshpose_core.data.real.fitted" in found  # imported inside a method
+    path, is_init = known["meshpose_core.train.loop"]
+    found = set(imported_modules("meshpose_core.train.loop", path, is_init, known))
+    assert "meshpose_core.fitting.supervision" in found  # imported inside a function
     path, is_init = known["meshpose_app.gui.settings"]
     found = set(imported_modules("meshpose_app.gui.settings", path, is_init, known))
     assert "meshpose_app.options" in found and "meshpose_app.cli" not in found

@@ -207,6 +207,7 @@ def test_dataset_finds_fits_by_label_file_row(tmp_path, quick):
     so its own indices differ and must not be used to look fits up."""
     from meshpose_core.data.real import RealDataset, RealDatasetConfig
     from meshpose_core.data.real.labels import load_labels
+    from meshpose_core.fitting.supervision import FitLabelConfig, FitSupervision
 
     labels_path, root = _label_file(tmp_path, quick, 3)
     labels, meta = load_labels(labels_path)
@@ -214,7 +215,8 @@ def test_dataset_finds_fits_by_label_file_row(tmp_path, quick):
     save_labels(labels_path, replace(labels, side_conflict=conflict), meta)
     fit_label_file(labels_path, tmp_path / "fits" / "people.npz", root, quick, log=lambda m: None)
     ds = RealDataset(
-        RealDatasetConfig(label_files=(labels_path,), shared_root=root, fit_dir=tmp_path / "fits")
+        RealDatasetConfig(label_files=(labels_path,), shared_root=root),
+        supervision=FitSupervision(FitLabelConfig(fit_dir=tmp_path / "fits")),
     )
     assert len(ds) == 2
     assert ds.file_keys == [("people", 1), ("people", 2)]

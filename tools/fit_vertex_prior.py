@@ -31,6 +31,7 @@ from meshpose_core.data.real.dataset import (  # noqa: E402
     RealDatasetConfig,
 )
 from meshpose_core.data.real.paths import LABEL_DIR  # noqa: E402
+from meshpose_core.fitting.supervision import FitSupervision  # noqa: E402
 from meshpose_core.model.backbones.blazepose import (  # noqa: E402
     BlazePoseBackbone,
     BlazePoseBackboneConfig,
@@ -71,10 +72,11 @@ def fitted_crops(held_out: bool, repeats: int, batch: int = 64) -> tuple[np.ndar
     names = (HELD_OUT_SOURCE,) if held_out else TRAIN_SOURCES
     cfg = RealDatasetConfig(
         label_files=tuple(LABEL_DIR / f"{s}.npz" for s in names),
-        fit_dir=LABEL_DIR / "fits",
         for_evaluation=held_out,
     )
-    data = RealDataset(cfg, augment=None if held_out else RandomCrop())
+    data = RealDataset(  # the fits of data/real/fits
+        cfg, augment=None if held_out else RandomCrop(), supervision=FitSupervision()
+    )
     fitted = [i for i in range(len(data)) if data.file_keys[i] in data.fits]
     backbone = BlazePoseBackbone(BlazePoseBackboneConfig()).eval()
     mean = torch.tensor(IMAGE_MEAN).view(1, 3, 1, 1)

@@ -97,6 +97,7 @@ def heldout_fits(checkpoint: str, root: Path, limit: int, integrity: Integrity) 
     """Visibility and IUV part accuracy, mask IoU, on the held-out clips' kept fits."""
     from meshpose_core.data.real import CropParams, RealDataset, RealDatasetConfig
     from meshpose_core.eval.silhouette import mesh_silhouette, silhouette_iou
+    from meshpose_core.fitting.supervision import FitSupervision
     from meshpose_core.predictor import MeshPose
 
     model = MeshPose.from_pretrained(checkpoint, device="cpu")
@@ -106,9 +107,9 @@ def heldout_fits(checkpoint: str, root: Path, limit: int, integrity: Integrity) 
             label_files=(LABEL_DIR / "heldout_videos.npz",),
             shared_root=root,
             crop_size=size,
-            fit_dir=LABEL_DIR / "fits",
             for_evaluation=True,
-        )
+        ),
+        supervision=FitSupervision(),  # data/real/fits
     )
     rows = [i for i in range(len(ds)) if ds.file_keys[i] in ds.fits]
     step = max(1, len(rows) // limit) if limit else 1

@@ -270,13 +270,13 @@ def train(cfg: TrainConfig, max_steps: int | None = None) -> dict[str, float]:
     if cfg.data.real_fraction > 0:
         from meshpose_core.data.real import RandomCrop, RealDataset, RealDatasetConfig
         from meshpose_core.data.real.paths import LABEL_DIR
+        from meshpose_core.fitting.supervision import FitLabelConfig, FitSupervision
 
         sources = cfg.data.real_sources
         real = RealDataset(
             RealDatasetConfig(
                 shared_root=Path(cfg.data.real_root),
                 crop_size=crop[0],
-                fit_dir=Path(cfg.data.real_fits) if cfg.data.real_fits else None,
                 **(
                     {"label_files": tuple(LABEL_DIR / f"{s}.npz" for s in sources)}
                     if sources
@@ -284,6 +284,11 @@ def train(cfg: TrainConfig, max_steps: int | None = None) -> dict[str, float]:
                 ),
             ),
             augment=RandomCrop(scale=(0.75, 1.25), rotation_deg=(-45.0, 45.0)),
+            supervision=(
+                FitSupervision(FitLabelConfig(fit_dir=Path(cfg.data.real_fits)))
+                if cfg.data.real_fits
+                else None
+            ),
         )
     mix = MixConfig(real_fraction=cfg.data.real_fraction, seed=cfg.data.synthetic_seed)
     loader = DataLoader(

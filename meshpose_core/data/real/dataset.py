@@ -10,6 +10,10 @@ network's crop size. Keys (numpy; default collate stacks them):
   silhouette (S, S) bool (all False when the person has no mask), silhouette_mask () bool
   index () int64 (``dataset.person(index)`` tells its source and image)
 
+People with more supervision than the labels (their body fits: mesh, visibility and dense
+labels, ``meshpose_core.fitting.supervision.FitSupervision``) get it from the ``supervision``
+the caller hands over; ``data`` does not know how it is made.
+
 Every sample has every key (default collate needs that): a person without a mask gets an empty
 silhouette with silhouette_mask False. ``MeshPoseLoss`` compares keypoints[..., :dims] with the
 joints regressed from the mesh (built with the topology's first 17 landmarks, COCO order), so
@@ -25,11 +29,13 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
+
+from meshpose_core.detection import RotatedRoi
 
 from .crop import (
     CropParams,
@@ -61,10 +67,31 @@ class RealDatasetConfig:
     keypoint_threshold: float = 0.5
     drop_side_conflicts: bool = True
     seed: int = 0
-    # body fits (data/real/fits): people with a kept fit get full mesh supervision (fitted.py)
-    fit_dir: Path | None = None
     # evaluation on held-out labels (bench surface); training never sets it
     for_evaluation: bool = False
+
+
+class PersonSupervision(Protocol):
+    """Supervision that some people have beyond their labels (body fits: ``FitSupervision`` of
+    ``meshpose_core.fitting.supervision``). Pickled into each data-loader worker."""
+
+    def load(self, label_files: Mapping[str, Path]) -> Mapping[tuple[str, int], Any]:
+        """{source: label file} -> {(source, label file row): that person's data}, for the
+        people it supervises."""
+        ...
+
+    def __call__(
+        self,
+        person: Any,
+        crop_roi: RotatedRoi,
+        size: int,
+        flip: bool,
+        silhouette: np.ndarray | None,
+        rng: np.random.Generator,
+    ) -> dict[str, np.ndarray]:
+        """One person's (data from ``load``) sample keys in a size^2 crop of ``crop_roi``,
+        mirrored when ``flip``; ``silhouette`` (size, size) bool: their mask there, if known."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -137,7 +164,8 @@ def check_not_held_out(labels: PersonLabels, path: Path) -> None:
 
 
 class RealDataset(Dataset):
-    """Person crops from the label store; ``augment(rng) -> CropParams`` (None: plain crops).
+    """Person crops from the label store; ``augment(rng) -> CropParams`` (None: plain crops);
+    ``supervision``: extra labels of some people (body fits), None for none.
 
     ``sample(i, params)`` gives explicit control; ``dataset[i]`` draws params from a generator
     seeded by (config.seed, torch.initial_seed(), i), so data-loader workers and epochs differ.
@@ -147,9 +175,11 @@ class RealDataset(Dataset):
         self,
         config: RealDatasetConfig | None = None,
         augment: Callable[[np.random.Generator], CropParams] | None = None,
+        supervision: PersonSupervision | None = None,
     ) -> None:
         self.config = cfg = config or RealDatasetConfig()
         self.augment = augment
+        self.supervision = supervision
         root = require_shared_root(cfg.shared_root)
         parts: list[tuple[str, PersonLabels]] = []
         file_rows: list[np.ndarray] = []  # each kept person's row in its label file
@@ -174,13 +204,11 @@ class RealDataset(Dataset):
                 if frame >= 0:
                     frames.setdefault(image, set()).add(frame)
         self.read = MediaReader(root, cfg.frame_cache, frames)
-        self.fits: dict[tuple[str, int], Any] = {}  # file_keys entry -> fitted.FittedBody
-        if cfg.fit_dir is not None:
-            from .fitted import load_kept_fits
-
+        # file_keys entry -> what ``supervision`` needs of that person (e.g. its posed fit)
+        self.fits: Mapping[tuple[str, int], Any] = {}
+        if supervision is not None:
             names = [name for name, _ in parts]
-            self.fits = load_kept_fits(dict(zip(names, cfg.label_files, strict=True)), cfg.fit_dir)
-        self._supervision = None  # built on first use, in the worker that uses it
+            self.fits = supervision.load(dict(zip(names, cfg.label_files, strict=True)))
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -214,27 +242,18 @@ class RealDataset(Dataset):
             cfg.keypoint_threshold,
         )
         fit = self.fits.get(self.file_keys[index])
-        if fit is not None:
-            out.update(self.fit_supervision(index, fit, person, params, out))
+        if fit is not None and self.supervision is not None:
+            out.update(
+                self.supervision(
+                    fit,
+                    box_roi(person.box, cfg.margin, params),
+                    cfg.crop_size,
+                    params.flip,
+                    out["silhouette"] if out["silhouette_mask"] else None,
+                    np.random.default_rng([cfg.seed, index, 7]),
+                )
+            )
         return {**out, "index": np.int64(index)}
-
-    def fit_supervision(
-        self, index: int, fit: Any, person: Person, params: CropParams, sample: dict
-    ) -> dict[str, np.ndarray]:
-        """Mesh, visibility and dense labels of a fitted person in this sample's crop."""
-        from .fitted import FitSupervision
-
-        if self._supervision is None:
-            self._supervision = FitSupervision()
-        cfg = self.config
-        return self._supervision(
-            fit,
-            box_roi(person.box, cfg.margin, params),
-            cfg.crop_size,
-            params.flip,
-            sample["silhouette"] if sample["silhouette_mask"] else None,
-            np.random.default_rng([cfg.seed, index, 7]),
-        )
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         if self.augment is None:

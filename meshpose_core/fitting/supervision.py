@@ -1,6 +1,6 @@
 """Full MeshPose supervision for real people from their body fits (pseudo ground truth).
 
-A kept fit (``meshpose_core.fitting``) gives the person's whole body surface, so a real crop
+A kept fit (``fitter.py``) gives the person's whole body surface, so a real crop
 can be supervised like a synthetic one (paper Sec. 4: COCO with mesh pseudo-GT):
 
 * the 518 low-poly vertices in crop pixels, depth relative to the hips (pixels at the
@@ -11,23 +11,32 @@ can be supervised like a synthetic one (paper Sec. 4: COCO with mesh pseudo-GT):
 * dense pixel -> (low face, barycentric) samples where the rendered fit and the person's mask
   agree, the DensePose-style annotations of the VertexPose branch.
 
-Pixel conventions as in ``crop.py``; the renderer samples pixel centres at +0.5.
+Pixel conventions as in ``data.real.crop``; the renderer samples pixel centres at +0.5.
+``FitSupervision`` is what ``RealDataset`` is handed by its caller (``data`` sits below
+``fitting``, which reads its labels and crop geometry).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
 from meshpose_core.body import BodyModel
+from meshpose_core.data.real.crop import crop_to_image_points, image_to_crop_points
+from meshpose_core.data.real.labels import load_labels, roi_from_array
+from meshpose_core.data.real.paths import LABEL_DIR
+from meshpose_core.data.synthetic.dense_labels import HighToLow
 from meshpose_core.detection import RotatedRoi
-from meshpose_core.topology import NUM_COCO
+from meshpose_core.render import Rasterizer, create_rasterizer
 
-from .crop import crop_to_image_points, image_to_crop_points
-from .labels import roi_from_array
-from .paths import LABEL_DIR
+from .evidence import FIT_SIZE
+from .fitter import pose_fitted
+from .store import load_fits, select_fits
+from .subset_body import SubsetBody
 
 FIT_DIR = LABEL_DIR / "fits"
 HIPS = (11, 12)
@@ -35,9 +44,11 @@ HIPS = (11, 12)
 
 @dataclass(frozen=True)
 class FitLabelConfig:
-    """dense_points per sample (as the synthetic data); visibility_tolerance_m (+ _px): how far
-    behind the rendered surface a vertex may lie and still count as visible."""
+    """fit_dir: the fit stores (``<source>.npz``); dense_points per sample (as the synthetic
+    data); visibility_tolerance_m (+ _px): how far behind the rendered surface a vertex may lie
+    and still count as visible."""
 
+    fit_dir: Path = FIT_DIR
     dense_points: int = 160
     visibility_tolerance_m: float = 0.02
     visibility_tolerance_px: float = 1.0
@@ -58,17 +69,10 @@ class FittedBody:
 
 
 def load_kept_fits(
-    label_files: dict[str, Path], fit_dir: Path = FIT_DIR
+    label_files: Mapping[str, Path], fit_dir: Path = FIT_DIR
 ) -> dict[tuple[str, int], FittedBody]:
     """{source: label file} -> {(source, label file row): posed body} of every kept fit in
     ``fit_dir/<source>.npz`` (a store made from another version of the labels is refused)."""
-    from meshpose_core.fitting.evidence import FIT_SIZE
-    from meshpose_core.fitting.fitter import pose_fitted
-    from meshpose_core.fitting.store import load_fits, select_fits
-    from meshpose_core.fitting.subset_body import SubsetBody
-
-    from .labels import load_labels
-
     # posed once, batched, when a dataset loads: posing one person per sample cost more than
     # the rest of the sample
     body = SubsetBody(BodyModel.load(), levels=("low", "high"))
@@ -92,20 +96,28 @@ def load_kept_fits(
 
 
 class FitSupervision:
-    """Renders posed fits into training crops. One per data-loader worker: it owns a
-    rasterizer (GL where available), which must stay in the thread that made it."""
+    """Renders posed fits into training crops: the body fits as ``RealDataset`` takes them
+    (its ``PersonSupervision``). The renderer is made on first use, in the data-loader worker
+    that renders, and is never pickled: its rasterizer (GL where available) must stay in the
+    thread that made it."""
 
     def __init__(self, config: FitLabelConfig | None = None) -> None:
-        from meshpose_core.data.synthetic.dense_labels import HighToLow
-        from meshpose_core.render import create_rasterizer
-
         self.config = config or FitLabelConfig()
-        self.h2l = HighToLow.build()
-        self.rast = create_rasterizer("auto")
-        low = self.h2l.low
-        self.landmarks = low.landmark_matrix[:NUM_COCO]
-        self.low_sym = low.symmetry
-        self.high_sym = self.h2l.high.symmetry
+
+    def __getstate__(self) -> dict:
+        return {"config": self.config}
+
+    @cached_property
+    def h2l(self) -> HighToLow:
+        return HighToLow.build()
+
+    @cached_property
+    def rast(self) -> Rasterizer:
+        return create_rasterizer("auto")
+
+    def load(self, label_files: Mapping[str, Path]) -> dict[tuple[str, int], FittedBody]:
+        """{source: label file} -> the posed kept fits of ``config.fit_dir``."""
+        return load_kept_fits(label_files, self.config.fit_dir)
 
     def __call__(
         self,
@@ -119,6 +131,7 @@ class FitSupervision:
         """The fit's supervision in a size^2 crop of ``crop_roi`` (mirrored when ``flip``);
         ``silhouette`` (size, size) bool is the person's mask in that crop, if known."""
         cfg = self.config
+        low_sym, high_sym = self.h2l.low.symmetry, self.h2l.high.symmetry
         low_fit, high_fit, low_world = fit.low, fit.high, fit.low_world
         mask_roi = roi_from_array(fit.mask_roi)
         # fit frame -> image -> crop; depth scales with the same factor as x and y
@@ -131,10 +144,10 @@ class FitSupervision:
 
         low, high = to_crop(low_fit), to_crop(high_fit)
         if flip:  # a mirrored body: mirror x and give each vertex its partner's position
-            low, high = low[self.low_sym], high[self.high_sym]
+            low, high = low[low_sym], high[high_sym]
             low[:, 0], high[:, 0] = size - 1 - low[:, 0], size - 1 - high[:, 0]
-            low_world = low_world[self.low_sym] * np.array([-1.0, 1.0, 1.0])
-        root = (self.landmarks[list(HIPS)] @ low[:, 2]).mean()
+            low_world = low_world[low_sym] * np.array([-1.0, 1.0, 1.0])
+        root = (self.h2l.low.landmark_matrix[list(HIPS)] @ low[:, 2]).mean()
         render = high.copy()
         render[:, :2] += 0.5
         frags = self.rast.rasterize([(render, self.h2l.high.faces)], size, size)

@@ -1,14 +1,14 @@
-"""Training labels from body fits (meshpose_core.data.real.fitted) and their mixing."""
+"""Training labels from body fits (meshpose_core.fitting.supervision) and their mixing."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from meshpose_core.data.real.fitted import FitSupervision, FittedBody
 from meshpose_core.detection import RotatedRoi
 from meshpose_core.fitting.fitter import BodyFits, pose_fitted
 from meshpose_core.fitting.subset_body import SubsetBody
+from meshpose_core.fitting.supervision import FitSupervision, FittedBody
 from meshpose_core.topology import Topology
 from meshpose_core.train.mixing import real_as_full
 
