@@ -38,8 +38,7 @@ from meshpose_core.model.checkpoint import (
 )
 from meshpose_core.model.decoding import TopologyArrays
 from meshpose_core.model.inference import drop_zero_rows, fold_batchnorm
-from meshpose_core.model.meshpose import MeshPoseConfig, MeshPoseNet
-from meshpose_core.predictor import normalise_pixels
+from meshpose_core.model.meshpose import MeshPoseConfig, MeshPoseNet, normalise_pixels
 from meshpose_core.topology import Topology
 
 # Bumped whenever the exported graph changes for the same weights: keys the ONNX cache and
@@ -61,9 +60,9 @@ class ExportWrapper(nn.Module):
 
     def forward(self, pixels: torch.Tensor) -> tuple[torch.Tensor, ...]:
         out = self.net.decode(self.net(normalise_pixels(pixels)), self.topology, self.want_iuv)
-        if self.want_iuv:
-            return out["vertices"], out["visibility"], out["iuv"]
-        return out["vertices"], out["visibility"]
+        if out.iuv is not None:
+            return out.vertices, out.visibility, out.iuv
+        return out.vertices, out.visibility
 
 
 def export_onnx(net: MeshPoseNet, out: Path, want_iuv: bool = False, opset: int = 17) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import platform
 from pathlib import Path
@@ -54,7 +55,7 @@ def net() -> MeshPoseNet:
 def test_forward_raw_output_shapes(net: MeshPoseNet) -> None:
     with torch.no_grad():
         out = net(torch.randn(3, 3, 64, 64))
-    assert {k: tuple(v.shape) for k, v in out.items()} == {
+    assert {f.name: tuple(getattr(out, f.name).shape) for f in dataclasses.fields(out)} == {
         "scores": (3, V, 16, 16),
         "fg_logit": (3, 1, 16, 16),
         "x_logits": (3, V, 16),
@@ -62,20 +63,21 @@ def test_forward_raw_output_shapes(net: MeshPoseNet) -> None:
         "z_logits": (3, V, 16),
         "vis_logit": (3, V),
     }
-    torch.testing.assert_close(out["vis_logit"], out["z_logits"].mean(-1))
+    torch.testing.assert_close(out.vis_logit, out.z_logits.mean(-1))
 
 
 def test_decode_fuses_and_keeps_both_xy_estimates(net: MeshPoseNet) -> None:
     with torch.no_grad():
         out = net(torch.randn(2, 3, 64, 64))
         dec = net.decode(out)
-    assert set(dec) == {"vertices", "visibility", "vis_logit", "xy_vertexpose", "xy_regressed"}
-    torch.testing.assert_close(dec["vis_logit"], out["vis_logit"])  # no facing term here
-    assert dec["vertices"].shape == (2, V, 3)
-    assert torch.all((dec["visibility"] > 0) & (dec["visibility"] < 1))
-    fused = fuse_visibility(dec["xy_vertexpose"], dec["xy_regressed"], dec["visibility"])
-    torch.testing.assert_close(dec["vertices"][..., :2], fused)
-    vp = dec["xy_vertexpose"]  # expectations over cell centres stay inside the crop
+    assert dec.iuv is None  # not asked for
+    torch.testing.assert_close(dec.vis_logit, out.vis_logit)  # no facing term here
+    assert dec.vertices.shape == (2, V, 3)
+    assert torch.all((dec.visibility > 0) & (dec.visibility < 1))
+    torch.testing.assert_close(dec.visibility, torch.sigmoid(dec.vis_logit))
+    fused = fuse_visibility(dec.xy_vertexpose, dec.xy_regressed, dec.visibility)
+    torch.testing.assert_close(dec.vertices[..., :2], fused)
+    vp = dec.xy_vertexpose  # expectations over cell centres stay inside the crop
     assert torch.all((vp >= 1.5) & (vp <= 64 - 2.5))
 
 
@@ -84,21 +86,22 @@ def test_decode_uses_crop_ranges_for_regression() -> None:
     net = MeshPoseNet(small_config(input_size=(64, 96))).eval()
     with torch.no_grad():
         out = net(torch.randn(1, 3, 64, 96))
-        for key in ("x_logits", "y_logits", "z_logits"):
-            out[key] = torch.zeros_like(out[key])  # uniform bins -> middle of each range
-        out["vis_logit"] = torch.full_like(out["vis_logit"], -50.0)  # all invisible
-        dec = net.decode(out)
+        uniform = {
+            k: torch.zeros_like(getattr(out, k)) for k in ("x_logits", "y_logits", "z_logits")
+        }
+        invisible = torch.full_like(out.vis_logit, -50.0)
+        dec = net.decode(dataclasses.replace(out, **uniform, vis_logit=invisible))
     # W = 96, H = 64: x in [-96, 192] -> 48, y in [-64, 192] -> 64, z in [-192, 192] -> 0
     expected = torch.tensor([48.0, 64.0, 0.0]).expand(1, V, 3)
-    torch.testing.assert_close(dec["vertices"], expected, atol=1e-3, rtol=0)
+    torch.testing.assert_close(dec.vertices, expected, atol=1e-3, rtol=0)
 
 
 def test_decode_iuv_only_on_request(net: MeshPoseNet) -> None:
     with torch.no_grad():
         out = net(torch.randn(2, 3, 64, 64))
-        iuv = net.decode(out, TOPOLOGY, want_iuv=True)["iuv"]
-    assert iuv.shape == (2, 3, 16, 16)
-    fg = out["fg_logit"][:, 0] >= 0
+        iuv = net.decode(out, TOPOLOGY, want_iuv=True).iuv
+    assert iuv is not None and iuv.shape == (2, 3, 16, 16)
+    fg = out.fg_logit[:, 0] >= 0
     assert torch.all(iuv[:, 0][~fg] == 0)
     assert torch.all((iuv[:, 0][fg] >= 1) & (iuv[:, 0][fg] <= 8))
     with pytest.raises(ValueError, match="topology"):
@@ -111,9 +114,7 @@ def test_gradients_reach_backbone_heads_and_beta() -> None:
     net = MeshPoseNet(cfg).train()
     dec = net.decode(net(torch.randn(2, 3, 64, 64)))
     target = torch.rand(2, V, 3) * 64
-    loss = (dec["vertices"] - target).abs().mean() + (
-        dec["xy_vertexpose"] - target[..., :2]
-    ).abs().mean()
+    loss = (dec.vertices - target).abs().mean() + (dec.xy_vertexpose - target[..., :2]).abs().mean()
     loss.backward()
     stem = net.backbone.stem[0].weight.grad
     assert stem is not None and torch.isfinite(stem).all() and stem.abs().sum() > 0
@@ -151,7 +152,7 @@ def test_forward_and_decode_export_without_graph_breaks(net: MeshPoseNet) -> Non
 
         def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
             dec = self.inner.predict(images)
-            return dec["vertices"], dec["visibility"]
+            return dec.vertices, dec.visibility
 
     wrapper = Wrapper(net).eval()
     x = torch.randn(1, 3, 64, 64)
@@ -179,7 +180,7 @@ def test_onnx_export_generalises_to_other_batch_and_crop_sizes(
 
         def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
             dec = self.inner.predict(images)
-            return dec["vertices"], dec["visibility"]
+            return dec.vertices, dec.visibility
 
     model = Decoded(net).eval()
     path = tmp_path / "xs.onnx"
@@ -216,9 +217,10 @@ def test_prepare_for_inference_keeps_predictions() -> None:
         prepare_for_inference(net)
         assert net.vertex_head.out.weight.is_contiguous(memory_format=torch.channels_last)
         got = net.predict(x.contiguous(memory_format=torch.channels_last), TOPOLOGY, True)
-    torch.testing.assert_close(got["vertices"], ref["vertices"], atol=1e-3, rtol=1e-4)
-    torch.testing.assert_close(got["visibility"], ref["visibility"], atol=1e-5, rtol=1e-4)
-    agree = (got["iuv"][:, 0] == ref["iuv"][:, 0]).float().mean()
+    torch.testing.assert_close(got.vertices, ref.vertices, atol=1e-3, rtol=1e-4)
+    torch.testing.assert_close(got.visibility, ref.visibility, atol=1e-5, rtol=1e-4)
+    assert got.iuv is not None and ref.iuv is not None
+    agree = (got.iuv[:, 0] == ref.iuv[:, 0]).float().mean()
     assert agree > 0.99  # part labels may flip only at exact ties
 
 

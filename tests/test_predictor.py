@@ -13,7 +13,14 @@ from meshpose_core.export import export_onnx
 from meshpose_core.export import main as export_main
 from meshpose_core.model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from meshpose_core.model.meshpose import MeshPoseConfig, MeshPoseNet
-from meshpose_core.predictor import MeshPose, OnnxMeshPose, Prediction
+from meshpose_core.predictor import (
+    MeshPose,
+    NetworkConfig,
+    OnnxMeshPose,
+    Prediction,
+    Predictor,
+    load_predictor,
+)
 
 SIZE = (64, 64)
 
@@ -134,3 +141,18 @@ def test_defaults_point_at_the_shipped_weights(tmp_path) -> None:
     assert pred.vertices.shape == (1, 518, 3)
     assert export_main(["--out", str(tmp_path / "default.onnx")]) == 0
     assert (tmp_path / "default.onnx").stat().st_size > 1e6
+
+
+def test_load_predictor_picks_the_backend_and_predict_is_infer_then_finish(
+    checkpoint: Path, crops: np.ndarray, tmp_path: Path
+) -> None:
+    """One loader for every backend; ``predict`` is the protocol's own infer + finish."""
+    for backend, kind in (("torch", MeshPose), ("onnx", OnnxMeshPose)):
+        config = NetworkConfig(str(checkpoint), "cpu", backend, threads=1, cache_dir=str(tmp_path))
+        model: Predictor = load_predictor(config)
+        assert type(model) is kind and model.backend == backend
+        assert model.device_name == "cpu" and model.input_size == SIZE
+        whole = model.predict(crops)
+        parts = model.finish(model.infer(crops))
+        np.testing.assert_array_equal(whole.vertices_high, parts.vertices_high)
+        np.testing.assert_array_equal(whole.keypoints, parts.keypoints)

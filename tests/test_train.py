@@ -52,7 +52,7 @@ def test_loss_decreases_on_a_fixed_batch() -> None:
         raw = net(batch["images"])
         dec = net.decode(raw)
         total, _ = loss_fn(
-            {"scores": raw["scores"], "vertices": dec["vertices"], "vis_logit": raw["vis_logit"]},
+            {"scores": raw.scores, "vertices": dec.vertices, "vis_logit": raw.vis_logit},
             loss_targets(batch),
         )
         opt.zero_grad()

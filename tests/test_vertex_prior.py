@@ -94,16 +94,16 @@ def test_frozen_xy_residuals_keep_xy_and_train_depth() -> None:
     opt = torch.optim.Adam(heads, lr=1e-2)
     for _ in range(3):
         out = net.decode(net(images))
-        loss = out["vertices"].square().mean() + out["visibility"].mean()
+        loss = out.vertices.square().mean() + out.visibility.mean()
         opt.zero_grad()
         loss.backward()
         opt.step()
     with torch.no_grad():
         after = net.decode(net(images))
     for key in ("xy_vertexpose", "xy_regressed"):  # XY is exactly the prior's
-        torch.testing.assert_close(after[key], before[key], rtol=0, atol=1e-4)
-    assert (after["vertices"][..., 2] - before["vertices"][..., 2]).abs().max() > 1e-3
-    assert (after["visibility"] - before["visibility"]).abs().max() > 1e-3
+        torch.testing.assert_close(getattr(after, key), getattr(before, key), rtol=0, atol=1e-4)
+    assert (after.vertices[..., 2] - before.vertices[..., 2]).abs().max() > 1e-3
+    assert (after.visibility - before.visibility).abs().max() > 1e-3
 
 
 def test_checkpoint_carries_the_prior(tmp_path, monkeypatch) -> None:
@@ -187,7 +187,7 @@ def test_anchor_model_needs_keypoints_and_keeps_depth_path() -> None:
     assert (mix < 0).any()  # the shipped anchor prior leaves the landmarks' hull
     with torch.no_grad():
         out = net.decode(net(torch.randn(1, 3, 192, 192)))
-    assert out["vertices"].shape == (1, 518, 3) and torch.isfinite(out["vertices"]).all()
+    assert out.vertices.shape == (1, 518, 3) and torch.isfinite(out.vertices).all()
 
 
 def test_set_priors_swaps_the_prior_and_keeps_the_learned_layers() -> None:

@@ -20,14 +20,17 @@ from .decoding import (
 from .heads import RegressionHead, RegressionHeadConfig, VertexPoseHead, VertexPoseHeadConfig
 from .inference import fold_batchnorm, keep_freed_memory, prepare_for_inference
 from .meshpose import IMAGE_MEAN, IMAGE_STD, MeshPoseConfig, MeshPoseNet
+from .outputs import DecodedMesh, RawOutputs
 
 __all__ = [
     "BACKBONES",
     "IMAGE_MEAN",
     "IMAGE_STD",
     "UV_DECODERS",
+    "DecodedMesh",
     "MeshPoseConfig",
     "MeshPoseNet",
+    "RawOutputs",
     "RegressionHead",
     "RegressionHeadConfig",
     "TopologyArrays",

@@ -1,8 +1,9 @@
 """MeshPoseNet: backbone + VertexPose head + regression head, and their decoding to a mesh.
 
-``forward`` returns raw tensors only (what losses and an ONNX export need, no data-dependent
-Python control flow); ``decode`` turns them into crop-pixel vertices, visibility and
-optionally dense IUV, differentiably (training losses read its outputs too).
+``forward`` returns raw tensors only, ``RawOutputs`` (what losses and an ONNX export need,
+no data-dependent Python control flow); ``decode`` turns them into a ``DecodedMesh``:
+crop-pixel vertices, visibility and optionally dense IUV, differentiably (training losses
+read its outputs too).
 """
 
 from __future__ import annotations
@@ -32,10 +33,25 @@ from .decoding import (
     vertex_face_table,
 )
 from .heads import RegressionHead, RegressionHeadConfig, VertexPoseHead, VertexPoseHeadConfig
+from .outputs import DecodedMesh, RawOutputs
 
 # Expected input normalisation: RGB in [0, 1], then (x - mean) / std per channel (ImageNet).
 IMAGE_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
 IMAGE_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
+# the same as tensors, made once: a tracer records them without warning
+_CHANNELS = {
+    "mean": torch.tensor(IMAGE_MEAN).view(1, 1, 1, 3),
+    "std": torch.tensor(IMAGE_STD).view(1, 1, 1, 3),
+}
+
+
+def normalise_pixels(pixels: torch.Tensor) -> torch.Tensor:
+    """(B, H, W, 3) float RGB pixels 0..255 -> (B, 3, H, W) normalised for the network (the
+    PyTorch path and the exported graphs alike)."""
+    mean, std = (_CHANNELS[k].to(pixels) for k in ("mean", "std"))
+    # normalised before the layout change: a converter to NHWC then keeps no transpose
+    return ((pixels * (1.0 / 255.0) - mean) / std).permute(0, 3, 1, 2)
+
 
 # Size variants of the paper: name -> (backbone, input (height, width), VertexPose head
 # width, spatial softmax beta). XS takes 192x192 crops to stay near 15 ms on two CPU cores
@@ -161,59 +177,42 @@ class MeshPoseNet(nn.Module):
     def stride(self) -> int:
         return self.backbone.stride
 
-    def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
-        """-> scores (B, V, H/4, W/4), fg_logit (B, 1, H/4, W/4), x/y/z_logits (B, V, bins),
-        vis_logit (B, V)."""
+    def forward(self, images: torch.Tensor) -> RawOutputs:
+        """(B, 3, H, W) normalised images -> ``RawOutputs`` (shapes there)."""
         features = self.backbone(images)
         pooled_extra = None
         if isinstance(features, tuple):  # backbones with a global summary (BlazePose)
             features, pooled_extra = features
         scores, fg_logit = self.vertex_head(features, pooled_extra)
-        return {
-            "scores": scores,
-            "fg_logit": fg_logit,
-            **self.regression_head(features, pooled_extra),
-        }
+        return RawOutputs(scores, fg_logit, **self.regression_head(features, pooled_extra))
 
     def decode(
         self,
-        outputs: Mapping[str, torch.Tensor],
+        outputs: RawOutputs,
         topology: TopologyArrays | None = None,
         want_iuv: bool = False,
-    ) -> dict[str, torch.Tensor]:
-        """Raw outputs -> crop-pixel geometry (same pixel convention as ``decoding``).
-
-        vertices (B, V, 3): visibility-fused x, y and regressed z; visibility (B, V) in [0, 1]
-        and its logit vis_logit (B, V) (the regression's plus the mesh's facing term, what
-        the visibility loss reads); xy_vertexpose, xy_regressed (B, V, 2): the two XY
-        estimates before fusion;
-        iuv (B, 3, H/4, W/4) only if want_iuv (needs ``topology``).
-        """
-        scores = outputs["scores"]
+    ) -> DecodedMesh:
+        """Raw outputs -> crop-pixel geometry (``DecodedMesh``, same pixel convention as
+        ``decoding``); its iuv only if want_iuv (needs ``topology``)."""
+        scores = outputs.scores
         h, w = scores.shape[-2:]
         ranges = bin_ranges(w * self.stride, h * self.stride)
         xy_vp = spatial_argsoftmax(scores, self.vertex_head.beta, self.stride)
         xy_reg = torch.stack(
             (
-                argsoftmax_1d(outputs["x_logits"], *ranges["x"]),
-                argsoftmax_1d(outputs["y_logits"], *ranges["y"]),
+                argsoftmax_1d(outputs.x_logits, *ranges["x"]),
+                argsoftmax_1d(outputs.y_logits, *ranges["y"]),
             ),
             dim=-1,
         )
-        z = argsoftmax_1d(outputs["z_logits"], *ranges["z"])
-        vis_logit = outputs["vis_logit"]
+        z = argsoftmax_1d(outputs.z_logits, *ranges["z"])
+        vis_logit = outputs.vis_logit
         if self.cfg.facing_gain:
             facing = facing_camera(xy_vp, self.faces, self.vertex_faces)
             vis_logit = vis_logit + self.cfg.facing_gain * facing
         visibility = torch.sigmoid(vis_logit)
         xy = fuse_visibility(xy_vp, xy_reg, visibility)
-        decoded = {
-            "vertices": torch.cat((xy, z.unsqueeze(-1)), dim=-1),
-            "visibility": visibility,
-            "vis_logit": vis_logit,
-            "xy_vertexpose": xy_vp,
-            "xy_regressed": xy_reg,
-        }
+        iuv = None
         if want_iuv:
             if topology is None:
                 raise ValueError("want_iuv=True needs the topology arrays")
@@ -222,14 +221,21 @@ class MeshPoseNet(nn.Module):
                 # shift: the spatial softmax, i.e. XY, is unchanged); the anchor bumps alone
                 # know nothing of depth order
                 scores = scores + nn.functional.logsigmoid(vis_logit)[..., None, None]
-            decoded["iuv"] = decode_iuv(scores, outputs["fg_logit"], topology, self.cfg.uv_decoder)
-        return decoded
+            iuv = decode_iuv(scores, outputs.fg_logit, topology, self.cfg.uv_decoder)
+        return DecodedMesh(
+            vertices=torch.cat((xy, z.unsqueeze(-1)), dim=-1),
+            visibility=visibility,
+            vis_logit=vis_logit,
+            xy_vertexpose=xy_vp,
+            xy_regressed=xy_reg,
+            iuv=iuv,
+        )
 
     def predict(
         self,
         images: torch.Tensor,
         topology: TopologyArrays | None = None,
         want_iuv: bool = False,
-    ) -> dict[str, torch.Tensor]:
+    ) -> DecodedMesh:
         """forward + decode in one call (inference convenience)."""
         return self.decode(self(images), topology, want_iuv)

@@ -34,15 +34,15 @@ def evaluate(
     for b in batches:
         raw = net(b["images"])
         out = net.decode(raw)
-        v = out["vertices"]
+        v = out.vertices
         err2d.append((v[..., :2] - b["vertices"][..., :2]).norm(dim=-1).mean(1).cpu())
         for pv, gw in zip(
             v.cpu().double().numpy(), b["vertices_world"].cpu().double().numpy(), strict=True
         ):
             pve.append(np.linalg.norm(procrustes_align(pv, gw) - gw, axis=1).mean() * 1e3)
-        vis_acc.append(((out["visibility"] > 0.5) == (b["visibility"] > 0.5)).float().mean(1).cpu())
+        vis_acc.append(((out.visibility > 0.5) == (b["visibility"] > 0.5)).float().mean(1).cpu())
         # dense: posterior at annotated pixels -> face with the largest summed posterior
-        scores = raw["scores"].float()
+        scores = raw.scores.float()
         pts = crop_to_grid(b["dp_points"], tuple(b["images"].shape[-2:]), scores.shape[-2:])
         q = sample_scores(scores, pts).softmax(-1)  # (B, P, V)
         face_score = q[..., topo.faces].sum(-1)  # (B, P, F)

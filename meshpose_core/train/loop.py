@@ -332,13 +332,9 @@ def train(cfg: TrainConfig, max_steps: int | None = None) -> dict[str, float]:
                 device.type, dtype=torch.float16, enabled=cfg.amp and device.type == "cuda"
             ):
                 raw = model(b["images"])
-            raw = {k: v.float() for k, v in raw.items()}
+            raw = raw.float()
             dec = net.decode(raw)
-            pred = {
-                "scores": raw["scores"],
-                "vertices": dec["vertices"],
-                "vis_logit": dec["vis_logit"],
-            }
+            pred = {"scores": raw.scores, "vertices": dec.vertices, "vis_logit": dec.vis_logit}
             total, terms = loss_fn(pred, loss_targets(b))
             opt.zero_grad(set_to_none=True)
             scaler.scale(total).backward()
