@@ -252,18 +252,19 @@ def test_facing_camera_is_the_2d_winding_averaged_per_vertex() -> None:
     from meshpose_core.model.decoding import facing_camera, vertex_face_table
 
     faces = np.array([[0, 1, 2], [1, 3, 2]])
-    table = vertex_face_table(faces, 5)  # vertex 4 has no face
+    table, weights = vertex_face_table(faces, 5)  # vertex 4 has no face
     np.testing.assert_array_equal(table, [[0, 2], [0, 1], [0, 1], [1, 2], [2, 2]])
-    mean = torch.from_numpy(table)
+    np.testing.assert_allclose(weights, [[1, 0], [0.5, 0.5], [0.5, 0.5], [1, 0], [0, 0]])
+    mean = (torch.from_numpy(table), torch.from_numpy(weights))
     xy = torch.tensor([[[0.0, 0.0], [0.0, 10.0], [10.0, 0.0], [10.0, 10.0], [5.0, 5.0]]])
     # face 0: (0,0) -> (0,10) -> (10,0): cross = 0*0 - 10*10 < 0, clockwise on screen
-    front = facing_camera(xy, torch.from_numpy(faces), mean)
+    front = facing_camera(xy, torch.from_numpy(faces), *mean)
     np.testing.assert_allclose(front[0, :4].numpy(), 1.0, atol=1e-6)
     mirrored = xy * torch.tensor([-1.0, 1.0])
-    np.testing.assert_allclose(facing_camera(mirrored, torch.from_numpy(faces), mean)[0, :4], -1)
+    np.testing.assert_allclose(facing_camera(mirrored, torch.from_numpy(faces), *mean)[0, :4], -1)
     bent = xy.clone()
     bent[0, 3] = torch.tensor([-10.0, 5.0])  # fold face 1 over to the other side
-    got = facing_camera(bent, torch.from_numpy(faces), mean)[0]
+    got = facing_camera(bent, torch.from_numpy(faces), *mean)[0]
     np.testing.assert_allclose(got[[0, 3]].numpy(), [1.0, -1.0], atol=1e-6)
     np.testing.assert_allclose(got[[1, 2]].numpy(), 0.0, atol=1e-6)
     assert got[4] == 0

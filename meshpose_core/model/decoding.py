@@ -106,12 +106,16 @@ def fuse_visibility(
 
 
 def facing_camera(
-    xy: torch.Tensor, faces: torch.Tensor, vertex_faces: torch.Tensor, scale: float = 8.0
+    xy: torch.Tensor,
+    faces: torch.Tensor,
+    vertex_faces: torch.Tensor,
+    vertex_face_weights: torch.Tensor,
+    scale: float = 8.0,
 ) -> torch.Tensor:
     """How much each vertex's faces face the camera, from the 2D mesh alone: (B, V, 2) crop
-    pixels, faces (F, 3), vertex_faces (V, D) each vertex's faces padded with F
-    (``vertex_face_table``) -> (B, V) in [-1, 1], +1 where every adjacent face is
-    front-facing.
+    pixels, faces (F, 3), vertex_faces (V, D) each vertex's faces padded with F and
+    vertex_face_weights (V, D) 1 / its face count, 0 on padding (``vertex_face_table``)
+    -> (B, V) in [-1, 1], +1 where every adjacent face is front-facing.
 
     A face whose projected corners turn clockwise in image coordinates (y down) shows its
     outside: 2D winding is a back-face test that needs no depth. ``scale`` (px^2 of the
@@ -124,21 +128,24 @@ def facing_camera(
     edge1, edge2 = corners[:, :, 1] - corners[:, :, 0], corners[:, :, 2] - corners[:, :, 0]
     cross = edge1[..., 0] * edge2[..., 1] - edge1[..., 1] * edge2[..., 0]  # (B, F)
     front = torch.cat((torch.tanh(-cross / scale), cross.new_zeros(cross.shape[0], 1)), dim=1)
-    count = (vertex_faces < faces.shape[0]).sum(dim=1).clamp_min(1)  # (V,)
-    return front[:, vertex_faces].sum(dim=-1) / count  # the padding face adds 0
+    return (front[:, vertex_faces] * vertex_face_weights).sum(dim=-1)
 
 
-def vertex_face_table(faces: np.ndarray, num_vertices: int) -> np.ndarray:
-    """(F, 3) faces -> (V, D) int64: the faces of each vertex, padded with F (no face)."""
+def vertex_face_table(faces: np.ndarray, num_vertices: int) -> tuple[np.ndarray, np.ndarray]:
+    """(F, 3) faces -> the faces of each vertex (V, D) int64, padded with F (no face), and
+    their averaging weights (V, D) float32: 1 / the vertex's face count, 0 on padding (a
+    constant, so an exported graph has no integer ops around it)."""
     table: list[list[int]] = [[] for _ in range(num_vertices)]
     for f, corners in enumerate(faces.tolist()):
         for v in corners:
             table[v].append(f)
     width = max(1, max(len(t) for t in table))
-    out = np.full((num_vertices, width), faces.shape[0], np.int64)
+    index = np.full((num_vertices, width), faces.shape[0], np.int64)
+    weights = np.zeros((num_vertices, width), np.float32)
     for v, t in enumerate(table):
-        out[v, : len(t)] = t
-    return out
+        index[v, : len(t)] = t
+        weights[v, : len(t)] = 1.0 / max(len(t), 1)
+    return index, weights
 
 
 # --- dense IUV --------------------------------------------------------------------------------

@@ -144,10 +144,11 @@ class MeshPoseNet(nn.Module):
             from ..topology import Topology
 
             faces = Topology.load("low").faces.astype(np.int64)
-            table = vertex_face_table(faces, cfg.num_vertices)
+            table, weights = vertex_face_table(faces, cfg.num_vertices)
             # fixed by the topology, not weights: rebuilt at load, not saved
             self.register_buffer("faces", torch.from_numpy(faces), persistent=False)
             self.register_buffer("vertex_faces", torch.from_numpy(table), persistent=False)
+            self.register_buffer("vertex_face_weights", torch.from_numpy(weights), persistent=False)
 
     @torch.no_grad()
     def set_priors(self) -> bool:
@@ -208,7 +209,7 @@ class MeshPoseNet(nn.Module):
         z = argsoftmax_1d(outputs.z_logits, *ranges["z"])
         vis_logit = outputs.vis_logit
         if self.cfg.facing_gain:
-            facing = facing_camera(xy_vp, self.faces, self.vertex_faces)
+            facing = facing_camera(xy_vp, self.faces, self.vertex_faces, self.vertex_face_weights)
             vis_logit = vis_logit + self.cfg.facing_gain * facing
         visibility = torch.sigmoid(vis_logit)
         xy = fuse_visibility(xy_vp, xy_reg, visibility)
