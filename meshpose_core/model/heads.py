@@ -14,8 +14,8 @@ from typing import Literal
 import torch
 from torch import nn
 
+from .conv_blocks import conv_block, init_weights
 from .decoding import pixel_to_cell
-from .layers import conv_block, init_weights
 
 FEATURE_STRIDE = 4  # both heads read the backbone's stride-4 map
 PriorKind = Literal["mix", "anchor"]

@@ -15,8 +15,8 @@ import torch
 from torch import nn
 
 from ..blazepose_net import BlazePoseNet
+from ..conv_blocks import conv_block
 from ..decoding import spatial_argsoftmax
-from ..layers import conv_block
 from ..vertex_prior import DEFAULT_ANCHOR_PATH, DEFAULT_PRIOR_PATH, load_prior
 
 # MeshPoseNet feeds ImageNet-normalised images; BlazePose wants RGB in [0, 1].

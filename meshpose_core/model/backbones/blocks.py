@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..layers import ConvBNAct
+from ..conv_blocks import ConvBNAct
 
 
 def _shortcut(in_ch: int, out_ch: int, stride: int) -> nn.Module:

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..layers import ConvBNAct, SeparableConv
+from ..conv_blocks import ConvBNAct, SeparableConv
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..layers import ConvBNAct, init_weights
+from ..conv_blocks import ConvBNAct, init_weights
 from .blocks import BasicBlock, Bottleneck, make_stage
 from .decoder import upsample_to
 

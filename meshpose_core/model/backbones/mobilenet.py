@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from ..layers import ConvBNAct, init_weights
+from ..conv_blocks import ConvBNAct, init_weights
 from .decoder import DecoderConfig, SkipDecoder
 
 # (expansion t, channels c at width 1.0, repeats n, stride s) from the MobileNetV2 paper.

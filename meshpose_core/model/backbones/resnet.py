@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from ..layers import ConvBNAct, init_weights
+from ..conv_blocks import ConvBNAct, init_weights
 from .blocks import Bottleneck, make_stage
 from .decoder import DecoderConfig, SkipDecoder
 
