@@ -310,6 +310,7 @@ def score_pipeline(
 
 
 def read_rgb(path: Path) -> np.ndarray:
+    """(H, W, 3) uint8 RGB image of ``path``; ValueError if unreadable."""
     image = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if image is None:
         raise ValueError(f"unreadable image {path}")

@@ -93,7 +93,7 @@ def cover(image: np.ndarray, width: int, height: int) -> np.ndarray:
 
 
 def scene_images(scene: str, width: int, height: int, count: int) -> list[np.ndarray]:
-    """``count`` RGB frames of a scene at ``width`` x ``height`` (the clip cycles).
+    """``count`` RGB frames (height, width, 3) uint8 of a scene (the clip cycles).
 
     "3 people" is the three-person photo below 960 px wide; wider, three copies of the
     clip side by side (at different times): the detector finds only two of the photo's
@@ -191,7 +191,8 @@ def _row(size: str, scene: str, s: RunStats, name: str, base: RunStats) -> str:
 def scene_people(
     config: PipelineConfig, images: list[np.ndarray], frames: int = 12
 ) -> list[PersonResult]:
-    """The people the pipeline finds in the last of the first ``frames`` images (tracked)."""
+    """The people the pipeline finds in the last of the first ``frames`` images (each
+    (H, W, 3) uint8 RGB), tracked."""
     with Pipeline(replace(config, render=replace(config.render, layers=()))) as pipe:
         result = None
         for image in images[:frames]:
@@ -246,7 +247,8 @@ def _time_render(config: RenderConfig, image: np.ndarray, people: list[PersonRes
 def paced_run(
     config: PipelineConfig, images: list[np.ndarray], fps: float, mode: str, frames: int
 ) -> PacedStats:
-    """One pipeline fed by a camera at ``fps`` in ``mode`` (sequential, overlap, auto)."""
+    """One pipeline fed by a camera at ``fps`` in ``mode`` (sequential, overlap, auto) with
+    ``images`` (each (H, W, 3) uint8 RGB)."""
     stats = PacedStats(mode, fps)
     with Pipeline(config) as pipe:
         for image in images[:5]:  # warm-up: first calls, compiled loops, buffers

@@ -43,7 +43,8 @@ def track_path(clip: Path, config: PipelineConfig, frames: int) -> dict[int, np.
 
 
 def jitter_permille(path: dict[int, np.ndarray]) -> float:
-    """Mean vertex acceleration over consecutive triples, in ‰ of the body height."""
+    """Mean vertex acceleration over consecutive triples, in ‰ of the body height; ``path``
+    maps frame index -> vertices (V, 2) image px."""
     values = []
     for t in path:
         if t - 1 in path and t + 1 in path:
@@ -56,7 +57,8 @@ def lag(
     smoothed: dict[int, np.ndarray], raw: dict[int, np.ndarray], max_shift: float = 6.0
 ) -> tuple[float, float]:
     """(frames the smoothed centre path trails the raw one by, mean centre distance at no
-    shift in ‰ of the body height) over the frames both runs have."""
+    shift in ‰ of the body height) over the frames both runs have; each run maps frame
+    index -> vertices (V, 2) image px."""
     common = sorted(set(smoothed) & set(raw))
     if len(common) < 10:
         return float("nan"), float("nan")

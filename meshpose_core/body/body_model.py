@@ -133,6 +133,7 @@ class BodyModel:
 
     @functools.cached_property
     def levels(self) -> list[torch.Tensor]:
+        """Bone indices per depth in the tree, root first: each (J_k,) int64 (``depth_levels``)."""
         return [lv.to(self.parents.device) for lv in depth_levels(self.parents.tolist())]
 
     def bone_index(self, name: str) -> int:
@@ -185,7 +186,8 @@ class BodyModel:
         global_rotation: torch.Tensor | None = None,
         translation: torch.Tensor | None = None,
     ) -> PosedBody:
-        """Like ``forward`` but also returns the posed joints (bone heads)."""
+        """Like ``forward`` (same arguments) but also returns the posed joints: ``PosedBody``
+        vertices (B, V, 3) and joints (B, J, 3), metres."""
         rest = self.rest(shape_coeffs)
         b = rest.vertices.shape[0]
         deltas = self.pose_matrices(pose, b)

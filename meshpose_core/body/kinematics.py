@@ -20,7 +20,8 @@ import torch
 
 
 def depth_levels(parents: list[int]) -> list[torch.Tensor]:
-    """Bone indices grouped by depth in the tree (root first); parents must precede children."""
+    """Bone indices grouped by depth in the tree (root first), each (J_k,) int64; parents
+    must precede children."""
     depth = [0] * len(parents)
     for c in range(1, len(parents)):
         if not 0 <= parents[c] < c:

@@ -246,13 +246,15 @@ class AnnyReference:
     parents: np.ndarray
 
     def point(self, name: str) -> np.ndarray:
+        """(3,) rest position of bone ``name``'s head, metres."""
         return self.joints[self.names.index(name)]
 
     def direction(self, bone: str, tip: str) -> np.ndarray:
+        """(3,) unit vector from ``bone``'s head to ``tip``'s."""
         return _unit(self.point(tip) - self.point(bone))
 
     def hinge_axis(self, bone: str) -> np.ndarray:
-        """Flexion axis of a knee ('lowerleg01.*': +X) or elbow ('lowerarm01.*': the
+        """(3,) unit flexion axis of a knee ('lowerleg01.*': +X) or elbow ('lowerarm01.*': the
         reference elbow is bent, so upper arm x forearm)."""
         if bone.startswith("lowerleg"):
             return np.array([1.0, 0.0, 0.0])
@@ -300,7 +302,8 @@ def data_hinge_axis(local_rotations: np.ndarray, bone: np.ndarray) -> np.ndarray
 
 
 def anatomical_hinge_axis(bone: str, forearm_dir: np.ndarray) -> np.ndarray:
-    """Hinge axis of a skeleton whose rest pose is a natural A/T pose facing +Z."""
+    """Hinge axis (3,) of a skeleton whose rest pose is a natural A/T pose facing +Z;
+    ``forearm_dir`` (3,) unit."""
     if bone.startswith("lowerleg"):
         return np.array([1.0, 0.0, 0.0])
     return _unit(np.cross(forearm_dir, [0.0, 0.0, 1.0]))

@@ -263,5 +263,6 @@ class RealDataset(Dataset):
 
 
 def collate(samples: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:
-    """Stack samples into numpy arrays (torch's default collate works too, giving tensors)."""
+    """Stack samples into numpy arrays, each (B, ...) (torch's default collate works too,
+    giving tensors)."""
     return {k: np.stack([s[k] for s in samples]) for k in samples[0]}

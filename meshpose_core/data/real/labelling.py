@@ -51,9 +51,10 @@ def teacher_mask(
     cfg: LabelConfig,
     rivals: Sequence[np.ndarray] = (),
 ) -> np.ndarray | None:
-    """The teacher's mask, cut to the pixels nearer this person's skeleton (17, 2 image px)
-    than to any rival's and to the components at the confident joints (N, 2 image px),
-    checked for plausibility and resampled to mask_size; None if implausible."""
+    """The teacher's mask, cut to the pixels nearer this person's skeleton (17, 2) image px
+    than to any rival's (each (17, 2)) and to the components at the confident joints (N, 2)
+    image px, checked for plausibility and resampled: (S, S) bool with S = ``mask_size``;
+    None if implausible."""
     size = out.mask.shape[0]
     crop_points = image_to_crop_points(out.roi, size, points)
     crop_skeleton = image_to_crop_points(out.roi, size, skeleton)
@@ -74,6 +75,7 @@ def mask_box(mask: np.ndarray, out: TeacherOutput) -> np.ndarray:
 
 
 def union_box(a: np.ndarray, b: np.ndarray | None) -> np.ndarray:
+    """(4,) x0, y0, x1, y1 box holding boxes ``a`` and ``b`` (4,); ``a`` if ``b`` is None."""
     return a if b is None else np.concatenate([np.minimum(a[:2], b[:2]), np.maximum(a[2:], b[2:])])
 
 
@@ -92,6 +94,7 @@ def base_row(image: str, frame: int, cfg: LabelConfig) -> dict[str, Any]:
 
 
 def set_mask(row: dict[str, Any], out: TeacherOutput, mask: np.ndarray | None) -> None:
+    """Store ``mask`` (S, S) bool in ``row`` (packed, with its ROI); nothing if None."""
     if mask is not None:
         row.update(mask_roi=roi_to_array(out.roi), mask=pack_mask(mask), has_mask=True)
 
@@ -143,8 +146,9 @@ def label_detected_people(
     teacher: BlazePoseLandmarker,
     cfg: LabelConfig,
 ) -> tuple[list[dict[str, Any]], list[str]]:
-    """Detector -> teacher on each person's rotated ROI -> rows, reasons. People the teacher
-    finds (pose flag) are deduplicated, then each one's mask is cut against all the others."""
+    """Detector -> teacher on each person's rotated ROI of ``image_rgb`` (H, W, 3) uint8 ->
+    rows, reasons. People the teacher finds (pose flag) are deduplicated, then each one's mask
+    is cut against all the others."""
     q = cfg.quality
     outs = [teacher(image_rgb, d.roi()) for d in detector.detect(image_rgb)[: cfg.max_people]]
     reasons = ["pose flag"] * sum(o.pose_score < q.min_pose_score for o in outs)
@@ -178,9 +182,10 @@ def ground_truth_row(
     teacher: BlazePoseLandmarker,
     cfg: LabelConfig,
 ) -> tuple[dict[str, Any], str]:
-    """A person with ground-truth joints (17, 3: x, y, labelled) and box: the teacher runs on
-    the joints' upright ROI and contributes the mask and face joints only when it agrees with
-    the ground truth (PCK@0.2 >= min_agreement); left/right disagreement is flagged."""
+    """A person with ground-truth joints ``keypoints`` (17, 3) (x, y image px, labelled) and
+    ``box`` (4,) in ``image_rgb`` (H, W, 3) uint8: the teacher runs on the joints' upright ROI
+    and contributes the mask and face joints only when it agrees with the ground truth
+    (PCK@0.2 >= min_agreement); left/right disagreement is flagged."""
     q = cfg.quality
     valid = keypoints[:, 2] > 0
     row = base_row(image, -1, cfg)

@@ -44,10 +44,12 @@ def unpack_mask(packed: np.ndarray, size: int = MASK_SIZE) -> np.ndarray:
 
 
 def roi_to_array(roi: RotatedRoi) -> np.ndarray:
+    """(4,) float32: centre x, y, side (image px), rotation (radians), the ``mask_roi`` row."""
     return np.array([*roi.center, roi.size, roi.rotation], dtype=np.float32)
 
 
 def roi_from_array(row: np.ndarray) -> RotatedRoi:
+    """Inverse of ``roi_to_array``: a (4,) row -> the RotatedRoi."""
     return RotatedRoi(
         center=(float(row[0]), float(row[1])), size=float(row[2]), rotation=float(row[3])
     )

@@ -79,7 +79,8 @@ def joints_box(joints: np.ndarray) -> np.ndarray:
 
 
 def is_eval_index(index: np.ndarray | int) -> np.ndarray:
-    """0-based index(es) -> True where in the evaluation split."""
+    """0-based index(es), any shape -> bool of that shape, True where in the evaluation
+    split."""
     index = np.asarray(index)
     return (index >= EVAL_RANGE[0]) & (index < EVAL_RANGE[1])
 
@@ -90,14 +91,14 @@ def is_eval_image(path: str) -> bool:
 
 
 def split_indices(available: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Available 0-based indices -> (train, eval), each sorted."""
+    """Available 0-based indices (N,) -> (train, eval) int64 index arrays, each sorted."""
     ordered = np.sort(np.asarray(available, dtype=np.int64))
     held_out = is_eval_index(ordered)
     return ordered[~held_out], ordered[held_out]
 
 
 def available_indices(lsp_root: Path) -> np.ndarray:
-    """0-based indices of the images present under ``lsp_root/images``."""
+    """(N,) int64 0-based indices of the images present under ``lsp_root/images``."""
     names = sorted(p.name for p in (lsp_root / "images").glob("im*.jpg"))
     return np.array([image_index(n) for n in names], dtype=np.int64)
 

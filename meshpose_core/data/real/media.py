@@ -29,7 +29,7 @@ def read_rgb(path: Path) -> np.ndarray:
 
 
 def iter_video_frames(path: Path, step: int = 1) -> Iterator[tuple[int, np.ndarray]]:
-    """(index, RGB frame) of every ``step``-th frame, decoded sequentially."""
+    """(index, RGB frame (H, W, 3) uint8) of every ``step``-th frame, decoded sequentially."""
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
         raise FileNotFoundError(f"cannot open video {path}")
@@ -52,7 +52,8 @@ def frame_cache_path(cache_dir: Path, video: str, index: int) -> Path:
 
 
 def write_jpeg(path: Path, rgb: np.ndarray) -> None:
-    """Atomic write (temp file + rename): parallel data-loader workers may race."""
+    """``rgb`` (H, W, 3) uint8 to a JPEG. Atomic write (temp file + rename): parallel
+    data-loader workers may race."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.jpg")
     cv2.imwrite(

@@ -70,6 +70,7 @@ class TeacherOutput:
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
+    """Logistic of any shape, clipped so that large logits do not overflow."""
     return 1.0 / (1.0 + np.exp(-np.clip(x, -60.0, 60.0)))
 
 

@@ -39,7 +39,8 @@ GROUPS = _part_groups()
 
 
 def random_color(rng: np.random.Generator) -> np.ndarray:
-    """A clothing colour: mostly muted, sometimes saturated, sometimes near black/white."""
+    """A clothing colour (3,) float32 RGB 0..255: mostly muted, sometimes saturated,
+    sometimes near black/white."""
     kind = rng.random()
     if kind < 0.2:
         return np.full(3, rng.uniform(15, 60), np.float32)

@@ -38,9 +38,9 @@ class PinholeCamera:
 
 
 def canonical_to_camera_rotation(yaw_deg: float, pitch_deg: float, roll_deg: float) -> np.ndarray:
-    """Rotation for a camera in front of a body facing it (canonical +Z towards the camera,
-    +Y up), then turned by yaw (about the body's up axis), pitch and roll. Camera y is down,
-    so the base rotation flips y and z."""
+    """(3, 3) rotation for a camera in front of a body facing it (canonical +Z towards the
+    camera, +Y up), then turned by yaw (about the body's up axis), pitch and roll (degrees).
+    Camera y is down, so the base rotation flips y and z."""
     base = np.diag([1.0, -1.0, -1.0])  # the person's left (+X) appears on the image's right
     y, p, r = np.deg2rad([yaw_deg, pitch_deg, roll_deg])
     ry = np.array([[np.cos(y), 0, np.sin(y)], [0, 1, 0], [-np.sin(y), 0, np.cos(y)]])
@@ -50,5 +50,6 @@ def canonical_to_camera_rotation(yaw_deg: float, pitch_deg: float, roll_deg: flo
 
 
 def to_network_px(xy: np.ndarray) -> np.ndarray:
-    """Renderer pixel coordinates -> network coordinates (top-left pixel centre = 0)."""
+    """(..., 2) renderer pixel coordinates -> network coordinates (top-left pixel centre =
+    0)."""
     return xy - 0.5

@@ -121,6 +121,8 @@ class SyntheticGenerator:
         return bodies
 
     def sample(self, index: int) -> dict[str, np.ndarray]:
+        """Sample ``index`` (deterministic from the seed): ``render_sample``'s arrays, image
+        (H, W, 3) uint8 and its supervision, with occluders and degradations."""
         rng = np.random.default_rng([self.cfg.seed, index])
         n = 1 + (int(rng.integers(1, 3)) if rng.random() < self.cfg.extra_people_prob else 0)
         bodies = self._bodies(rng, n)
