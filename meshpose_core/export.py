@@ -59,6 +59,8 @@ class ExportWrapper(nn.Module):
         self.topology = TopologyArrays.from_topology(Topology.load("low"), torch.device("cpu"))
 
     def forward(self, pixels: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """pixels (B, H, W, 3) float RGB 0..255 -> vertices (B, 518, 3) crop px, visibility
+        (B, 518) in [0, 1] and, with ``want_iuv``, iuv (B, 3, H/4, W/4) (``DecodedMesh``)."""
         out = self.net.decode(self.net(normalise_pixels(pixels)), self.topology, self.want_iuv)
         if out.iuv is not None:
             return out.vertices, out.visibility, out.iuv

@@ -13,7 +13,8 @@ class AssetError(RuntimeError):
 
 
 def write_npz(path: Path, format_version: int, arrays: dict[str, np.ndarray]) -> None:
-    """Write arrays (compressed) plus ``format_version``; creates the parent folder."""
+    """Write arrays (any shape, compressed) plus ``format_version``; creates the parent
+    folder."""
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(path, format_version=np.int32(format_version), **arrays)
 
@@ -24,7 +25,7 @@ def read_npz(
     rebuild_hint: str,
     error: type[Exception] = AssetError,
 ) -> dict[str, np.ndarray]:
-    """Read every array of a versioned npz; raises ``error`` (with ``rebuild_hint``)."""
+    """Every array (any shape) of a versioned npz; raises ``error`` (with ``rebuild_hint``)."""
     path = Path(path)
     if not path.is_file():
         raise error(f"{path} not found ({rebuild_hint})")
@@ -43,7 +44,7 @@ def read_npz(
 
 
 def require(data: dict[str, np.ndarray], path: Path, *keys: str) -> list[np.ndarray]:
-    """The named arrays, or AssetError naming the first missing one."""
+    """The named arrays (any shape), or AssetError naming the first missing one."""
     missing = [k for k in keys if k not in data]
     if missing:
         raise AssetError(f"{path} lacks field {missing[0]!r}")

@@ -56,7 +56,8 @@ def pck(
     size: np.ndarray,
     alpha: float = DEFAULT_ALPHA,
 ) -> PckResult:
-    """PCK@alpha over all valid joints of all N people (shapes as in ``pck_hits``)."""
+    """PCK@alpha over all valid joints of all N people: pred, gt (N, K, >=2) px, valid (N, K),
+    size (N,) px, as in ``pck_hits``."""
     valid = np.asarray(valid, bool)
     hits = pck_hits(pred, gt, valid, size, alpha)
     return PckResult(

@@ -5,7 +5,8 @@ or method (name without a leading ``_``, in a public class) whose annotations me
 ``np.ndarray`` / ``NDArray`` / ``Tensor`` must state at least one shape in the project's form,
 as ``model/decoding.py`` does: ``xy (B, V, 2) crop pixels, faces (F, 3) -> (B, V) in [-1, 1]``.
 A shape is a parenthesised tuple of sizes, ``(B, V, 2)``, ``(H, W, 3)``, ``(h*w, 2)``,
-``(V,)``, ``(...)``; "any shape" says that a function takes every shape. An ``nn.Module``'s
+``(V,)``, ``(...)``, a scalar's "shape ()"; "any shape" says that a function takes every
+shape. An ``nn.Module``'s
 ``forward`` may leave the shapes to its class docstring.
 """
 
@@ -19,12 +20,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "meshpose_core"
 ARRAY = re.compile(r"\b(ndarray|NDArray|Tensor)\b")
-SIZE = r"(?:\.\.\.|[A-Za-z0-9_']+(?:\s*[-+*/]\s*[A-Za-z0-9_']+)*)"
+SIZE = r"(?:\.\.\.|[A-Za-z0-9_']+(?:\s*[-+*/^]\s*[A-Za-z0-9_']+)*)"
 # One element names a size that is a symbol in upper case, a number, an expression or "...":
 # "(x, y)" and "(u, v)" are coordinate orders, not shapes.
-STRONG = re.compile(r"^(?:\.\.\.|[A-Z].*|\d+|.*[-+*/].*)$")
+STRONG = re.compile(r"^(?:\.\.\.|[A-Z].*|\d+|.*[-+*/^].*)$")
 TUPLE = re.compile(rf"\(\s*({SIZE}(?:\s*,\s*{SIZE})*)\s*(,?)\s*\)")
-ANY_SHAPE = re.compile(r"\bany shape\b", re.IGNORECASE)
+ANY_SHAPE = re.compile(r"\bany shape\b|\bshape \(\)", re.IGNORECASE)
 
 # Offenders not fixed yet, as "path:qualified name"; empty when every function states a shape.
 ALLOWED: frozenset[str] = frozenset()
@@ -90,9 +91,16 @@ def offenders() -> list[str]:
 
 
 def test_shape_pattern() -> None:
-    for doc in ("xy (B, V, 2) crop pixels", "(V,) ids", "(...)", "(h*w, 2)", "(B, V, C')"):
+    for doc in (
+        "xy (B, V, 2) crop pixels",
+        "(V,) ids",
+        "(...)",
+        "(h*w, 2)",
+        "(B, V, C')",
+        "(B, C, H / 2^i)",
+    ):
         assert states_shape(doc), doc
-    assert states_shape("Coordinates, any shape.")
+    assert states_shape("Coordinates, any shape.") and states_shape("Scalar, shape ().")
     for doc in (None, "", "as (x, y) pixels", "(u, v) in [0, 1]", "(see below)", "(V)"):
         assert not states_shape(doc), doc
 

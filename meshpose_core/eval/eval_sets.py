@@ -104,9 +104,8 @@ def read_coco_format(
     """A COCO-style keypoint json -> (people whose image exists, number skipped as missing).
 
     Crowd annotations and people without keypoints are left out; ``visibility`` maps the
-    format's flags to ours (default: COCO's, already ours); ``rename`` fixes file names.
-    Polygon ``segmentation`` outlines are kept (``coco_polygons``).
-    """
+    format's flags (K,) to ours (K,) (default: COCO's, already ours); ``rename`` fixes file
+    names. Polygon ``segmentation`` outlines are kept (``coco_polygons``)."""
     data = json.loads((root / json_path).read_text())
     files = {im["id"]: (rename or str)(im["file_name"]) for im in data["images"]}
     people, missing = [], 0
@@ -129,7 +128,7 @@ def read_coco_format(
 
 
 def labelled_as_visible(v: np.ndarray) -> np.ndarray:
-    """Formats without an occlusion flag: labelled (v > 0) -> 2."""
+    """Formats without an occlusion flag: flags (K,) labelled (v > 0) -> 2, else 0."""
     return np.where(v > 0, 2.0, 0.0)
 
 

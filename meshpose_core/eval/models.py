@@ -28,7 +28,9 @@ class KeypointModel(Protocol):
     name: str
     input_size: int
 
-    def predict(self, crops: np.ndarray) -> np.ndarray: ...
+    def predict(self, crops: np.ndarray) -> np.ndarray::
+        """crops (B, S, S, 3) uint8 RGB, S = ``input_size`` -> (B, 17, 3) COCO x, y crop px,
+        score."""
 
 
 @runtime_checkable
@@ -57,9 +59,12 @@ class BlazePoseKeypoints:
         )
 
     def predict(self, crops: np.ndarray) -> np.ndarray:
+        """crops (B, S, S, 3) uint8 RGB -> (B, 17, 3) COCO x, y crop px, score."""
         return self.predict_with_masks(crops)[0]
 
     def predict_with_masks(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """crops (B, S, S, 3) -> (keypoints (B, 17, 3) as ``predict``, segmentation masks
+        (B, S, S) bool)."""
         out = np.zeros((len(crops), 17, 3))
         masks = np.zeros((len(crops), self.input_size, self.input_size), bool)
         for i, crop in enumerate(crops):
@@ -99,9 +104,12 @@ class MeshPoseKeypoints:
         return pred
 
     def predict(self, crops: np.ndarray) -> np.ndarray:
+        """crops (B, S, S, 3) uint8 RGB -> (B, 17, 3) float64 COCO x, y crop px, score."""
         return self._predict(crops).keypoints.astype(np.float64)
 
     def predict_with_masks(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """crops (B, S, S, 3) -> (keypoints (B, 17, 3) as ``predict``, masks (B, S, S) bool:
+        the rasterised high-poly meshes)."""
         pred = self._predict(crops)
         faces = Topology.load("high").faces  # cached; the faces of ``vertices_high``
         masks = np.stack([mesh_silhouette(v, faces, self.input_size) for v in pred.vertices_high])

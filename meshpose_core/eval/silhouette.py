@@ -34,11 +34,10 @@ def silhouette_iou(pred: np.ndarray, target: np.ndarray) -> float:
 
 
 def polygon_crop_mask(polygons: Sequence[np.ndarray], roi: RotatedRoi, size: int) -> np.ndarray:
-    """Ground-truth outline -> (size, size) bool mask of the size^2 crop of ``roi``.
+    """Ground-truth outline -> (S, S) bool mask of the S^2 crop of ``roi``, S = ``size``.
 
-    polygons: each (P >= 3, 2) image px with pixel centres at integers (COCO's own
-    rasterisation, pycocotools, samples polygons at integer points); their union is the mask.
-    """
+    polygons: each (P, 2), P >= 3, image px with pixel centres at integers (COCO's own
+    rasterisation, pycocotools, samples polygons at integer points); their union is the mask."""
     k = POLYGON_SUPERSAMPLE
     # image continuous -> crop continuous, then into the supersampled crop's pixel centres
     to_crop = roi.image_to_crop(size)

@@ -67,7 +67,8 @@ def person_evidence(
     size: int = FIT_SIZE,
     samples: int = MASK_SAMPLES,
 ) -> dict[str, np.ndarray]:
-    """One labelled person (with a mask) -> its Evidence fields, unbatched."""
+    """One labelled person (with a mask) -> its Evidence fields, unbatched: keypoints (17, 2)
+    fit px, mask (F, F) bool, ... (``Evidence`` without the N axis)."""
     if not labels.has_mask[index]:
         raise ValueError("a body fit needs the person's mask")
     roi_row = labels.mask_roi[index]
@@ -113,5 +114,5 @@ def make_evidence(
 
 
 def stack_evidence(people: list[dict[str, np.ndarray]]) -> Evidence:
-    """Unbatched fields of ``person_evidence`` -> one Evidence."""
+    """Unbatched fields of ``person_evidence`` -> one Evidence, each field (N, ...)."""
     return Evidence(**{k: np.stack([p[k] for p in people]) for k in people[0]})

@@ -86,12 +86,12 @@ def fit_label_file(
     limit: int = 0,
     log: Callable[[str], None] = print,
 ) -> tuple[np.ndarray, BodyFits]:
-    """Fit the masked people of ``label_file`` (the first ``limit``, 0: all) into ``store``.
+    """Fit the masked people of ``label_file`` (the first ``limit``, 0: all) into ``store``
+    -> (label rows (N,) int64, their fits).
 
     Batches are consecutive masked rows, so video people are batched with their neighbouring
     frames (temporal links) and a resumed run makes the same batches. Seeds depend on the
-    batch's first row only.
-    """
+    batch's first row only."""
     labels, _ = load_labels(label_file)
     todo = np.flatnonzero(labels.has_mask)
     if limit:

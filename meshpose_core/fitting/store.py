@@ -33,7 +33,8 @@ def file_sha256(path: Path) -> str:
 
 
 def save_fits(path: Path, rows: np.ndarray, fits: BodyFits, meta: dict) -> None:
-    """Write atomically (temporary file in the same folder, then rename)."""
+    """Write ``fits`` of label ``rows`` (N,) atomically (temporary file in the same folder,
+    then rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {f.name: getattr(fits, f.name) for f in fields(BodyFits)}
     tmp = path.with_name(path.name + ".tmp")
@@ -48,7 +49,8 @@ def save_fits(path: Path, rows: np.ndarray, fits: BodyFits, meta: dict) -> None:
 
 
 def load_fits(path: Path, label_file: Path | None = None) -> tuple[np.ndarray, BodyFits, dict]:
-    """-> (rows, fits, meta); with ``label_file``, refuse a store made from other labels."""
+    """-> (label rows (N,) int64, fits, meta); with ``label_file``, refuse a store made from
+    other labels."""
     with np.load(path) as d:
         meta = json.loads(str(d["meta"]))
         if meta.get("format_version") != FORMAT_VERSION:
@@ -72,4 +74,5 @@ def concat_fits(parts: list[BodyFits]) -> BodyFits:
 
 
 def select_fits(fits: BodyFits, index: np.ndarray) -> BodyFits:
+    """The fits at ``index`` ((M,) int indices or (N,) bool), every field alike."""
     return BodyFits(**{f.name: getattr(fits, f.name)[index] for f in fields(BodyFits)})

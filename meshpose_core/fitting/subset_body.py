@@ -34,6 +34,7 @@ class LevelBodies:
 
     @property
     def low(self) -> torch.Tensor:
+        """(B, 518, 3) low-poly vertices, metres."""
         return self.vertices["low"]
 
 

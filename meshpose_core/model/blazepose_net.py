@@ -70,6 +70,7 @@ class TfConv2d(nn.Conv2d):
         self.act = activation_layer(spec["activation"])
 
     def forward(self, x: Tensor) -> Tensor:
+        """(B, C, H, W) -> (B, C', H', W'); TF's "same" (H' = ceil(H / stride)) or "valid"."""
         if self.dynamic_same:  # asymmetric for stride 2: depends on the input size
             top, bottom = same_padding(x.shape[2], self.kernel_size[0], self.stride[0])
             left, right = same_padding(x.shape[3], self.kernel_size[1], self.stride[1])
@@ -83,6 +84,7 @@ class TfAdd(nn.Module):
         self.act = activation_layer(spec["activation"])
 
     def forward(self, a: Tensor, b: Tensor) -> Tensor:
+        """a, b (B, C, H, W) -> activation(a + b), same shape."""
         return self.act(a + b)
 
 
@@ -95,6 +97,7 @@ class TfPad(nn.Module):
         self.pads = (left, right, top, bottom, front, back)
 
     def forward(self, x: Tensor) -> Tensor:
+        """(B, C, H, W) -> (B, C + front + back, H + top + bottom, W + left + right)."""
         return F.pad(x, self.pads)
 
 
@@ -107,6 +110,7 @@ class TfResizeBilinear(nn.Module):
         self.align_corners = bool(spec["align_corners"])
 
     def forward(self, x: Tensor) -> Tensor:
+        """(B, C, H, W) -> (B, C, scale * H, scale * W)."""
         size = (x.shape[2] * self.scale, x.shape[3] * self.scale)
         return F.interpolate(x, size=size, mode="bilinear", align_corners=self.align_corners)
 
@@ -119,6 +123,7 @@ class TfMaxPool2d(nn.Module):
         self.same = spec["padding"] == "same"
 
     def forward(self, x: Tensor) -> Tensor:
+        """(B, C, H, W) -> (B, C, H', W'); TF's "same" (H' = ceil(H / stride)) or "valid"."""
         if self.same:  # TF ignores padded cells: pad with -inf
             top, bottom = same_padding(x.shape[2], self.kernel[0], self.stride)
             left, right = same_padding(x.shape[3], self.kernel[1], self.stride)
@@ -134,6 +139,7 @@ class TfReshape(nn.Module):
         self.shape = tuple(spec["shape"])
 
     def forward(self, x: Tensor) -> Tensor:
+        """(B, C, H, W) -> (B, *shape), read in NHWC order."""
         return x.permute(0, 2, 3, 1).reshape(x.shape[0], *self.shape)
 
 
@@ -142,6 +148,7 @@ class TfSigmoid(nn.Module):
         super().__init__()
 
     def forward(self, x: Tensor) -> Tensor:
+        """Logistic of any shape."""
         return torch.sigmoid(x)
 
 

@@ -114,9 +114,9 @@ def check_state(
     path: Path, state: dict[str, torch.Tensor], expected: dict[str, torch.Tensor]
 ) -> None:
     """CheckpointError (one line, naming the first offending tensor) unless ``state`` has
-    exactly the tensors of ``expected`` with their shapes, all finite: a file whose config
-    and tensors disagree, or whose weights hold NaN / infinity (a diverged training run),
-    must not load and produce silent garbage."""
+    exactly the tensors of ``expected`` (any shape) with their shapes, all finite: a file
+    whose config and tensors disagree, or whose weights hold NaN / infinity (a diverged
+    training run), must not load and produce silent garbage."""
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
     if missing or unexpected:

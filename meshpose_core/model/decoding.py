@@ -32,7 +32,8 @@ def cell_to_pixel(cell: Coords, stride: int) -> Coords:
 
 
 def pixel_to_cell(pixel: torch.Tensor, stride: int) -> torch.Tensor:
-    """Crop pixel coordinates -> continuous feature-grid coordinates (inverse of the above)."""
+    """Crop pixel coordinates (any shape) -> continuous feature-grid coordinates (inverse of
+    the above)."""
     return (pixel + 0.5) / stride - 0.5
 
 

@@ -108,7 +108,8 @@ class VertexPoseHead(nn.Module):
         self.out.bias[: self.num_vertices].zero_()
 
     def xy_masks(self) -> dict[nn.Parameter, torch.Tensor]:
-        """0 on the learned score rows (what moves the vertex positions), 1 elsewhere."""
+        """Per output parameter a mask of its shape (C_out, ...): 0 on the learned score rows
+        (what moves the vertex positions), 1 elsewhere."""
         masks = {}
         for p in (self.out.weight, self.out.bias):
             m = torch.ones_like(p)
@@ -135,7 +136,7 @@ class VertexPoseHead(nn.Module):
 
     @property
     def beta(self) -> torch.Tensor:
-        """Scalar tensor; exp of a log parameter keeps it positive while learning."""
+        """Scalar tensor, shape (); exp of a log parameter keeps it positive while learning."""
         return self.log_beta.exp()
 
     def forward(
@@ -253,8 +254,8 @@ class RegressionHead(nn.Module):
             self.prior_extent[axis] = float(input_size[1 - axis])
 
     def xy_masks(self) -> dict[nn.Parameter, torch.Tensor]:
-        """0 on the learned x and y logit paths (psi rows and f1D groups of those axes), 1 on
-        depth (and so visibility)."""
+        """Per output parameter a mask of its shape (C_out, ...): 0 on the learned x and y logit
+        paths (psi rows and f1D groups of those axes), 1 on depth (and so visibility)."""
         c = self.psi.out_features // (3 * self.bins)
         v = self.num_vertices
         masks = {}

@@ -238,5 +238,6 @@ class MeshPoseNet(nn.Module):
         topology: TopologyArrays | None = None,
         want_iuv: bool = False,
     ) -> DecodedMesh:
-        """forward + decode in one call (inference convenience)."""
+        """forward + decode in one call (inference convenience): images (B, 3, H, W)
+        normalised -> ``DecodedMesh`` (vertices (B, V, 3) crop px, ...)."""
         return self.decode(self(images), topology, want_iuv)

@@ -112,6 +112,7 @@ def heatmap_prior(weights: np.ndarray, channels: list[int]) -> np.ndarray:
 
 
 def save_prior(path: Path, prior: np.ndarray) -> None:
+    """Write ``prior`` (V, NUM_HEATMAPS) as float32, what ``load_prior`` reads."""
     write_npz(path, PRIOR_FORMAT_VERSION, {"prior": prior.astype(np.float32)})
 
 
