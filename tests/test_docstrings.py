@@ -68,9 +68,9 @@ def public_functions(
                 yield node.name, node, None
         elif isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
             for item in node.body:
-                if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef):
-                    if not item.name.startswith("_"):
-                        yield f"{node.name}.{item.name}", item, node
+                is_function = isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef)
+                if is_function and not item.name.startswith("_"):
+                    yield f"{node.name}.{item.name}", item, node
 
 
 def offenders() -> list[str]:
@@ -83,9 +83,9 @@ def offenders() -> list[str]:
                 continue
             if states_shape(ast.get_docstring(func)):
                 continue
-            if cls is not None and func.name == "forward":
-                if states_shape(ast.get_docstring(cls)):
-                    continue
+            in_class = cls is not None and func.name == "forward"
+            if in_class and states_shape(ast.get_docstring(cls)):
+                continue
             out.append(f"{path.relative_to(REPO).as_posix()}:{name}")
     return out
 
