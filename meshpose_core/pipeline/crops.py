@@ -58,8 +58,9 @@ def crop_transform(
 
 
 def body_tilt(keypoints: np.ndarray) -> float:
-    """(17, >=2) COCO keypoints (image px) -> the ROI rotation (radians, in [-pi, pi)) that
-    turns the hips -> shoulders direction straight up; 0 for a degenerate body."""
+    """(17, C) COCO keypoints, x, y image px first -> the ROI rotation (radians, in
+    [-pi, pi)) that turns the hips -> shoulders direction straight up; 0 for a degenerate
+    body."""
     kp = np.asarray(keypoints, np.float64)
     dx, dy = kp[list(_SHOULDERS), :2].mean(0) - kp[list(_HIPS), :2].mean(0)
     if math.hypot(dx, dy) < 1e-6:
@@ -81,8 +82,9 @@ def upright_extent_ratio(points: np.ndarray, rotation: float) -> float:
 def follow_body(
     keypoints: np.ndarray, points: np.ndarray, rotate_above_deg: float
 ) -> tuple[float, float]:
-    """The next crop's (rotation, side factor) from a body's mesh: no turn while the body is
-    within ``rotate_above_deg`` of upright; else its tilt and ``upright_extent_ratio``."""
+    """The next crop's (rotation radians, side factor) from a body's mesh, ``keypoints``
+    (17, C) and ``points`` (N, 2) image px: no turn while the body is within
+    ``rotate_above_deg`` of upright; else its tilt and ``upright_extent_ratio``."""
     rotation = body_tilt(keypoints)
     if abs(rotation) < math.radians(rotate_above_deg):
         return 0.0, 1.0

@@ -269,7 +269,7 @@ def draw_skeleton(
 
 
 def draw_box(image: np.ndarray, person: PersonResult) -> None:
-    """Box and ``#id score`` label of one person, in place."""
+    """Box and ``#id score`` label of one person, in place into ``image`` (H, W, 3) uint8."""
     col = tuple(int(c) for c in track_color(person.track_id))
     x0, y0, x1, y1 = (round(float(v)) for v in person.box)
     cv2.rectangle(image, (x0, y0), (x1 - 1, y1 - 1), col, 2)
@@ -283,7 +283,7 @@ def draw_box(image: np.ndarray, person: PersonResult) -> None:
 
 
 def draw_hud(image: np.ndarray, lines: Sequence[str]) -> None:
-    """Text lines top-left on a darkened panel, in place."""
+    """Text lines top-left on a darkened panel, in place into ``image`` (H, W, 3) uint8."""
     if not lines:
         return
     scale, pad = 0.45, 4

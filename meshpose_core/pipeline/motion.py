@@ -49,8 +49,8 @@ def thumbnail(image: np.ndarray, cell: int) -> np.ndarray:
 def tracked_mask(
     shape: tuple[int, int], boxes: Sequence[np.ndarray], cell: int, margin: float
 ) -> np.ndarray:
-    """(h, w) thumbnail shape, (x0, y0, x1, y1) image-px boxes -> bool (h, w), True outside
-    every box enlarged ``margin`` times about its centre."""
+    """(h, w) thumbnail shape, boxes each (4,) x0, y0, x1, y1 image px -> (h, w) bool, True
+    outside every box enlarged ``margin`` times about its centre."""
     free = np.ones(shape, bool)
     for box in boxes:
         x0, y0, x1, y1 = (float(v) for v in box)
@@ -79,7 +79,8 @@ class MotionGate:
         self._skips = 0
 
     def remember(self, image: np.ndarray) -> None:
-        """The detector looked at ``image``: later frames are compared with it."""
+        """The detector looked at ``image`` (H, W, 3) uint8: later frames are compared with
+        it."""
         if not self.config.enabled:
             return
         # at most the short side: a thin strip (2000 x 20) keeps one row of cells
@@ -88,8 +89,9 @@ class MotionGate:
         self._skips = 0
 
     def allows_skip(self, image: np.ndarray, boxes: Sequence[np.ndarray]) -> bool:
-        """Whether nothing moved outside the tracked ``boxes`` (image px) since the
-        remembered frame, with skips left; a True answer counts as a skip."""
+        """Whether nothing moved in ``image`` (H, W, 3) uint8 outside the tracked ``boxes`` (each
+        (4,) x0, y0, x1, y1 image px) since the remembered frame, with skips left; a True answer
+        counts as a skip."""
         cfg = self.config
         if not cfg.enabled or self._reference is None or self._skips >= cfg.max_skips:
             return False

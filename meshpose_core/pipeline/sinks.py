@@ -142,6 +142,8 @@ class VideoSink(Sink):
         return self._count
 
     def write(self, rgb: np.ndarray) -> None:
+        """Append one frame ``rgb`` (H, W, 3) uint8 (padded to even sides); SinkError if the
+        encoder or the disk fails."""
         import av
 
         frame = av.VideoFrame.from_ndarray(even_padded(rgb), format="rgb24")
@@ -173,6 +175,8 @@ class ImageSink(Sink):
         _parent_ready(self.folder / "x")
 
     def write(self, rgb: np.ndarray, name: str) -> Path:
+        """``rgb`` (H, W, 3) uint8 as ``name`` in the folder (format from its suffix, PNG
+        without one); returns the path."""
         path = self.folder / name
         ok, data = cv2.imencode(path.suffix or ".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
         if not ok:

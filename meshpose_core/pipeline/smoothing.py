@@ -32,7 +32,8 @@ class SmoothingConfig:
 
 
 def smoothing_factor(cutoff_hz: np.ndarray | float, dt: float) -> np.ndarray:
-    """Exponential smoothing weight of the new sample for a first-order low-pass."""
+    """Exponential smoothing weight of the new sample for a first-order low-pass:
+    ``cutoff_hz`` (any shape), ``dt`` seconds -> float32 of that shape in (0, 1)."""
     tau = 1.0 / (2.0 * math.pi * np.asarray(cutoff_hz, np.float32))
     return (1.0 / (1.0 + tau / dt)).astype(np.float32)
 

@@ -108,11 +108,11 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def associate(
     track_boxes: np.ndarray, det_boxes: np.ndarray, iou_threshold: float
 ) -> tuple[list[tuple[int, int]], list[int], list[int]]:
-    """Hungarian assignment maximising total IoU; pairs below the threshold are rejected.
+    """Hungarian assignment maximising total IoU of ``track_boxes`` (N, 4) and ``det_boxes``
+    (M, 4) (x0, y0, x1, y1 image px); pairs below the threshold are rejected.
 
     Returns (matches as (track, detection) index pairs, unmatched tracks, unmatched
-    detections).
-    """
+    detections)."""
     n, m = len(track_boxes), len(det_boxes)
     if n == 0 or m == 0:
         return [], list(range(n)), list(range(m))
@@ -235,8 +235,8 @@ class Track:
         return kf
 
     def revive(self, box: np.ndarray, score: float) -> None:
-        """Back from the lost pool on a detection: the filter restarts at ``box`` (the old
-        velocity is stale), the id and confirmation are kept."""
+        """Back from the lost pool on a detection ``box`` (4,) x0, y0, x1, y1 image px: the
+        filter restarts at it (the old velocity is stale), the id and confirmation are kept."""
         self.kf = self._filter(box)
         self.score = score
         self.hits += 1
@@ -249,6 +249,7 @@ class Track:
 
     @property
     def box(self) -> np.ndarray:
+        """(4,) x0, y0, x1, y1 image px of the filter's state."""
         return state_to_box(self.kf.x[:, 0])
 
     @property
@@ -269,14 +270,16 @@ class Track:
         self.frames_since_seen += 1
 
     def debias(self, mesh_box: np.ndarray) -> np.ndarray:
-        """A mesh box less this track's mesh offset (``mesh_offset``, set from this box when
-        it is the first mesh since the last detection, so that mesh confirms the state)."""
+        """A mesh box (4,) less this track's mesh offset -> (4,) (``mesh_offset``, set from this
+        box when it is the first mesh since the last detection, so that mesh confirms the
+        state)."""
         if self.mesh_offset is None:
             self.mesh_offset = mesh_offset(mesh_box, self.kf.x[:4, 0])
         return debiased_box(mesh_box, self.mesh_offset)
 
     def correct(self, box: np.ndarray, position_std: float, scale_std: float) -> None:
-        """Kalman update with a box measurement; std values are fractions of the scale."""
+        """Kalman update with a box measurement (4,) x0, y0, x1, y1 image px; std values are
+        fractions of the scale."""
         s = self.scale
         r = np.array([position_std * s] * 2 + [scale_std * s, self._cfg.aspect_noise]) ** 2
         self.kf.update(box_to_state(box), R=np.diag(r))
@@ -398,12 +401,12 @@ class Tracker:
         return [j for j in new if j not in taken]
 
     def refine(self, track_id: int, box: np.ndarray, confidence: float) -> bool:
-        """Correct a track with the box of its predicted mesh (continuous image px); a mesh
-        that is unsure, far from the prediction or of another size than the person at their
-        last detection marks the track for re-detection instead (returns False: the mesh is
-        not the person's). An accepted mesh keeps the track alive (as MediaPipe's landmarks
-        keep its ROI) unless the detector missed it at its last run: then only a detection
-        can."""
+        """Correct a track with the box (4,) x0, y0, x1, y1 of its predicted mesh (continuous
+        image px); a mesh that is unsure, far from the prediction or of another size than the
+        person at their last detection marks the track for re-detection instead (returns False:
+        the mesh is not the person's). An accepted mesh keeps the track alive (as MediaPipe's
+        landmarks keep its ROI) unless the detector missed it at its last run: then only a
+        detection can."""
         cfg = self.config
         track = next((t for t in self.tracks if t.id == track_id), None)
         if track is None or not cfg.refine_from_mesh:

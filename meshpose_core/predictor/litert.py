@@ -53,6 +53,8 @@ class LiteRtMeshPose(Predictor):
         self.finish = Finisher()
 
     def infer(self, crops: np.ndarray, want_iuv: bool = False) -> RawPrediction:
+        """crops (B, H, W, 3) uint8 RGB -> vertices (B, 518, 3) crop px, visibility (B, 518);
+        no IUV (ValueError if asked for), one crop per interpreter call."""
         if want_iuv:
             raise ValueError("the TFLite model has no IUV output (use the onnx or torch backend)")
         x = crop_pixels(crops, self.input_size)

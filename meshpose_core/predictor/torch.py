@@ -74,6 +74,8 @@ class MeshPose(Predictor):
 
     @torch.inference_mode()
     def infer(self, crops: np.ndarray, want_iuv: bool = False) -> RawPrediction:
+        """crops (B, H, W, 3) uint8 RGB -> vertices (B, 518, 3) crop px, visibility (B, 518),
+        iuv (B, 3, h, w) if asked for."""
         x = normalise_crops(crops, self.input_size).to(self.device)
         if self.device.type == "cpu":
             x = x.contiguous(memory_format=torch.channels_last)

@@ -72,7 +72,7 @@ class CPUMeshPainter:
         origin: tuple[int, int],
         opacity: float = 1.0,
     ) -> np.ndarray:
-        """``shaded_mesh.MeshPainter.draw``."""
+        """``shaded_mesh.MeshPainter.draw``: -> (height, width, 4) uint8 premultiplied RGBA."""
         check_vertex_count(meshes, self._num_vertices)
         if self._image.shape[:2] != (height, width):
             self._frags = Fragments.allocate(width, height)

@@ -124,7 +124,7 @@ class GLMeshPainter:
         origin: tuple[int, int],
         opacity: float = 1.0,
     ) -> np.ndarray:
-        """``shaded_mesh.MeshPainter.draw``."""
+        """``shaded_mesh.MeshPainter.draw``: -> (height, width, 4) uint8 premultiplied RGBA."""
         check_vertex_count(meshes, self._num_vertices)
         mgl, ctx, prog = self._mgl, self._ctx, self._prog
         target = self._framebuffer(width, height)

@@ -47,7 +47,8 @@ def paint_mesh(
     boxes: np.ndarray,  # (K, 4) int64 rows r0:r1, columns c0:c1 painted (the rest is left)
 ) -> None:
     """Lambert + ambient with interpolated normals, one colour per mesh (``shade_mesh``; GL's
-    unorm8 conversion of ``colour * shade * opacity`` like the mesh painters)."""
+    unorm8 conversion of ``colour * shade * opacity`` like the mesh painters): fragments
+    (h, w), (h, w, 3) -> ``out`` (h, w, 4) inside ``boxes`` (K, 4)."""
     alpha = unorm8(255.0 * opacity)
     for n in range(boxes.shape[0]):
         for y in range(boxes[n, 0], boxes[n, 1]):
@@ -75,7 +76,7 @@ def paint_visibility(
     boxes: np.ndarray,
 ) -> None:
     """Interpolated visibility through ``visibility_colormap``: 1 green, 0.5 yellow, 0 red,
-    unknown (a corner at -inf) grey."""
+    unknown (a corner at -inf) grey; shapes as ``paint_mesh``'s, ``visibility`` (M, V)."""
     alpha = unorm8(255.0 * opacity)
     for n in range(boxes.shape[0]):
         for y in range(boxes[n, 0], boxes[n, 1]):
@@ -145,7 +146,8 @@ def paint_iuv(
     boxes: np.ndarray,
 ) -> None:
     """``shading.iuv_colormap`` of an IUV image (its modes; its colours rounded once, with
-    the opacity: at most one level from its own rounding)."""
+    the opacity: at most one level from its own rounding): ``iuv`` (h, w, 3) -> ``out``
+    (h, w, 4) uint8 premultiplied inside ``boxes`` (K, 4)."""
     h, w = iuv.shape[:2]
     alpha = unorm8(255.0 * opacity)
     for n in range(boxes.shape[0]):
@@ -281,7 +283,8 @@ class SurfacePainter:
     def iuv(
         self, frags: Fragments, mode: str, opacity: float, boxes: np.ndarray | None = None
     ) -> np.ndarray:
-        """``mode``: one of ``IUV_MODES`` (``shading.iuv_colormap``'s); boxes: ``mesh``."""
+        """``mode``: one of ``IUV_MODES`` (``shading.iuv_colormap``'s); boxes: ``mesh``'s (K, 4)
+        -> (H, W, 4) uint8 premultiplied RGBA, reused by the next call."""
         if mode not in IUV_MODES:
             raise ValueError(f"unknown mode {mode!r}: use one of {', '.join(IUV_MODES)}")
         if self._iuv.shape[:2] != (frags.height, frags.width):

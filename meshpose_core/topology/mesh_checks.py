@@ -78,7 +78,8 @@ def _vertex_fan_counts(faces: np.ndarray, num_vertices: int) -> np.ndarray:
 
 
 def check_mesh(faces: np.ndarray, num_vertices: int) -> MeshReport:
-    """Report watertightness, manifoldness, orientation and Euler characteristic."""
+    """Report watertightness, manifoldness, orientation and Euler characteristic of ``faces``
+    (F, 3)."""
     f = faces.astype(np.int64)
     directed = np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]], axis=0)
     und = np.sort(directed, axis=1)
@@ -110,7 +111,8 @@ def check_mesh(faces: np.ndarray, num_vertices: int) -> MeshReport:
 
 
 def signed_volume(vertices: np.ndarray, faces: np.ndarray) -> float:
-    """Signed enclosed volume: positive when faces wind counter-clockwise seen from outside."""
+    """Signed enclosed volume of vertices (V, 3), faces (F, 3) (units of ``vertices``
+    cubed): positive when faces wind counter-clockwise seen from outside."""
     v = vertices[faces].astype(np.float64)
     return float(np.einsum("fi,fi->f", v[:, 0], np.cross(v[:, 1], v[:, 2])).sum() / 6.0)
 

@@ -109,7 +109,7 @@ class Topology:
 
     @functools.cached_property
     def adjacency(self) -> list[np.ndarray]:
-        """Neighbour vertex indices of each vertex (sorted int64 arrays)."""
+        """Neighbour vertex indices of each vertex: V sorted int64 arrays (n_v,)."""
         e = self.edges
         both = np.concatenate([e, e[:, ::-1]], axis=0)
         order = np.lexsort((both[:, 1], both[:, 0]))
@@ -190,6 +190,7 @@ class Upsampling:
         return combine_rows(coarse, index, weight)
 
     def low_to_high(self, low: np.ndarray) -> np.ndarray:
+        """(..., 518, D) low-poly -> (..., 6890, D) high-poly vertices, through the mid level."""
         mid = self.apply(self.low_to_mid_index, self.low_to_mid_weight, low)
         return self.apply(self.mid_to_high_index, self.mid_to_high_weight, mid)
 

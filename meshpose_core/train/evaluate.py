@@ -28,7 +28,8 @@ def procrustes_align(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
 def evaluate(
     net: MeshPoseNet, batches: list[dict[str, torch.Tensor]], topo: TopologyArrays
 ) -> dict[str, float]:
-    """Metrics over pre-collated batches (keys as the synthetic samples, on the net's device)."""
+    """Metrics over pre-collated batches (keys as the synthetic samples, images (B, 3, H, W)
+    normalised, on the net's device)."""
     net.eval()
     err2d, pve, vis_acc, part_acc, uv_err = [], [], [], [], []
     for b in batches:

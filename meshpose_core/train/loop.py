@@ -65,7 +65,8 @@ class StepSampler(Sampler[list[int]]):
 
 
 def to_device(batch: dict, device: torch.device) -> dict[str, torch.Tensor]:
-    """Collated numpy batch -> normalised images + loss targets on ``device``."""
+    """Collated numpy batch -> normalised images (B, 3, H, W) from ``image`` (B, H, W, 3)
+    uint8, + loss targets on ``device``."""
     out = {
         k: torch.as_tensor(np.asarray(v)).to(device, non_blocking=True) for k, v in batch.items()
     }
@@ -77,8 +78,8 @@ def to_device(batch: dict, device: torch.device) -> dict[str, torch.Tensor]:
 
 
 def loss_targets(b: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Batch -> MeshPoseLoss targets: the supervision keys and their masks, joints as x, y
-    only (a third column would be read as depth)."""
+    """Batch -> MeshPoseLoss targets: the supervision keys and their masks, joints as
+    (B, 17, 2) x, y only (a third column would be read as depth)."""
     t = {k: b[k] for k in TARGET_KEYS if k in b}
     t["keypoints"] = b["keypoints"][..., :2]
     if "silhouette" in t:

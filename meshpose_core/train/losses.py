@@ -444,7 +444,7 @@ class MeshPoseLoss(nn.Module):
         )
 
     def terms(self, pred: Mapping[str, Tensor], target: Mapping[str, Tensor]) -> dict[str, Tensor]:
-        """The unweighted terms as tensors (absent supervision -> a constant 0)."""
+        """The unweighted terms as tensors of shape () (absent supervision -> a constant 0)."""
         vertices, scores = pred["vertices"], pred["scores"]
         out = {name: vertices.new_zeros(()) for name in TERMS}
         if "dp_face" in target:

@@ -47,8 +47,8 @@ class TryOnBenchmark:
 
 
 def bench_people(count: int, width: int, height: int, topology: Topology) -> list[np.ndarray]:
-    """``count`` rest bodies in image px, each 80 % of the frame tall whatever the count
-    (so that the cost per person compares), spread across the width (overlapping when
+    """``count`` rest bodies (V, 3) in image px, each 80 % of the frame tall whatever the
+    count (so that the cost per person compares), spread across the width (overlapping when
     many), in the network's pixel convention."""
     px = fit_orthographic(topology.vertices, width, height, margin=0.1)
     px[:, :2] -= 0.5

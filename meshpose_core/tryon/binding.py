@@ -52,7 +52,8 @@ class SurfaceBinding:
 
 
 def surface_area(vertices: np.ndarray, faces: np.ndarray) -> float:
-    """Total area of a triangle mesh (units of ``vertices`` squared)."""
+    """Total area of a triangle mesh, vertices (V, 3), faces (F, 3) (units of ``vertices``
+    squared)."""
     tri = np.asarray(vertices, np.float64)[faces]
     return float(
         0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1).sum()
@@ -60,13 +61,12 @@ def surface_area(vertices: np.ndarray, faces: np.ndarray) -> float:
 
 
 def body_scale(vertices: np.ndarray, faces: np.ndarray, rest_area: float) -> float:
-    """Size of a posed body relative to the rest template: sqrt of the area ratio of
-    ``faces`` (e.g. the torso's; ``rest_area`` is their rest area).
+    """Size of a posed body, vertices (V, 3), relative to the rest template: sqrt of the area
+    ratio of ``faces`` (F, 3) (e.g. the torso's; ``rest_area`` is their rest area).
 
     Area is pose-invariant to first order, so this is the person's size (a child ~0.7, an
     image-space body its pixels per metre) and not a local stretch that would squash a coat
-    at the elbows.
-    """
+    at the elbows."""
     return float(np.sqrt(surface_area(vertices, faces) / rest_area))
 
 

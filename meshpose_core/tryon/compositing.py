@@ -22,7 +22,7 @@ class GarmentLayer:
 
     @property
     def alpha(self) -> np.ndarray:
-        """(h, w) float32 coverage in [0, 1]."""
+        """(r1 - r0, c1 - c0) float32 coverage in [0, 1]."""
         return self.rgba[..., 3].astype(np.float32) * np.float32(1.0 / 255.0)
 
     def composite_into(self, frame: np.ndarray, opacity: float = 1.0) -> None:

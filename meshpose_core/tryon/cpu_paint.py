@@ -70,7 +70,8 @@ def sample_over(
     acc: np.ndarray,  # (h, w, 4) float32 premultiplied RGBA in [0, 1]
     box: np.ndarray,  # (4,) int64 rows r0:r1, columns c0:c1 the mesh can cover
 ) -> None:
-    """One texture of mesh ``m`` "over" what its earlier textures left in ``acc``."""
+    """One texture (th, tw, 4) of mesh ``m`` "over" what its earlier textures left in
+    ``acc`` (h, w, 4)."""
     th, tw = texture.shape[:2]
     every = painted.shape[0] == 0
     frags_face, frags_bary = _of_mesh(
@@ -130,7 +131,8 @@ def shade_fade(
     out: np.ndarray,  # (h, w, 4) uint8 premultiplied RGBA
     box: np.ndarray,  # (4,) as ``sample_over``'s
 ) -> None:
-    """Mesh ``m``'s textures shaded and faded by visibility into ``out`` (GL's unorm8)."""
+    """Mesh ``m``'s textures, ``acc`` (h, w, 4), shaded and faded by visibility into ``out``
+    (h, w, 4) (GL's unorm8)."""
     frags_face, frags_bary = _of_mesh(
         m, bodies, (body_face, body_bary), (garment_face, garment_bary)
     )
@@ -189,13 +191,12 @@ class CPUGarmentPainter:
         origin: tuple[int, int],
         bodies: int = 0,
     ) -> tuple[np.ndarray, Fragments | None]:
-        """``GLGarmentPainter.draw``: (premultiplied RGBA8, the bodies' fragments or None).
-        In those fragments only ``mesh_id`` (-1) and ``depth`` (+inf) are set on the
-        background (clearing face ids and barycentrics of a frame-wide rectangle costs
+        """``GLGarmentPainter.draw``: ((height, width, 4) premultiplied RGBA8, the bodies'
+        fragments or None). In those fragments only ``mesh_id`` (-1) and ``depth`` (+inf) are set
+        on the background (clearing face ids and barycentrics of a frame-wide rectangle costs
         milliseconds; nothing reads them there).
         The first ``bodies`` meshes must be the closed bodies (``cull``); without ``bodies``
-        the leading culled meshes are taken as the bodies all the same.
-        """
+        the leading culled meshes are taken as the bodies all the same."""
         self._buffers(width, height)
         split = bodies
         if not split:

@@ -73,7 +73,8 @@ Garment = TextureGarment | MeshGarment
 def texel_density(
     vertices: np.ndarray, faces: np.ndarray, corner_uv: np.ndarray, size: tuple[int, int]
 ) -> float:
-    """Median texels per metre of a textured mesh at texture ``size`` (width, height)."""
+    """Median texels per metre of a textured mesh, vertices (V, 3) metres, faces (F, 3),
+    corner_uv (F, 3, 2) in [0, 1], at texture ``size`` (width, height)."""
     uv = np.asarray(corner_uv, np.float64) * np.asarray(size, np.float64)
     d1, d2 = uv[:, 1] - uv[:, 0], uv[:, 2] - uv[:, 0]
     a_uv = 0.5 * np.abs(d1[:, 0] * d2[:, 1] - d1[:, 1] * d2[:, 0])
@@ -125,8 +126,9 @@ def save_mesh_garment(
     texture_rgba: np.ndarray,
     body_faces: int,
 ) -> None:
-    """Write a mesh garment file (straight-alpha RGBA texture, binding for a body of
-    ``body_faces`` faces)."""
+    """Write a mesh garment file: rest_vertices (N, 3) metres, faces (F, 3), corner_uv
+    (F, 3, 2), lag_weight (N,), texture_rgba (H, W, 4) uint8 straight alpha, binding for a
+    body of ``body_faces`` faces."""
     np.savez_compressed(
         path,
         format_version=np.int32(FORMAT_VERSION),

@@ -63,7 +63,8 @@ class HRModule(nn.Module):
         return nn.Sequential(*steps)
 
     def forward(self, xs: list[torch.Tensor]) -> list[torch.Tensor]:
-        """xs[i] (B, channels[i], H / 2^i, W / 2^i) -> the fused branches, same shapes."""
+        """xs[i] (B, C_i, H / 2^i, W / 2^i), C_i = channels[i] -> the fused branches, same
+        shapes."""
         xs = [branch(x) for branch, x in zip(self.branches, xs, strict=True)]
         out: list[torch.Tensor] = []
         for dst, paths in enumerate(self.fuse):
