@@ -72,8 +72,8 @@ def interleaved(
 
 
 def person_results(bodies: Sequence[np.ndarray]) -> list[PersonResult]:
-    """Pipeline results for bench bodies, each (6890, 3) image px (only what the surface and
-    garment layers read)."""
+    """Pipeline results for bench bodies, each (V, 3) high-poly image px (``bench_people``),
+    holding only what the surface and garment layers read."""
     out = []
     for i, v in enumerate(bodies):
         lo, hi = v[:, :2].min(axis=0), v[:, :2].max(axis=0)

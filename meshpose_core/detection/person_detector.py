@@ -22,6 +22,7 @@ DEFAULT_PERSON_DETECTOR = "yolox"
 class PersonDetector(Protocol):
     def detect(self, image: np.ndarray) -> list[Detection]:
         """People in ``image`` (H, W, 3) uint8 RGB."""
+        ...
 
 
 def create_person_detector(

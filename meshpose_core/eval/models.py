@@ -31,6 +31,7 @@ class KeypointModel(Protocol):
     def predict(self, crops: np.ndarray) -> np.ndarray:
         """crops (B, S, S, 3) uint8 RGB, S = ``input_size`` -> (B, 17, 3) COCO x, y crop px,
         score."""
+        ...
 
 
 @runtime_checkable
