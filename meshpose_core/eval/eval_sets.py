@@ -105,7 +105,8 @@ def read_coco_format(
 
     Crowd annotations and people without keypoints are left out; ``visibility`` maps the
     format's flags (K,) to ours (K,) (default: COCO's, already ours); ``rename`` fixes file
-    names. Polygon ``segmentation`` outlines are kept (``coco_polygons``)."""
+    names. Polygon ``segmentation`` outlines are kept (``coco_polygons``).
+    """
     data = json.loads((root / json_path).read_text())
     files = {im["id"]: (rename or str)(im["file_name"]) for im in data["images"]}
     people, missing = [], 0

@@ -37,7 +37,8 @@ def polygon_crop_mask(polygons: Sequence[np.ndarray], roi: RotatedRoi, size: int
     """Ground-truth outline -> (S, S) bool mask of the S^2 crop of ``roi``, S = ``size``.
 
     polygons: each (P, 2), P >= 3, image px with pixel centres at integers (COCO's own
-    rasterisation, pycocotools, samples polygons at integer points); their union is the mask."""
+    rasterisation, pycocotools, samples polygons at integer points); their union is the mask.
+    """
     k = POLYGON_SUPERSAMPLE
     # image continuous -> crop continuous, then into the supersampled crop's pixel centres
     to_crop = roi.image_to_crop(size)

@@ -91,7 +91,8 @@ def fit_label_file(
 
     Batches are consecutive masked rows, so video people are batched with their neighbouring
     frames (temporal links) and a resumed run makes the same batches. Seeds depend on the
-    batch's first row only."""
+    batch's first row only.
+    """
     labels, _ = load_labels(label_file)
     todo = np.flatnonzero(labels.has_mask)
     if limit:

@@ -112,7 +112,8 @@ def associate(
     (M, 4) (x0, y0, x1, y1 image px); pairs below the threshold are rejected.
 
     Returns (matches as (track, detection) index pairs, unmatched tracks, unmatched
-    detections)."""
+    detections).
+    """
     n, m = len(track_boxes), len(det_boxes)
     if n == 0 or m == 0:
         return [], list(range(n)), list(range(m))

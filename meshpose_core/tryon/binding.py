@@ -66,7 +66,8 @@ def body_scale(vertices: np.ndarray, faces: np.ndarray, rest_area: float) -> flo
 
     Area is pose-invariant to first order, so this is the person's size (a child ~0.7, an
     image-space body its pixels per metre) and not a local stretch that would squash a coat
-    at the elbows."""
+    at the elbows.
+    """
     return float(np.sqrt(surface_area(vertices, faces) / rest_area))
 
 

@@ -196,7 +196,8 @@ class CPUGarmentPainter:
         on the background (clearing face ids and barycentrics of a frame-wide rectangle costs
         milliseconds; nothing reads them there).
         The first ``bodies`` meshes must be the closed bodies (``cull``); without ``bodies``
-        the leading culled meshes are taken as the bodies all the same."""
+        the leading culled meshes are taken as the bodies all the same.
+        """
         self._buffers(width, height)
         split = bodies
         if not split:

@@ -132,7 +132,8 @@ def render_sample(
     image (H, W, 3) uint8, silhouette (H, W) bool; dp_points (P, 2) network px, dp_face (P,)
     low-mesh face, dp_bary (P, 3), dp_mask (P,) bool; vertices (518, 3) network px (z
     relative to the hips, same scale), visibility (518,), keypoints (17, 3) x, y network px,
-    visible; vertices_world (518, 3) metres. ``background`` (H, W, 3) or random."""
+    visible; vertices_world (518, 3) metres. ``background`` (H, W, 3) or random.
+    """
     cfg = cfg or FramingConfig()
     h, w = cfg.crop_size
     cam, _ = frame_camera(bodies[0], rng, cfg)
