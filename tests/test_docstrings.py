@@ -6,8 +6,7 @@ or method (name without a leading ``_``, in a public class) whose annotations me
 as ``model/decoding.py`` does: ``xy (B, V, 2) crop pixels, faces (F, 3) -> (B, V) in [-1, 1]``.
 A shape is a parenthesised tuple of sizes, ``(B, V, 2)``, ``(H, W, 3)``, ``(h*w, 2)``,
 ``(V,)``, ``(...)``, a scalar's "shape ()"; "any shape" says that a function takes every
-shape. An ``nn.Module``'s
-``forward`` may leave the shapes to its class docstring.
+shape. An ``nn.Module``'s ``forward`` may leave the shapes to its class docstring.
 """
 
 from __future__ import annotations
