@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from real_helpers import FIXTURES, PEOPLE
 
 from meshpose_core.data.real.crop import box_roi, crop_affine
 from meshpose_core.data.real.joints import AIC_TO_COCO, POSETRACK_TO_COCO
@@ -24,11 +25,6 @@ from meshpose_core.eval.runner import evaluate, predict_people
 from meshpose_core.eval.silhouette import silhouette_iou
 from meshpose_core.pck import box_size, pck, pck_hits
 from meshpose_core.pipeline.crops import crop_transform
-
-REPO = Path(__file__).resolve().parents[1]
-FIXTURES = REPO / "tests" / "fixtures" / "real"
-PEOPLE = json.loads((FIXTURES / "people.json").read_text())
-
 
 # --- PCK and IoU ---------------------------------------------------------------------------
 
