@@ -43,7 +43,9 @@ from meshpose_core.model.vertex_prior import (  # noqa: E402
     fit_anchor_weights,
     fit_vertex_weights,
     heatmap_prior,
+    keypoint_radius,
     load_prior,
+    mix_error,
     prior_keypoints,
     save_prior,
 )
@@ -83,6 +85,7 @@ def fitted_crops(held_out: bool, repeats: int, batch: int = 64) -> tuple[np.ndar
     std = torch.tensor(IMAGE_STD).view(1, 3, 1, 1)
     jobs = [(r, i) for r in range(1 if held_out else repeats) for i in fitted]
     keypoints, vertices = [], []
+    size = cfg.crop_size
     for start in range(0, len(jobs), batch):
         samples = [
             data[i] if held_out else data.sample(i, data.augment(np.random.default_rng([r, i])))
@@ -91,7 +94,6 @@ def fitted_crops(held_out: bool, repeats: int, batch: int = 64) -> tuple[np.ndar
         images = torch.from_numpy(np.stack([s["image"] for s in samples])).permute(0, 3, 1, 2)
         with torch.no_grad():
             _, kp = backbone((images.float() / 255 - mean) / std)
-        size = cfg.crop_size
         keypoints.append(kp.reshape(len(samples), -1, 2).double().numpy() * size)
         vertices.append(np.stack([s["vertices"][:, :2] for s in samples]).astype(np.float64))
         print(f"  {min(start + batch, len(jobs))}/{len(jobs)} crops", flush=True)
@@ -118,10 +120,7 @@ def fit_mix(args: argparse.Namespace) -> None:
 def relative_error(weights: np.ndarray, keypoints: np.ndarray, vertices: np.ndarray) -> np.ndarray:
     """(V, K) weights, (N, K, 2) keypoints, (N, V, 2) vertices -> (N,) mean vertex error of
     the mix over the keypoints' RMS radius (scale-free, so crops of any size compare)."""
-    centred = keypoints - keypoints.mean(axis=1, keepdims=True)
-    radius = np.sqrt((centred**2).sum(axis=(1, 2)) / keypoints.shape[1])
-    mixed = np.einsum("vk,nkd->nvd", weights, keypoints)
-    return np.linalg.norm(mixed - vertices, axis=-1).mean(axis=1) / radius
+    return mix_error(weights, keypoints, vertices).mean(axis=1) / keypoint_radius(keypoints)
 
 
 def collected_crops(cache: Path | None, repeats: int) -> dict[str, np.ndarray]:
@@ -156,7 +155,7 @@ def fit_anchor(args: argparse.Namespace) -> None:
     test_kp, test_v = crops["test_kp"][:, channels], crops["test_v"]
     agree = relative_error(start, test_kp, test_v) < args.max_error
     for name, w in (("mix prior", start), ("anchor prior", weights)):
-        err = np.linalg.norm(np.einsum("vk,nkd->nvd", w, test_kp) - test_v, axis=-1)
+        err = mix_error(w, test_kp, test_v)
         drift = np.linalg.norm(landmarks @ w @ test_kp - test_kp, axis=-1)
         print(
             f"{name}: held-out vertex error (192 px crops) mean {err.mean():.2f} px over "

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 import torch
 from torch import nn
@@ -19,7 +19,7 @@ from .decoding import pixel_to_cell
 
 FEATURE_STRIDE = 4  # both heads read the backbone's stride-4 map
 PriorKind = Literal["mix", "anchor"]
-PRIOR_KINDS: tuple[str, ...] = ("mix", "anchor")
+PRIOR_KINDS: tuple[str, ...] = get_args(PriorKind)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..topology import Topology
 from .backbones import build_backbone
 from .config import config_replace
 from .decoding import (
@@ -141,8 +142,6 @@ class MeshPoseNet(nn.Module):
         if prior_channels and init_prior and self.set_priors():
             self.regression_head.set_visibility_bias(PRIOR_VISIBILITY_LOGIT)
         if cfg.facing_gain:
-            from ..topology import Topology
-
             faces = Topology.load("low").faces.astype(np.int64)
             table, weights = vertex_face_table(faces, cfg.num_vertices)
             # fixed by the topology, not weights: rebuilt at load, not saved

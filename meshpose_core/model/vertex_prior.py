@@ -91,9 +91,8 @@ def fit_anchor_weights(
     a reweighting of the fitted rows). -> (V, K) float64.
     """
     centre = keypoints.mean(axis=1, keepdims=True)
-    k, v = keypoints - centre, vertices - centre
-    scale = np.sqrt((k**2).sum(axis=(1, 2), keepdims=True) / k.shape[1])
-    k, v = k / scale, v / scale
+    scale = keypoint_radius(keypoints)[:, None, None]
+    k, v = (keypoints - centre) / scale, (vertices - centre) / scale
     design = k.transpose(0, 2, 1).reshape(-1, k.shape[1])  # (N*2, K): x rows, then y rows
     target = v.transpose(0, 2, 1).reshape(-1, v.shape[1])  # (N*2, V)
     gram = design.T @ design + ridge * design.shape[0] * np.eye(design.shape[1])
@@ -102,6 +101,19 @@ def fit_anchor_weights(
         lhs = np.eye(weights.shape[0]) + consistency * landmarks.T @ landmarks
         weights = np.linalg.solve(lhs, weights + consistency * landmarks.T)
     return weights
+
+
+def keypoint_radius(keypoints: np.ndarray) -> np.ndarray:
+    """(N, K, 2) keypoints -> (N,) their RMS distance from their mean: a person's size that
+    any crop scale or rotation leaves comparable."""
+    centred = keypoints - keypoints.mean(axis=1, keepdims=True)
+    return np.sqrt((centred**2).sum(axis=(1, 2)) / keypoints.shape[1])
+
+
+def mix_error(weights: np.ndarray, keypoints: np.ndarray, vertices: np.ndarray) -> np.ndarray:
+    """(V, K) weights, (N, K, 2) keypoints, (N, V, 2) vertices -> (N, V) distance of each
+    vertex from its keypoint mix, in the keypoints' units (pixels)."""
+    return np.linalg.norm(np.einsum("vk,nkd->nvd", weights, keypoints) - vertices, axis=-1)
 
 
 def heatmap_prior(weights: np.ndarray, channels: list[int]) -> np.ndarray:
