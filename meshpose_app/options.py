@@ -37,6 +37,10 @@ from meshpose_core.tryon.regions import REGIONS
 
 SAMPLE_CLIP = asset_path("samples", "gym_run.mp4")
 OUT_DIR = Path("out")
+# what the drawn mesh covers: the person's outline (the body widened by the weights'
+# fitted outline scales: clothes and hair) or the body surface itself
+SURFACES: tuple[str, ...] = ("outline", "body")
+
 # exit statuses of the CLI (and of the app started from it)
 EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_SKIPPED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -56,6 +60,7 @@ class ModelOptions:
     detect_every: int = TrackerConfig.detect_every
     always_detect: bool = not MotionGateConfig.enabled
     detector: str = PipelineConfig.person_detector
+    surface: str = SURFACES[0] if NetworkConfig.outline else SURFACES[1]
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> ModelOptions:
@@ -75,6 +80,7 @@ class ModelOptions:
             f"--detect-every={self.detect_every}",
             *(["--always-detect"] if self.always_detect else []),
             f"--detector={self.detector}",
+            f"--surface={self.surface}",
         ]
 
 
@@ -92,7 +98,11 @@ def pipeline_config(
     app. layers: (name, opacity) as ``parse_layers`` gives; outfits: ``parse_outfit``'s."""
     return PipelineConfig(
         network=NetworkConfig(
-            model=model.model, device=model.device, backend=model.backend, threads=model.threads
+            model=model.model,
+            device=model.device,
+            backend=model.backend,
+            threads=model.threads,
+            outline=model.surface == "outline",
         ),
         person_detector=model.detector,
         tracker=TrackerConfig(detect_every=model.detect_every, max_tracks=model.max_people),
@@ -239,6 +249,14 @@ def build_parser() -> argparse.ArgumentParser:
         ".tflite (the shipped ones do), else onnxruntime",
     )
 
+    model.add_argument(
+        "--surface",
+        default=model_defaults.surface,
+        choices=SURFACES,
+        help="outline (default): the mesh covers the person as seen, clothes and hair "
+        "(the body widened about each bone by scales fitted to people's masks); body: the "
+        "body surface the network predicts. Keypoints are the same",
+    )
     model.add_argument(
         "--threads",
         type=_thread_count,

@@ -113,13 +113,28 @@ def export_tflite(net: MeshPoseNet, out: Path, weights_sha256: str | None = None
     with torch.no_grad():
         litert_torch.convert(wrapper, (torch.rand(1, h, w, 3) * 255,)).export(str(out))
     if weights_sha256 is not None:
-        meta = {"weights_sha256": weights_sha256, "export_version": EXPORT_VERSION}
+        meta = {
+            "weights_sha256": weights_sha256,
+            "export_version": EXPORT_VERSION,
+            # not in the graph (the predictors' finishing step widens): a .tflite run on its
+            # own still draws the outline its weights were fitted with
+            "outline_scales": list(net.cfg.outline_scales),
+        }
         sidecar(out).write_text(json.dumps(meta, indent=1) + "\n")
     return out
 
 
 def sidecar(tflite: Path) -> Path:
     return tflite.with_name(tflite.name + ".json")
+
+
+def sidecar_outline_scales(tflite: Path) -> tuple[float, ...]:
+    """The outline scales the sidecar records; () when it has none (or there is none)."""
+    try:
+        meta = json.loads(sidecar(tflite).read_text())
+        return tuple(float(s) for s in meta.get("outline_scales", ()))
+    except (OSError, ValueError, TypeError, AttributeError):
+        return ()
 
 
 def tflite_sidecar_matches(tflite: Path, weights_sha256: str) -> bool:

@@ -35,6 +35,7 @@ def test_every_model_option_reaches_the_config_and_comes_back_as_arguments() -> 
     chosen = ModelOptions(
         model="s", backend="onnx", device="cpu", threads=3, renderer="cpu", max_people=4,
         smoothing=0.5, detect_every=7, always_detect=True, detector="blazepose",
+        surface="body",
     )  # fmt: skip
     assert all(getattr(chosen, k) != v for k, v in vars(ModelOptions()).items())
     args = build_parser().parse_args(chosen.to_args())
@@ -47,6 +48,7 @@ def test_every_model_option_reaches_the_config_and_comes_back_as_arguments() -> 
     assert config.tracker.max_tracks == 4 and config.tracker.detect_every == 7
     assert config.smoothing.strength == 0.5 and not config.motion.enabled
     assert config.person_detector == "blazepose"
+    assert not config.network.outline and pipeline_config(ModelOptions(), ()).network.outline
 
 
 def test_output_options_reach_the_config() -> None:

@@ -37,6 +37,7 @@ from meshpose_core.pipeline.network import (
 )
 from meshpose_core.pipeline.sources import read_image
 from meshpose_core.predictor import LiteRtMeshPose, Prediction
+from meshpose_core.topology.outline import GROUP_NAMES
 
 REPO = Path(__file__).resolve().parents[1]
 WEIGHTS = REPO / "weights" / "meshpose_xs_bp.safetensors"
@@ -221,7 +222,12 @@ def test_the_shipped_tflite_keeps_the_network_in_one_xnnpack_partition() -> None
 def test_tflite_for_the_shipped_weights_is_the_shipped_file(tmp_path: Path) -> None:
     assert sidecar(TFLITE) == TFLITE.with_name("meshpose_xs_bp.tflite.json")
     meta = json.loads(sidecar(TFLITE).read_text())
-    assert meta == {"weights_sha256": file_sha256(WEIGHTS), "export_version": EXPORT_VERSION}
+    assert meta == {
+        "weights_sha256": file_sha256(WEIGHTS),
+        "export_version": EXPORT_VERSION,
+        "outline_scales": list(load_checkpoint(WEIGHTS)[0].cfg.outline_scales),
+    }
+    assert len(meta["outline_scales"]) == len(GROUP_NAMES)  # the shipped weights widen
     assert tflite_for(WEIGHTS, tmp_path) == TFLITE
     assert tflite_for(TFLITE, tmp_path) == TFLITE  # a .tflite is taken as it is
 

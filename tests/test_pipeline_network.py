@@ -49,6 +49,28 @@ def test_onnx_export_is_cached_and_backends_agree(tmp_path: Path) -> None:
     np.testing.assert_allclose(a.keypoints, b.keypoints, atol=2e-2)
 
 
+def test_outline_scales_travel_with_the_weights_to_every_backend(tmp_path: Path) -> None:
+    """The scales are in the checkpoint's config; exported graphs do not carry them, so the
+    loader hands them to every backend's finishing step (an untrained net predicts a point,
+    so what widening does is tested on the Finisher itself)."""
+    torch.manual_seed(0)
+    path = tmp_path / "wide.safetensors"
+    cfg = MeshPoseConfig.preset("xs", input_size=(64, 64), outline_scales=(0.5,) * 8)
+    save_checkpoint(MeshPoseNet(cfg), path, {})
+    crops = np.random.default_rng(1).integers(0, 256, (1, 64, 64, 3), dtype=np.uint8)
+    common = {"model": str(path), "threads": 1, "cache_dir": str(tmp_path / "c")}
+    preds = {}
+    for backend in ("onnx", "torch"):
+        for outline in (True, False):
+            net = Network(NetworkConfig(backend=backend, outline=outline, **common))
+            widening = net.model.finish.outline
+            assert (widening is not None) == outline
+            if outline:
+                np.testing.assert_allclose(widening.scales, 0.5)
+            preds[backend] = net.predict(crops)[0]
+    np.testing.assert_allclose(preds["onnx"].vertices_high, preds["torch"].vertices_high, atol=2e-2)
+
+
 def test_missing_weights_and_impossible_backends(tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(checkpoint, "WEIGHTS_DIR", tmp_path)
     with pytest.raises(ModelUnavailable, match="no trained weights for MeshPose-XS"):

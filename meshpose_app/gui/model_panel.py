@@ -35,6 +35,7 @@ RENDERERS = (("OpenGL", "moderngl"), ("CPU rasterizer", "cpu")) + (
     (("pyrender", "pyrender"),) if importlib.util.find_spec("pyrender") else ()  # optional
 )
 DETECTORS = (("YOLOX (every person)", "yolox"), ("BlazePose (close-up)", "blazepose"))
+SURFACES = (("Outline (clothes, hair)", "outline"), ("Body", "body"))
 CHOOSE_FILE = "__file__"
 DEBOUNCE_MS = 400
 
@@ -82,6 +83,7 @@ class ModelPanel(QGroupBox):
         self.device = _combo(DEVICES)
         self.renderer = _combo(RENDERERS)
         self.detector = _combo(DETECTORS)
+        self.surface = _combo(SURFACES)
         self.max_people = QSpinBox()
         self.max_people.setRange(1, 50)
         self.detect_every = QSpinBox()
@@ -103,6 +105,7 @@ class ModelPanel(QGroupBox):
         form.addRow("Backend", self.backend)
         form.addRow("Device", self.device)
         form.addRow("Renderer", self.renderer)
+        form.addRow("Surface", self.surface)
         form.addRow("Max people", self.max_people)
         form.addRow("Smoothing", smoothing)
         form.addRow("Detector", self.detector)
@@ -112,6 +115,10 @@ class ModelPanel(QGroupBox):
         self.detector.setToolTip(
             "yolox: every visible person, any pose; blazepose: face and upper body, "
             "for one person close to the camera"
+        )
+        self.surface.setToolTip(
+            "Outline: the mesh covers the person as seen (the body widened about each bone "
+            "by scales fitted to people's masks); Body: the body surface itself"
         )
         self.detect_every.setToolTip("Run the person detector every N frames (sooner when lost)")
         self.always_detect.setToolTip(
@@ -124,7 +131,7 @@ class ModelPanel(QGroupBox):
         self._timer.timeout.connect(self._emit)
         self.set_settings(settings)
         self.model.activated.connect(self._model_chosen)
-        for combo in (self.backend, self.device, self.renderer, self.detector):
+        for combo in (self.backend, self.device, self.renderer, self.detector, self.surface):
             combo.activated.connect(lambda _=0: self._schedule(0))
         for spin in (self.max_people, self.detect_every):
             spin.valueChanged.connect(lambda _=0: self._schedule(DEBOUNCE_MS))
@@ -140,6 +147,7 @@ class ModelPanel(QGroupBox):
         self._settings = settings
         widgets = (self.model, self.backend, self.device, self.renderer, self.max_people)
         widgets += (self.detect_every, self.always_detect, self.smoothing, self.detector)
+        widgets += (self.surface,)
         for w in widgets:
             w.blockSignals(True)
         if self.model.findData(settings.model) < 0:
@@ -149,6 +157,7 @@ class ModelPanel(QGroupBox):
         _select(self.device, settings.device)
         _select(self.renderer, settings.renderer)
         _select(self.detector, settings.detector)
+        _select(self.surface, settings.surface)
         self.max_people.setValue(settings.max_people)
         self.detect_every.setValue(settings.detect_every)
         self.always_detect.setChecked(settings.always_detect)
@@ -194,6 +203,7 @@ class ModelPanel(QGroupBox):
             detect_every=self.detect_every.value(),
             always_detect=self.always_detect.isChecked(),
             detector=self.detector.currentData(),
+            surface=self.surface.currentData(),
         )
 
     def _emit(self) -> None:

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from meshpose_core.detection import RotatedRoi
-from meshpose_core.render.raster import rasterize
+from meshpose_core.render.raster import Fragments, rasterize
 
 # cv2.fillPoly rounds vertices to whole pixels and fills edges inclusively (half a pixel too
 # much all round); filling at this many times the resolution and area-averaging back makes
@@ -52,10 +52,16 @@ def polygon_crop_mask(polygons: Sequence[np.ndarray], roi: RotatedRoi, size: int
     return coverage >= 0.5
 
 
-def mesh_silhouette(vertices: np.ndarray, faces: np.ndarray, size: int) -> np.ndarray:
+def mesh_fragments(vertices: np.ndarray, faces: np.ndarray, size: int) -> Fragments:
     """A mesh in crop px (V, 3), pixel centres at integers, z depth (as ``Prediction``) ->
-    (size, size) bool: pixels whose centre some face covers (the CPU rasteriser: exact and
-    thread-free; a 6890-vertex body at 256 px is milliseconds)."""
+    its (size, size) fragments by the CPU rasteriser (exact and thread-free; a
+    6890-vertex body at 256 px is milliseconds)."""
     v = np.asarray(vertices, np.float32).copy()
     v[:, :2] += 0.5  # the renderer samples pixel centres at +0.5
-    return rasterize([(v, faces)], size, size).mask
+    return rasterize([(v, faces)], size, size)
+
+
+def mesh_silhouette(vertices: np.ndarray, faces: np.ndarray, size: int) -> np.ndarray:
+    """(V, 3) mesh as ``mesh_fragments`` -> (size, size) bool: pixels whose centre some face
+    covers."""
+    return mesh_fragments(vertices, faces, size).mask

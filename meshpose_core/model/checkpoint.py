@@ -80,6 +80,15 @@ def read_metadata(path: Path) -> dict[str, str]:
         raise CheckpointError(f"weights file {path} is corrupt or not safetensors: {exc}") from exc
 
 
+def config_from_metadata(path: Path, meta: dict[str, str]) -> MeshPoseConfig:
+    """The config stored in a checkpoint's metadata (``read_metadata``); CheckpointError if
+    it is missing or unreadable."""
+    try:
+        return MeshPoseConfig.from_dict(json.loads(meta["config"]))
+    except (KeyError, ValueError, TypeError) as exc:
+        raise CheckpointError(f"{path} has an unreadable model config: {exc}") from exc
+
+
 def load_checkpoint(path: Path, device: str | torch.device = "cpu") -> tuple[MeshPoseNet, dict]:
     """-> (network in eval mode on ``device``, model card)."""
     from safetensors import SafetensorError
@@ -95,11 +104,11 @@ def load_checkpoint(path: Path, device: str | torch.device = "cpu") -> tuple[Mes
             f"{path} was trained for topology version {meta.get('topology_version')}, this "
             f"code uses version {FORMAT_VERSION}: use matching weights or retrain"
         )
+    cfg = config_from_metadata(path, meta)
     try:
-        cfg = MeshPoseConfig.from_dict(json.loads(meta["config"]))
         card = json.loads(meta.get("card", "{}"))
-    except (KeyError, ValueError, TypeError) as exc:
-        raise CheckpointError(f"{path} has an unreadable model config: {exc}") from exc
+    except ValueError as exc:
+        raise CheckpointError(f"{path} has an unreadable model card: {exc}") from exc
     net = MeshPoseNet(cfg, init_prior=False)  # prior buffers are in the state dict
     try:
         state = load_file(str(path))

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from ..topology import Topology
+from ..topology.outline import GROUP_NAMES as OUTLINE_GROUPS
 from .backbones import build_backbone
 from .config import config_replace
 from .decoding import (
@@ -88,8 +89,19 @@ class MeshPoseConfig:
     # computed on the VertexPose XY): with the anchor prior the projected mesh knows which
     # way the body faces, which the pooled features had not learned; 0 turns it off
     facing_gain: float = 0.0
+    # per ``topology.outline.GROUP_NAMES``: how far the predicted body is widened about each
+    # part's bone to the outline people show (clothes, hair), fitted to real people's masks
+    # by tools/fit_outline_margin.py; () keeps the body. Applied after the network, by the
+    # predictors' finishing step (``predictor.base.Finisher``), never in training
+    outline_scales: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
+        if len(self.outline_scales) not in (0, len(OUTLINE_GROUPS)):
+            raise ValueError(
+                f"outline_scales needs one scale per group {OUTLINE_GROUPS} (or none), got "
+                f"{self.outline_scales}"
+            )
+        object.__setattr__(self, "outline_scales", tuple(float(s) for s in self.outline_scales))
         if any(s % INPUT_MULTIPLE for s in self.input_size):
             raise ValueError(f"input_size {self.input_size} must be multiples of {INPUT_MULTIPLE}")
         if self.uv_decoder not in UV_DECODERS:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
@@ -11,6 +12,7 @@ import numpy as np
 from meshpose_core.model.upsampler import LearnedUpsampler
 from meshpose_core.topology import NUM_COCO, Topology
 from meshpose_core.topology.combine import combine_rows
+from meshpose_core.topology.outline import OutlineWidening
 
 
 @dataclass(frozen=True)
@@ -55,10 +57,16 @@ def crop_pixels(crops: np.ndarray, input_size: tuple[int, int]) -> np.ndarray:
 
 
 class Finisher:
-    """Low-poly vertices + visibility -> Prediction (learned upsampling, COCO keypoints)."""
+    """Low-poly vertices + visibility -> Prediction (learned upsampling, COCO keypoints).
 
-    def __init__(self) -> None:
+    ``outline_scales`` (the checkpoint's ``MeshPoseConfig.outline_scales``; () for none)
+    widen the body to the person's outline (``topology.outline``) before upsampling; the
+    keypoints come from the body, so widening never moves them.
+    """
+
+    def __init__(self, outline_scales: Sequence[float] = ()) -> None:
         self.topology = Topology.load("low")
+        self.outline = OutlineWidening(outline_scales, self.topology) if outline_scales else None
         self.upsampler = LearnedUpsampler.from_pretrained()
         self._stages = self.upsampler.stage_arrays()
         self._lm_index = self.topology.landmark_index[:NUM_COCO]
@@ -73,8 +81,10 @@ class Finisher:
 
     def __call__(self, raw: RawPrediction) -> Prediction:
         vertices, visibility, iuv = raw.vertices, raw.visibility, raw.iuv
-        high = self.upsample(vertices)
         xy = np.einsum("ks,bksd->bkd", self._lm_weight, vertices[:, self._lm_index, :2])
+        if self.outline is not None:
+            vertices = self.outline(vertices)
+        high = self.upsample(vertices)
         score = np.einsum("ks,bks->bk", self._lm_weight, visibility[:, self._lm_index])
         return Prediction(
             vertices=vertices.astype(np.float32),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar
 
@@ -19,7 +20,11 @@ class LiteRtMeshPose(Predictor):
 
     backend: ClassVar[str] = "litert"
 
-    def __init__(self, path: Path | str, threads: int = 2) -> None:
+    def __init__(
+        self, path: Path | str, threads: int = 2, outline_scales: Sequence[float] = ()
+    ) -> None:
+        """``outline_scales``: the weights' ``MeshPoseConfig.outline_scales`` (an exported
+        graph does not carry them; ``load_predictor`` reads them from the weights)."""
         from ai_edge_litert.interpreter import Interpreter
 
         path = Path(path)
@@ -50,7 +55,7 @@ class LiteRtMeshPose(Predictor):
         self._input = inputs[0]["index"]
         self.input_size = (int(shape[0][1]), int(shape[0][2]))
         self._vertices, self._visibility = outputs[3]["index"], outputs[2]["index"]
-        self.finish = Finisher()
+        self.finish = Finisher(outline_scales)
 
     def infer(self, crops: np.ndarray, want_iuv: bool = False) -> RawPrediction:
         """crops (B, H, W, 3) uint8 RGB -> vertices (B, 518, 3) crop px, visibility (B, 518);

@@ -24,7 +24,9 @@ from meshpose_core.model.checkpoint import (
     DEFAULT_MODEL,
     PRESET_NAMES,
     CheckpointError,
+    config_from_metadata,
     file_sha256,
+    read_metadata,
     resolve_weights,
 )
 
@@ -44,6 +46,9 @@ class NetworkConfig:
     device: str = "auto"
     backend: str = "auto"
     want_iuv: bool = False  # the network's own dense IUV per crop (costly on CPU)
+    # the person's outline (the body widened by the weights' outline_scales, clothes and
+    # hair included: what silhouettes, IUV and boxes are drawn from); False: the body surface
+    outline: bool = True
     threads: int = 2
     cache_dir: str | None = None  # ONNX cache; default $MESHPOSE_CACHE or ~/.cache/meshpose
 
@@ -124,6 +129,18 @@ def tflite_for(weights: Path, directory: Path, sha256: str | None = None) -> Pat
     return None
 
 
+def outline_scales(weights: Path) -> tuple[float, ...]:
+    """The ``outline_scales`` in a checkpoint's config; for a ``.tflite`` given directly,
+    those its export sidecar records; () for an ``.onnx`` (it draws the body)."""
+    from meshpose_core.export import sidecar_outline_scales
+
+    if weights.suffix == ".tflite":
+        return sidecar_outline_scales(weights)
+    if weights.suffix == ".onnx":
+        return ()
+    return config_from_metadata(weights, read_metadata(weights)).outline_scales
+
+
 def pick_backend(backend: str, device: str, tflite: bool = False) -> str:
     """'auto' -> torch on CUDA, else litert when ``tflite`` (one exists for the weights),
     else onnx; checks the combination is possible."""
@@ -173,23 +190,24 @@ def load_predictor(config: NetworkConfig) -> Predictor:
             "meshpose_core.export --format tflite, needs litert-torch) or use --backend onnx"
         )
     try:
+        scales = outline_scales(path) if config.outline else ()
         model: Predictor
         if backend == "litert":
             from .litert import LiteRtMeshPose
 
             assert tflite is not None
-            model = LiteRtMeshPose(tflite, config.threads)
+            model = LiteRtMeshPose(tflite, config.threads, scales)
         elif path.suffix == ".onnx" or backend == "onnx":
             from .onnx import OnnxMeshPose
 
             onnx = path
             if path.suffix != ".onnx":
                 onnx = cached_onnx(path, config.want_iuv, directory, sha)
-            model = OnnxMeshPose(onnx, config.threads)
+            model = OnnxMeshPose(onnx, config.threads, scales)
         else:
             from .torch import MeshPose
 
-            model = MeshPose.from_pretrained(path, config.device)
+            model = MeshPose.from_pretrained(path, config.device, config.outline)
     except CheckpointError as exc:
         raise ModelUnavailable(str(exc)) from exc
     if model.backend == "torch":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar
 
@@ -18,7 +19,11 @@ class OnnxMeshPose(Predictor):
 
     backend: ClassVar[str] = "onnx"
 
-    def __init__(self, path: Path | str, threads: int = 2) -> None:
+    def __init__(
+        self, path: Path | str, threads: int = 2, outline_scales: Sequence[float] = ()
+    ) -> None:
+        """``outline_scales``: the weights' ``MeshPoseConfig.outline_scales`` (an exported
+        graph does not carry them; ``load_predictor`` reads them from the weights)."""
         import onnxruntime as ort
 
         path = Path(path)
@@ -37,7 +42,7 @@ class OnnxMeshPose(Predictor):
             )
         self.input_size = (int(shape[1]), int(shape[2]))
         self.outputs = [o.name for o in self.session.get_outputs()]
-        self.finish = Finisher()
+        self.finish = Finisher(outline_scales)
 
     def infer(self, crops: np.ndarray, want_iuv: bool = False) -> RawPrediction:
         """crops (B, H, W, 3) uint8 RGB -> vertices (B, 518, 3) crop px, visibility (B, 518),

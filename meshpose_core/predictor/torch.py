@@ -41,7 +41,15 @@ class MeshPose(Predictor):
 
     backend: ClassVar[str] = "torch"
 
-    def __init__(self, net: MeshPoseNet, card: dict | None = None, device: str = "auto") -> None:
+    def __init__(
+        self,
+        net: MeshPoseNet,
+        card: dict | None = None,
+        device: str = "auto",
+        outline: bool = True,
+    ) -> None:
+        """``outline``: widen the body to the person's outline with the checkpoint's
+        ``outline_scales`` (``Finisher``); False gives the body surface."""
         self.device = pick_device(device)
         self.card = card or {}
         net = net.to(self.device).eval()
@@ -51,11 +59,11 @@ class MeshPose(Predictor):
         self.config: MeshPoseConfig = net.cfg
         self.input_size: tuple[int, int] = tuple(net.cfg.input_size)  # type: ignore[assignment]
         self.topology_arrays = TopologyArrays.from_topology(Topology.load("low"), self.device)
-        self.finish = Finisher()
+        self.finish = Finisher(net.cfg.outline_scales if outline else ())
 
     @classmethod
     def from_pretrained(
-        cls, name_or_path: str | Path = DEFAULT_MODEL, device: str = "auto"
+        cls, name_or_path: str | Path = DEFAULT_MODEL, device: str = "auto", outline: bool = True
     ) -> MeshPose:
         """A preset name ('xs_bp': the shipped weights, the default; 'xs', 's', 'l' once
         trained) or a checkpoint path."""
@@ -66,7 +74,7 @@ class MeshPose(Predictor):
                 f"train them (python -m meshpose_core.train) or pass a checkpoint path"
             )
         net, card = load_checkpoint(path)
-        return cls(net, card, device)
+        return cls(net, card, device, outline)
 
     @property
     def device_name(self) -> str:
