@@ -50,12 +50,13 @@ def test_polygons_are_a_union_and_clipped_to_the_crop() -> None:
 def test_mesh_silhouette_of_a_two_triangle_square() -> None:
     # crop px, pixel centres at integers: x, y in [1.5, 5.5] covers the centres of pixels 2..5
     v = np.array([[1.5, 1.5, 0.0], [5.5, 1.5, 1.0], [5.5, 5.5, 0.0], [1.5, 5.5, -1.0]])
-    faces = np.array([[0, 1, 2], [0, 2, 3]])
+    faces = np.array([[0, 2, 1], [0, 3, 2]])  # clockwise on the image: a body's outside
     mask = mesh_silhouette(v, faces, 8)
     expected = np.zeros((8, 8), bool)
     expected[2:6, 2:6] = True
     np.testing.assert_array_equal(mask, expected)
     assert not mesh_silhouette(v + 100.0, faces, 8).any()
+    assert not mesh_silhouette(v, faces[:, ::-1], 8).any()  # its inside: culled, as drawn
 
 
 def test_coco_reader_keeps_polygons_and_skips_rle(tmp_path: Path) -> None:

@@ -34,6 +34,22 @@ def test_single_triangle_coverage_ids_depth_and_bary(rast):
     np.testing.assert_allclose(b @ v[:, :2], xy, atol=1e-3)
 
 
+def test_cull_draws_only_faces_clockwise_on_the_image(rast):
+    """The same triangle twice: far and clockwise (a body's outside, y down), near and
+    counter-clockwise (its inside). Depth alone shows the near one; culling the far one,
+    under its own face index."""
+    tri = np.array([[1, 1], [7, 1], [1, 5]], np.float32)
+    v = np.concatenate([np.c_[tri, np.full(3, 5.0)], np.c_[tri, np.full(3, 1.0)]]).astype("f4")
+    f = np.array([[0, 2, 1], [3, 4, 5]], np.int32)
+    both = rast.rasterize([(v, f)], 8, 6)
+    front = rast.rasterize([(v, f)], 8, 6, cull=True)
+    np.testing.assert_array_equal(front.mask, both.mask)
+    assert set(np.unique(both.face_id[both.mask])) == {1}
+    assert set(np.unique(front.face_id[front.mask])) == {0}
+    np.testing.assert_allclose(front.depth[front.mask], 5.0, atol=1e-5)
+    assert not rast.rasterize([(v, f[1:])], 8, 6, cull=True).mask.any()
+
+
 def test_quad_edges_through_pixel_centres_cover_each_pixel_once(rast):
     # Edges through pixel centres: top-left rule -> columns/rows 2..9, diagonal to face 0.
     v, f = quad(2.5, 2.5, 10.5, 10.5)

@@ -53,12 +53,13 @@ def polygon_crop_mask(polygons: Sequence[np.ndarray], roi: RotatedRoi, size: int
 
 
 def mesh_fragments(vertices: np.ndarray, faces: np.ndarray, size: int) -> Fragments:
-    """A mesh in crop px (V, 3), pixel centres at integers, z depth (as ``Prediction``) ->
-    its (size, size) fragments by the CPU rasteriser (exact and thread-free; a
-    6890-vertex body at 256 px is milliseconds)."""
+    """A body mesh in crop px (V, 3), pixel centres at integers, z depth (as ``Prediction``)
+    -> its (size, size) fragments by the CPU rasteriser (exact and thread-free; a
+    6890-vertex body at 256 px is milliseconds), front faces only, as the pipeline draws
+    bodies (a closed body's silhouette is the same either way)."""
     v = np.asarray(vertices, np.float32).copy()
     v[:, :2] += 0.5  # the renderer samples pixel centres at +0.5
-    return rasterize([(v, faces)], size, size)
+    return rasterize([(v, faces)], size, size, cull=True)
 
 
 def mesh_silhouette(vertices: np.ndarray, faces: np.ndarray, size: int) -> np.ndarray:

@@ -408,7 +408,9 @@ class LayerRenderer:
             rasterize_into([FaceMesh(v, f) for v, f in meshes], self._frags, (0, 0))
             frags = self._frags
         else:
-            frags = self._rasterizer().rasterize(meshes, bw, bh, out=self._frags)
+            # front faces only, as the compiled loop and the GL mesh layer draw: predicted
+            # depth is too rough to hide a body's back (its torso_back part showed through)
+            frags = self._rasterizer().rasterize(meshes, bw, bh, out=self._frags, cull=True)
         return sub_fragments(frags, 0, r1 - r0, 0, c1 - c0)
 
     def densepose(self, people: Sequence[PersonResult], width: int, height: int) -> DensePoseFrame:

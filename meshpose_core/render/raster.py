@@ -10,9 +10,13 @@ Conventions shared by every backend (``gl_backend``, ``cpu_backend``, ``pyrender
   ``0 <= x <= W``.
 * One sample per pixel, no anti-aliasing: every value is that of the single nearest surface, so
   flat attributes (part index, face id) are exact.
-* No back-face culling: only the depth test decides visibility (right for closed body meshes,
-  whatever their winding). On equal depth the mesh drawn first (lower index in ``meshes``) and
-  then the lower face index wins.
+* No back-face culling by default: only the depth test decides visibility (right for closed
+  body meshes whatever their winding, when their depth is right). ``cull=True`` draws only
+  the faces whose corners turn clockwise on the image (y down: the outside of a mesh wound
+  counter-clockwise seen from outside, as ours are): for predicted bodies, whose depth is
+  too rough to hide their back (a closed surface's front faces alone cover its silhouette).
+  On equal depth the mesh drawn first (lower index in ``meshes``) and then the lower face
+  index wins.
 * Edge ties (a pixel centre exactly on a shared edge) follow a top-left rule on positions snapped
   to 1/256 px, so a pixel on an edge shared by two triangles belongs to exactly one of them.
 * Faces with a non-finite vertex, or a vertex farther than ``MAX_COORD_PX`` from the origin in any
@@ -130,12 +134,13 @@ class PreparedMesh:
     drawable: np.ndarray | None
 
 
-def prepare_mesh(vertices: np.ndarray, faces: np.ndarray) -> PreparedMesh:
+def prepare_mesh(vertices: np.ndarray, faces: np.ndarray, cull: bool = False) -> PreparedMesh:
     """Validate one mesh and convert it to the dtypes the backends use.
 
     Args:
         vertices: (V, 3) pixel-space vertices (any float dtype).
         faces: (F, 3) vertex indices (any integer dtype).
+        cull: mark back faces (see the module docstring) not drawable.
 
     Raises:
         ValueError: wrong shapes, non-integer faces or a face index outside ``[0, V)``.
@@ -151,16 +156,21 @@ def prepare_mesh(vertices: np.ndarray, faces: np.ndarray) -> PreparedMesh:
     f = np.ascontiguousarray(f, dtype=np.int32)
     if f.size and (int(f.min()) < 0 or int(f.max()) >= len(v)):
         raise ValueError(f"face index out of range [0, {len(v)})")
-    if not v.size or float(np.abs(v).max()) <= MAX_COORD_PX:  # the common case, in one pass
-        return PreparedMesh(vertices=v, faces=f, drawable=None)
-    valid_vertex = np.all(np.abs(v) <= MAX_COORD_PX, axis=1)  # False for NaN too
-    drawable = None if bool(valid_vertex.all()) else valid_vertex[f].all(axis=1)
+    drawable = None
+    if v.size and not float(np.abs(v).max()) <= MAX_COORD_PX:  # rare: checked in one pass
+        valid_vertex = np.all(np.abs(v) <= MAX_COORD_PX, axis=1)  # False for NaN too
+        drawable = None if bool(valid_vertex.all()) else valid_vertex[f].all(axis=1)
+    if cull and f.size:
+        a, b, c = (v[f[:, k], :2].astype(np.float64) for k in range(3))
+        ab, ac = b - a, c - a
+        front = ab[:, 0] * ac[:, 1] - ab[:, 1] * ac[:, 0] < 0.0  # clockwise on the image
+        drawable = front if drawable is None else drawable & front
     return PreparedMesh(vertices=v, faces=f, drawable=drawable)
 
 
-def prepare_meshes(meshes: Sequence[Mesh]) -> list[PreparedMesh]:
+def prepare_meshes(meshes: Sequence[Mesh], cull: bool = False) -> list[PreparedMesh]:
     """``prepare_mesh`` for each ``(vertices, faces)`` pair."""
-    return [prepare_mesh(v, f) for v, f in meshes]
+    return [prepare_mesh(v, f, cull) for v, f in meshes]
 
 
 def check_size(width: int, height: int) -> tuple[int, int]:
@@ -195,6 +205,7 @@ class Rasterizer(Closeable, abc.ABC):
         width: int,
         height: int,
         out: Fragments | None = None,
+        cull: bool = False,
     ) -> Fragments:
         """Rasterise several meshes together, with depth ordering between them.
 
@@ -210,7 +221,7 @@ class Rasterizer(Closeable, abc.ABC):
             ``Fragments`` of shape (height, width): ``out`` if given, else new arrays.
         """
         w, h = check_size(width, height)
-        prepared = prepare_meshes(meshes)
+        prepared = prepare_meshes(meshes, cull)
         if out is None:
             out = Fragments.allocate(w, h)
         elif not out.is_buffer_for(w, h):
@@ -238,6 +249,7 @@ def rasterize(
     height: int,
     rasterizer: Rasterizer | None = None,
     out: Fragments | None = None,
+    cull: bool = False,
 ) -> Fragments:
     """Rasterise ``meshes`` into a ``width`` x ``height`` image.
 
@@ -248,4 +260,4 @@ def rasterize(
         from .cpu_backend import CpuRasterizer
 
         rasterizer = CpuRasterizer()
-    return rasterizer.rasterize(meshes, width, height, out)
+    return rasterizer.rasterize(meshes, width, height, out, cull)
