@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from meshpose_core import __version__
-from meshpose_core.detection import PERSON_DETECTORS
+from meshpose_core.detection import PERSON_DETECTORS, YoloxConfig
 from meshpose_core.model.checkpoint import PRESET_NAMES
 from meshpose_core.pipeline import (
     MotionGateConfig,
@@ -56,6 +56,7 @@ class ModelOptions:
     detect_every: int = TrackerConfig.detect_every
     always_detect: bool = not MotionGateConfig.enabled
     detector: str = PipelineConfig.person_detector
+    detector_score: float = YoloxConfig.score_threshold
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> ModelOptions:
@@ -75,6 +76,7 @@ class ModelOptions:
             f"--detect-every={self.detect_every}",
             *(["--always-detect"] if self.always_detect else []),
             f"--detector={self.detector}",
+            f"--detector-score={self.detector_score:g}",
         ]
 
 
@@ -95,6 +97,7 @@ def pipeline_config(
             model=model.model, device=model.device, backend=model.backend, threads=model.threads
         ),
         person_detector=model.detector,
+        yolox=YoloxConfig(score_threshold=model.detector_score),
         tracker=TrackerConfig(detect_every=model.detect_every, max_tracks=model.max_people),
         motion=MotionGateConfig(enabled=not model.always_detect),
         smoothing=SmoothingConfig(strength=model.smoothing),
@@ -322,6 +325,15 @@ def build_parser() -> argparse.ArgumentParser:
         choices=PERSON_DETECTORS,
         help="who finds people: yolox (every visible person, any pose; the default) or "
         "blazepose (face and upper body; a single person close to the camera)",
+    )
+    proc.add_argument(
+        "--detector-score",
+        type=_unit_float,
+        default=model_defaults.detector_score,
+        metavar="SCORE",
+        help="YOLOX keeps people scoring at least this; below the tracker's confident score "
+        f"({TrackerConfig.confident_score:g}) one is drawn only when its mesh looks like a "
+        "person (lower: more people found, more false ones)",
     )
     proc.add_argument(
         "--detect-every",

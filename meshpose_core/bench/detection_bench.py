@@ -349,8 +349,10 @@ def run(
     max_people: int,
     with_pipeline: bool,
     still_frames: int = 1,
+    yolox_scores: Sequence[float] | None = None,
 ) -> str:
-    """Measure and print the report; returns it."""
+    """Measure and print the report; returns it. ``yolox_scores``: YOLOX score thresholds
+    to compare (None: the config's)."""
     from meshpose_core.detection import YoloxConfig, create_person_detector
     from meshpose_core.pipeline import Pipeline, PipelineConfig
     from meshpose_core.pipeline.engine import _quiet_native_stderr
@@ -363,10 +365,14 @@ def run(
         raise ValueError(f"--still-frames must be at least 1, got {still_frames}")
     root = require_shared_root(shared or DEFAULT_SHARED_ROOT)
     images = {name: read_set(root, *SETS[name]) for name in set_names}
+    scores = [YoloxConfig.score_threshold] if yolox_scores is None else list(yolox_scores)
     variants = [
-        (f"yolox {s}", "yolox", s) if d == "yolox" else ("blazepose", "blazepose", 0)
+        (f"yolox {s}" + (f" score {t:g}" if yolox_scores else ""), "yolox", s, t)
+        if d == "yolox"
+        else ("blazepose", "blazepose", 0, 0.0)
         for d in detectors
         for s in (yolox_sizes if d == "yolox" else (0,))
+        for t in (scores if d == "yolox" else (0.0,))
     ]
     base = PipelineConfig(tracker=TrackerConfig(max_tracks=max_people))
     if model:
@@ -388,8 +394,9 @@ def run(
         "/ mesh off their box |"
     )
     lines += ["", header, "|" + " --- |" * (header.count("|") - 1)]
-    for label, name, size in variants:
+    for label, name, size, score in variants:
         yolox = YoloxConfig(input_size=size or 416, num_threads=threads)
+        yolox = replace(yolox, score_threshold=score) if name == "yolox" else yolox
         config = replace(
             base,
             person_detector=name,
