@@ -349,7 +349,7 @@ class Pipeline:
                 tr.crop_rotation, tr.crop_side = follow_body(
                     p.keypoints, p.vertices[:, :2], self.config.crop.rotate_above_deg
                 )
-            if self.tracker.shows(tr):
+            if not weak[i] or self.tracker.shows(tr):  # a vetted newcomer: first frames only
                 kept.append(p)
         return kept
 
