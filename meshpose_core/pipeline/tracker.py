@@ -470,7 +470,8 @@ class Tracker:
         return True
 
     def drop(self, track_id: int) -> None:
-        """Forget a track at once (it follows a person another, older track already has)."""
+        """Forget a track at once (it follows a person another, older track already has, or
+        a weak detection its mesh did not vet)."""
         self.tracks = [t for t in self.tracks if t.id != track_id]
 
     def active(self) -> list[Track]:
