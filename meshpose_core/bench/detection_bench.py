@@ -27,6 +27,8 @@ tiny-COCO also outline them), and prints for each person detector:
 
 ``--still-frames K`` runs each photo K times as a still video and scores the last frame: the
 crops then follow the meshes (``pipeline/crops.py``), as in a video of people standing still.
+``--yolox-scores 0.4,0.2`` compares YOLOX score thresholds (below the tracker's
+``confident_score`` a detection is drawn only once its mesh vets it).
 """
 
 from __future__ import annotations
