@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from meshpose_core import __version__
-from meshpose_core.detection import PERSON_DETECTORS
+from meshpose_core.detection import PERSON_DETECTORS, YoloxConfig
 from meshpose_core.model.checkpoint import PRESET_NAMES
 from meshpose_core.pipeline import (
     MotionGateConfig,
@@ -61,6 +61,7 @@ class ModelOptions:
     always_detect: bool = not MotionGateConfig.enabled
     detector: str = PipelineConfig.person_detector
     surface: str = SURFACES[0] if NetworkConfig.outline else SURFACES[1]
+    detector_score: float = YoloxConfig.score_threshold
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> ModelOptions:
@@ -81,6 +82,7 @@ class ModelOptions:
             *(["--always-detect"] if self.always_detect else []),
             f"--detector={self.detector}",
             f"--surface={self.surface}",
+            f"--detector-score={self.detector_score:g}",
         ]
 
 
@@ -105,6 +107,7 @@ def pipeline_config(
             outline=model.surface == "outline",
         ),
         person_detector=model.detector,
+        yolox=YoloxConfig(score_threshold=model.detector_score),
         tracker=TrackerConfig(detect_every=model.detect_every, max_tracks=model.max_people),
         motion=MotionGateConfig(enabled=not model.always_detect),
         smoothing=SmoothingConfig(strength=model.smoothing),
@@ -340,6 +343,15 @@ def build_parser() -> argparse.ArgumentParser:
         choices=PERSON_DETECTORS,
         help="who finds people: yolox (every visible person, any pose; the default) or "
         "blazepose (face and upper body; a single person close to the camera)",
+    )
+    proc.add_argument(
+        "--detector-score",
+        type=_unit_float,
+        default=model_defaults.detector_score,
+        metavar="SCORE",
+        help="YOLOX keeps people scoring at least this; below the tracker's confident score "
+        f"({TrackerConfig.confident_score:g}) one is drawn only when its mesh looks like a "
+        "person (lower: more people found, more false ones)",
     )
     proc.add_argument(
         "--detect-every",

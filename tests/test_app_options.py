@@ -36,6 +36,7 @@ def test_every_model_option_reaches_the_config_and_comes_back_as_arguments() -> 
         model="s", backend="onnx", device="cpu", threads=3, renderer="cpu", max_people=4,
         smoothing=0.5, detect_every=7, always_detect=True, detector="blazepose",
         surface="body",
+        detector_score=0.35,
     )  # fmt: skip
     assert all(getattr(chosen, k) != v for k, v in vars(ModelOptions()).items())
     args = build_parser().parse_args(chosen.to_args())
@@ -47,7 +48,7 @@ def test_every_model_option_reaches_the_config_and_comes_back_as_arguments() -> 
     assert config.render.outfits == (("striped_tshirt",),)
     assert config.tracker.max_tracks == 4 and config.tracker.detect_every == 7
     assert config.smoothing.strength == 0.5 and not config.motion.enabled
-    assert config.person_detector == "blazepose"
+    assert config.person_detector == "blazepose" and config.yolox.score_threshold == 0.35
     assert not config.network.outline and pipeline_config(ModelOptions(), ()).network.outline
 
 

@@ -5,18 +5,21 @@ hip-point rule (the real photos are in ../shared, not needed here)."""
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
 from meshpose_core.bench.detection_bench import (
     AnnotatedImage,
     DetectorFigures,
+    PipelineFigures,
     centre_inside,
     detection_affinity,
     lost_where,
     match_greedy,
     on_crowd,
     score_detections,
+    score_pipeline,
 )
 from meshpose_core.detection import Detection
 
@@ -88,3 +91,27 @@ def test_lost_people_are_told_apart_by_where_they_were_lost() -> None:
     found = np.array([True, False, False, False])
     assert lost_where(people, detections, meshes, found) == (1, 1, 1)
     assert lost_where(people, detections[:0], meshes[:0], found) == (3, 0, 0)
+
+
+def mesh_on(box: np.ndarray) -> SimpleNamespace:
+    """A stand-in for a ``PersonResult`` whose mesh's box (pixel centres + 0.5) is ``box``."""
+    corners = np.array([box[:2], box[2:]]) - 0.5
+    return SimpleNamespace(vertices_high=np.concatenate([corners, np.zeros((2, 1))], axis=1))
+
+
+def test_pipeline_precision_counts_meshes_as_the_detector_precision_counts_detections() -> None:
+    im = image()
+    people = [
+        mesh_on(TALL + 2),  # the tall person
+        mesh_on(TALL - 3),  # a second mesh on them: matches nobody (one to one)
+        mesh_on(SMALL),  # the small person: not counted in the >= 100 px figures
+        mesh_on(CROWD[0] + 10),  # on a crowd region, matching nobody: not counted
+        mesh_on(np.array([500.0, 0, 550, 120])),  # nobody there
+    ]
+    figures = PipelineFigures()
+    score_pipeline(figures, im, people, np.zeros((0, 3), int), 640, 480, lambda p: False)
+    assert (figures.every.people, figures.every.found, figures.every.detections) == (2, 2, 4)
+    assert figures.every.precision() == 0.5
+    assert (figures.tall.people, figures.tall.found, figures.tall.detections) == (1, 1, 3)
+    assert figures.tall.recall() == 1.0 and figures.tall.precision() == 1 / 3
+    assert figures.meshes == 5

@@ -485,3 +485,15 @@ def test_detector_choice_reaches_the_pipeline_and_the_cli_args(qtbot) -> None:
     chosen = signal.args[0]
     assert chosen.pipeline_config(LayerSettings()).person_detector == "blazepose"
     assert "--detector=blazepose" in chosen.cli_args(LayerSettings())
+
+
+def test_detector_score_reaches_the_pipeline_and_the_cli_args(qtbot) -> None:
+    from meshpose_app.gui.model_panel import ModelPanel
+
+    panel = ModelPanel(ModelSettings.defaults())
+    qtbot.addWidget(panel)
+    with qtbot.waitSignal(panel.changed, timeout=WAIT_MS) as signal:
+        panel.detector_score.setValue(0.35)
+    chosen = signal.args[0]
+    assert chosen.pipeline_config(LayerSettings()).yolox.score_threshold == 0.35
+    assert "--detector-score=0.35" in chosen.cli_args(LayerSettings())

@@ -1,13 +1,15 @@
 """Crops that follow the body and one mesh per person, through ``Pipeline.process`` with a
 scripted detector and network (what they return is chosen here; every other stage is real):
 after the first frame a track's crop comes from its own previous mesh (turned with a tilted
-body), a second mesh on one person or a broken mesh is not drawn, and a detection matched
-to a mesh-steered track confirms it without moving its box."""
+body), a second mesh on one person or a broken mesh is not drawn, a detection matched
+to a mesh-steered track confirms it without moving its box, and a weak detection is drawn
+only when its mesh is visible enough, else dropped in the same frame."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +18,7 @@ import pytest
 from meshpose_core.detection import Detection
 from meshpose_core.pipeline import NetworkConfig, Pipeline, PipelineConfig, RenderConfig
 from meshpose_core.pipeline.mesh_guard import MeshGuardConfig, accepted_meshes, duplicate_meshes
+from meshpose_core.pipeline.motion import MotionGate, MotionGateConfig
 from meshpose_core.pipeline.network import Network
 from meshpose_core.pipeline.tracker import Tracker, TrackerConfig
 from meshpose_core.predictor import Prediction
@@ -46,9 +49,14 @@ class Scripted:
         self.boxes: list[np.ndarray] = []
         self.lying = False
         self.pull: float = 0.0  # crop px one hand vertex is pulled right (a broken mesh)
+        self.scores: list[float] | None = None  # per box (default 0.9, 0.89, ...)
+        self.visibility: list[float] | None = None  # per crop, in the batch's order (default 1)
+        self.detector_runs = 0
 
     def detect(self, image: np.ndarray) -> list[Detection]:
-        return [Detection(box=b, score=0.9 - 0.01 * i) for i, b in enumerate(self.boxes)]
+        self.detector_runs += 1
+        scores = self.scores or [0.9 - 0.01 * i for i in range(len(self.boxes))]
+        return [Detection(box=b, score=s) for b, s in zip(self.boxes, scores, strict=True)]
 
     def predict(self, network: Network, crops: np.ndarray) -> tuple[Prediction, float, float]:
         n, size = len(crops), network.input_size
@@ -57,7 +65,9 @@ class Scripted:
         keypoints = np.concatenate([LOW.keypoints(low)[:17, :2], np.ones((17, 1))], 1)
         pred = Prediction(
             vertices=np.repeat(low[None], n, 0),
-            visibility=np.ones((n, 518), np.float32),
+            visibility=np.repeat(
+                np.array(self.visibility or [1.0] * n, np.float32)[:n, None], 518, 1
+            ),
             vertices_high=np.repeat(place(HIGH.vertices, size, self.lying)[None], n, 0),
             keypoints=np.repeat(keypoints[None].astype(np.float32), n, 0),
         )
@@ -166,3 +176,32 @@ def test_duplicate_and_broken_rules_on_hand_made_meshes() -> None:
     np.testing.assert_array_equal(duplicate, [False, False, False])  # broken: not compared
     off: Callable = accepted_meshes
     assert not off(meshes, mesh_boxes, MeshGuardConfig(enabled=False))[0].any()
+
+
+WEAK_PAIR = [np.array([20.0, 60.0, 120.0, 160.0]), np.array([180.0, 60.0, 280.0, 160.0])]
+
+
+def test_a_weak_detection_is_drawn_only_when_its_mesh_vets_it(scripted) -> None:
+    pipe, script = scripted
+    script.boxes, script.scores = WEAK_PAIR, [0.9, 0.2]  # 0.2: below confident_score
+    script.visibility = [1.0, 0.3]  # the weak one's mesh: not person-like
+    result = pipe.process(FRAME)
+    assert [p.track_id for p in result.people] == [1]
+    assert [t.id for t in pipe.tracker.tracks] == [1] and pipe.rejected["weak"] == 1
+    pipe.reset()
+    script.visibility = [1.0, 0.9]  # a visible body: drawn with the first frame's people
+    assert [p.track_id for p in pipe.process(FRAME).people] == [1, 2]
+
+
+def test_a_rejected_weak_newcomer_costs_no_detector_run(scripted) -> None:
+    pipe, script = scripted
+    pipe.tracker.config = replace(pipe.tracker.config, detect_every=3)
+    pipe.motion = MotionGate(MotionGateConfig(enabled=False))  # every scheduled run runs
+    script.boxes = WEAK_PAIR[:1]
+    for _ in range(3):  # the person is confirmed; the detector then waits for its schedule
+        pipe.process(FRAME)
+    assert not pipe.tracker.needs_detection()
+    script.boxes, script.scores, script.visibility = WEAK_PAIR, [0.9, 0.2], [1.0, 0.3]
+    ran = [pipe.process(FRAME).detected for _ in range(5)]
+    assert ran == [False, True, False, False, True]  # the schedule, no run to confirm it
+    assert [t.id for t in pipe.tracker.tracks] == [1] and pipe.rejected["weak"] == 2

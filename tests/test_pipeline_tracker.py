@@ -291,3 +291,29 @@ def test_a_biased_mesh_does_not_drag_a_still_persons_box() -> None:
     np.testing.assert_allclose(run(relative=True), box(200, 200, 100), atol=1.0)
     drifted = box_to_state(run(relative=False))
     assert drifted[2] < 70 and drifted[1] > 215
+
+
+def test_a_weak_detection_starts_a_track_only_once_its_mesh_vets_it() -> None:
+    cfg = TrackerConfig(confident_score=0.4, weak_min_visibility=0.42)
+    tracker = Tracker(cfg)
+    tracker.predict()
+    tracker.update(np.array([box(100, 100, 80), box(300, 100, 80)]), np.array([0.9, 0.25]))
+    # the strong one is shown at once (first frames); the weak one waits for its mesh
+    assert [t.id for t in tracker.active()] == [1]
+    assert [t.id for t in tracker.unvetted()] == [2]
+    assert not tracker.vet(2, visibility=0.41)  # not person-like enough: the caller drops it
+    assert tracker.vet(2, visibility=0.42)
+    assert [t.id for t in tracker.active()] == [1, 2] and tracker.unvetted() == []
+
+
+def test_a_weak_detection_of_a_known_person_needs_no_vetting() -> None:
+    tracker = Tracker(TrackerConfig(confident_score=0.4))
+    for score in (0.9, 0.9, 0.2, 0.2):  # the person's score drops: still matched, still shown
+        tracker.predict()
+        tracker.update(box(100, 100, 80)[None], np.array([score]))
+    assert [t.id for t in tracker.active()] == [1] and tracker.unvetted() == []
+    tracker.predict()
+    tracker.update(box(300, 100, 80)[None], np.array([0.2]))  # a weak newcomer
+    tracker.predict()
+    tracker.update(box(300, 100, 80)[None], np.array([0.5]))  # scored confidently: vetted
+    assert tracker.unvetted() == []

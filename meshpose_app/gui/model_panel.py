@@ -15,6 +15,7 @@ from PyQt6.QtCore import Qt, QTimer, pyqtSignal
 from PyQt6.QtWidgets import (
     QCheckBox,
     QComboBox,
+    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QGroupBox,
@@ -89,6 +90,10 @@ class ModelPanel(QGroupBox):
         self.detect_every = QSpinBox()
         self.detect_every.setRange(1, 60)
         self.detect_every.setSuffix(" frames")
+        self.detector_score = QDoubleSpinBox()
+        self.detector_score.setRange(0.05, 0.95)
+        self.detector_score.setSingleStep(0.05)
+        self.detector_score.setDecimals(2)
         self.always_detect = QCheckBox("also in still scenes")
         self.smoothing = QSlider(Qt.Orientation.Horizontal)
         self.smoothing.setRange(0, 30)  # strength x 10
@@ -109,6 +114,7 @@ class ModelPanel(QGroupBox):
         form.addRow("Max people", self.max_people)
         form.addRow("Smoothing", smoothing)
         form.addRow("Detector", self.detector)
+        form.addRow("Detector score", self.detector_score)
         form.addRow("Detect every", self.detect_every)
         form.addRow("", self.always_detect)
         self.smoothing.setToolTip("Temporal smoothing of the meshes (One-Euro): 0 off, 1 normal")
@@ -121,6 +127,10 @@ class ModelPanel(QGroupBox):
             "by scales fitted to people's masks); Body: the body surface itself"
         )
         self.detect_every.setToolTip("Run the person detector every N frames (sooner when lost)")
+        self.detector_score.setToolTip(
+            "YOLOX keeps people scoring at least this; a low-scored one is drawn only when its "
+            "mesh looks like a person. Lower: more people found, more false ones"
+        )
         self.always_detect.setToolTip(
             "Off: a scheduled detection is skipped (up to 3 in a row) while nothing moved "
             "outside the tracked people"
@@ -133,7 +143,7 @@ class ModelPanel(QGroupBox):
         self.model.activated.connect(self._model_chosen)
         for combo in (self.backend, self.device, self.renderer, self.detector, self.surface):
             combo.activated.connect(lambda _=0: self._schedule(0))
-        for spin in (self.max_people, self.detect_every):
+        for spin in (self.max_people, self.detect_every, self.detector_score):
             spin.valueChanged.connect(lambda _=0: self._schedule(DEBOUNCE_MS))
         self.smoothing.valueChanged.connect(self._smoothing_moved)
         self.always_detect.toggled.connect(lambda _=False: self._schedule(0))
@@ -148,6 +158,7 @@ class ModelPanel(QGroupBox):
         widgets = (self.model, self.backend, self.device, self.renderer, self.max_people)
         widgets += (self.detect_every, self.always_detect, self.smoothing, self.detector)
         widgets += (self.surface,)
+        widgets += (self.detector_score,)
         for w in widgets:
             w.blockSignals(True)
         if self.model.findData(settings.model) < 0:
@@ -160,6 +171,7 @@ class ModelPanel(QGroupBox):
         _select(self.surface, settings.surface)
         self.max_people.setValue(settings.max_people)
         self.detect_every.setValue(settings.detect_every)
+        self.detector_score.setValue(settings.detector_score)
         self.always_detect.setChecked(settings.always_detect)
         self.smoothing.setValue(round(settings.smoothing * 10))
         self._smoothing_value.setText(f"{settings.smoothing:.1f}")
@@ -204,6 +216,7 @@ class ModelPanel(QGroupBox):
             always_detect=self.always_detect.isChecked(),
             detector=self.detector.currentData(),
             surface=self.surface.currentData(),
+            detector_score=round(self.detector_score.value(), 2),
         )
 
     def _emit(self) -> None:

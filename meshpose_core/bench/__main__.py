@@ -128,6 +128,11 @@ def main(argv: list[str] | None = None) -> None:
     d.add_argument("--sets", default="tiny_coco_val,tiny_coco_train,coco,aic,posetrack18,humanart")
     d.add_argument("--detectors", default="yolox,blazepose")
     d.add_argument("--yolox-sizes", default="416,320", help="YOLOX input sizes to compare")
+    d.add_argument(
+        "--yolox-scores",
+        help="YOLOX score thresholds to compare (default: YoloxConfig's; below the tracker's "
+        "confident_score a detection is drawn only once its mesh vets it)",
+    )
     d.add_argument("--model", help="MeshPose weights for the pipeline figures (default: xs_bp)")
     d.add_argument("--threads", type=int, default=2)
     d.add_argument("--max-people", type=int, default=20)
@@ -210,6 +215,7 @@ def main(argv: list[str] | None = None) -> None:
             args.max_people,
             not args.no_pipeline,
             args.still_frames,
+            None if args.yolox_scores is None else [float(t) for t in args.yolox_scores.split(",")],
         )
     elif args.what == "crowd":
         from .crowd_bench import CROWD_IMAGES, CROWD_VIDEOS

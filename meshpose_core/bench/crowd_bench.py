@@ -6,7 +6,8 @@ was (BlazePose detector, upright box crops, every mesh drawn), with YOLOX only, 
 now (YOLOX, crops following the bodies, the mesh guard), and prints per configuration: the
 meshes drawn, those drawn broken (``topology.integrity.edge_stretch`` above its limit), pairs
 drawn on one person (tight boxes overlapping more than the guard's ``duplicate_iou``), the
-meshes the guard withheld, and for each clip the track ids it made.
+meshes the guard withheld, the weak detections whose mesh did not vet them
+(``TrackerConfig.confident_score``), and for each clip the track ids it made.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ class CrowdFigures:
     broken: int = 0
     shared: int = 0
     withheld: int = 0
+    weak: int = 0
     ids: dict[str, int] = field(default_factory=dict)
 
 
@@ -102,8 +104,8 @@ def run(
         f"max {max_people} people",
         "",
         "| configuration | meshes drawn | broken drawn | second mesh on one person drawn "
-        "| withheld by the guard | track ids per clip |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| withheld by the guard | weak detections not vetted | track ids per clip |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for label, config in configurations(base):
         figures = CrowdFigures()
@@ -120,11 +122,12 @@ def run(
                         count_meshes(figures, people, dup)
                         ids |= {p.track_id for p in people}
                 figures.ids[Path(name).stem] = len(ids)
-            figures.withheld = sum(pipe.rejected.values())
+            figures.withheld = pipe.rejected["broken"] + pipe.rejected["duplicate"]
+            figures.weak = pipe.rejected["weak"]
         ids = ", ".join(f"{k} {v}" for k, v in figures.ids.items())
         lines.append(
             f"| {label} | {figures.meshes} | {figures.broken} | {figures.shared} | "
-            f"{figures.withheld} | {ids} |"
+            f"{figures.withheld} | {figures.weak} | {ids} |"
         )
         print(lines[-1], flush=True)
     report = "\n".join(lines)

@@ -11,8 +11,11 @@ tiny-COCO also outline them), and prints for each person detector:
   unmatched detections on crowd regions are left out (COCO's rule), and for the >= 100 px
   figures so are those matched to smaller people. Detector ms per frame (median; pre- and
   post-processing in).
-- recall through the whole pipeline: a person is found when the pipeline outputs a mesh whose
-  box (clipped to the frame) matches the person's box at IoU >= 0.5;
+- recall and precision through the whole pipeline: a person is found when the pipeline
+  outputs a mesh whose box (clipped to the frame) matches the person's box at IoU >= 0.5
+  (one to one, largest total IoU); precision is the share of the meshes drawn that match a
+  person, counted as the detector's is (a mesh centred on a crowd region and matching
+  nobody, or for >= 100 px one matched to a smaller person, is left out);
 - where the people >= 100 px that the pipeline does not find are lost (``lost_where``): not
   detected, detected but no mesh drawn near them (withheld by the guard or the tracker, or
   over the people cap), or a mesh drawn on them whose box misses theirs (IoU 0.1-0.5: a body
@@ -24,6 +27,8 @@ tiny-COCO also outline them), and prints for each person detector:
 
 ``--still-frames K`` runs each photo K times as a still video and scores the last frame: the
 crops then follow the meshes (``pipeline/crops.py``), as in a video of people standing still.
+``--yolox-scores 0.4,0.2`` compares YOLOX score thresholds (below the tracker's
+``confident_score`` a detection is drawn only once its mesh vets it).
 """
 
 from __future__ import annotations
@@ -171,16 +176,25 @@ def score_detections(
     an unmatched detection on a crowd region (``on_crowd`` (D,)) is not counted (COCO's
     rule). Returns each detection's person (-1: none)."""
     taken = match_greedy(affinity, threshold)
+    add_matches(figures.tall, figures.every, image, taken, on_crowd)
+    return taken
+
+
+def add_matches(
+    tall: Counts, every: Counts, image: AnnotatedImage, taken: np.ndarray, on_crowd: np.ndarray
+) -> None:
+    """Count one image's outputs (detections or meshes), ``taken`` (D,) the person each
+    matched (-1: none), into the >= 100 px and all-people figures: an unmatched output on a
+    crowd region (``on_crowd`` (D,)) is not counted (COCO's rule), nor, for >= 100 px, one
+    matched to a smaller person."""
     heights = image.boxes[:, 3] - image.boxes[:, 1]
-    tall = heights >= MIN_HEIGHT
+    is_tall = heights >= MIN_HEIGHT
     matched = taken[taken >= 0]
     counted = (taken >= 0) | ~on_crowd
-    figures.every.add(len(heights), len(matched), int(counted.sum()), len(matched))
-    counted &= (taken < 0) | tall[np.maximum(taken, 0)]  # left out: matched to a small person
-    figures.tall.add(
-        int(tall.sum()), int(tall[matched].sum()), int(counted.sum()), int(tall[matched].sum())
-    )
-    return taken
+    every.add(len(heights), len(matched), int(counted.sum()), len(matched))
+    counted &= (taken < 0) | is_tall[np.maximum(taken, 0)]
+    found = int(is_tall[matched].sum())
+    tall.add(int(is_tall.sum()), found, int(counted.sum()), found)
 
 
 def detection_affinity(detections: Sequence, image: AnnotatedImage) -> tuple[np.ndarray, str]:
@@ -196,10 +210,14 @@ def detection_affinity(detections: Sequence, image: AnnotatedImage) -> tuple[np.
 
 def on_crowd(detections: Sequence, image: AnnotatedImage) -> np.ndarray:
     """(D,) bool: the detection's centre lies in a crowd region."""
-    if not len(image.crowd) or not detections:
-        return np.zeros(len(detections), bool)
-    centres = np.array([d.centre() for d in detections]).reshape(-1, 2)
-    return centre_inside(centres, image.crowd).max(axis=1) > 0
+    return in_crowd(np.array([d.centre() for d in detections]).reshape(-1, 2), image)
+
+
+def in_crowd(points: np.ndarray, image: AnnotatedImage) -> np.ndarray:
+    """(D, 2) image points -> (D,) bool: the point lies in a crowd region."""
+    if not len(image.crowd) or not len(points):
+        return np.zeros(len(points), bool)
+    return centre_inside(points, image.crowd).max(axis=1) > 0
 
 
 def frame_roi(width: int, height: int) -> tuple[RotatedRoi, int]:
@@ -212,6 +230,11 @@ def mesh_box_in_frame(vertices: np.ndarray, width: int, height: int) -> np.ndarr
     """(V, >=2) image px (pixel centres) -> (4,) continuous bounding box clipped to the frame."""
     lo, hi = vertices[:, :2].min(0) + 0.5, vertices[:, :2].max(0) + 0.5
     return np.clip(np.concatenate([lo, hi]), 0, [width, height, width, height])
+
+
+def box_centres(boxes: np.ndarray) -> np.ndarray:
+    """(N, 4) boxes -> (N, 2) centres."""
+    return (boxes[:, :2] + boxes[:, 2:]) / 2
 
 
 def lost_where(
@@ -273,7 +296,8 @@ def score_pipeline(
     is_broken: Callable[[object], bool],
     detections: np.ndarray | None = None,
 ) -> None:
-    """Add one image's pipeline output (``PersonResult``s) to ``figures``; with the
+    """Add one image's pipeline output (``PersonResult``s) to ``figures`` (recall and
+    precision as ``add_matches`` counts them, meshes matched by box IoU); with the
     detector's person boxes (D, 4), also where the people >= 100 px not found were lost."""
     boxes = np.array([mesh_box_in_frame(p.vertices_high, width, height) for p in people])
     boxes = boxes.reshape(-1, 4)
@@ -281,12 +305,12 @@ def score_pipeline(
     rows, cols = linear_sum_assignment(-iou) if iou.size else ([], [])
     found = np.zeros(len(image.boxes), bool)
     owner = np.full(len(image.boxes), -1)
+    taken = np.full(len(boxes), -1)
     for r, c in zip(rows, cols, strict=True):
         if iou[r, c] >= IOU_MATCH:
-            found[c], owner[c] = True, r
+            found[c], owner[c], taken[r] = True, r, c
+    add_matches(figures.tall, figures.every, image, taken, in_crowd(box_centres(boxes), image))
     tall = image.boxes[:, 3] - image.boxes[:, 1] >= MIN_HEIGHT
-    figures.every.add(len(found), int(found.sum()), len(people), int(found.sum()))
-    figures.tall.add(int(tall.sum()), int(found[tall].sum()), 0, 0)
     if detections is not None:
         lost = lost_where(image.boxes[tall], detections.reshape(-1, 4), boxes, found[tall])
         figures.undetected += lost[0]
@@ -327,8 +351,10 @@ def run(
     max_people: int,
     with_pipeline: bool,
     still_frames: int = 1,
+    yolox_scores: Sequence[float] | None = None,
 ) -> str:
-    """Measure and print the report; returns it."""
+    """Measure and print the report; returns it. ``yolox_scores``: YOLOX score thresholds
+    to compare (None: the config's)."""
     from meshpose_core.detection import YoloxConfig, create_person_detector
     from meshpose_core.pipeline import Pipeline, PipelineConfig
     from meshpose_core.pipeline.engine import _quiet_native_stderr
@@ -341,10 +367,14 @@ def run(
         raise ValueError(f"--still-frames must be at least 1, got {still_frames}")
     root = require_shared_root(shared or DEFAULT_SHARED_ROOT)
     images = {name: read_set(root, *SETS[name]) for name in set_names}
+    scores = [YoloxConfig.score_threshold] if yolox_scores is None else list(yolox_scores)
     variants = [
-        (f"yolox {s}", "yolox", s) if d == "yolox" else ("blazepose", "blazepose", 0)
+        (f"yolox {s}" + (f" score {t:g}" if yolox_scores else ""), "yolox", s, t)
+        if d == "yolox"
+        else ("blazepose", "blazepose", 0, 0.0)
         for d in detectors
         for s in (yolox_sizes if d == "yolox" else (0,))
+        for t in (scores if d == "yolox" else (0.0,))
     ]
     base = PipelineConfig(tracker=TrackerConfig(max_tracks=max_people))
     if model:
@@ -360,13 +390,15 @@ def run(
     )
     header = (
         "| detector | ms/frame | det recall >= 100 px | det precision >= 100 px | det recall all "
-        "| det precision all | pipeline recall >= 100 px | pipeline recall all | mesh on own "
+        "| det precision all | pipeline recall >= 100 px | pipeline precision >= 100 px "
+        "| pipeline recall all | pipeline precision all | mesh on own "
         "mask | joined meshes | broken meshes | meshes | >= 100 px lost: undetected / no mesh "
         "/ mesh off their box |"
     )
     lines += ["", header, "|" + " --- |" * (header.count("|") - 1)]
-    for label, name, size in variants:
+    for label, name, size, score in variants:
         yolox = YoloxConfig(input_size=size or 416, num_threads=threads)
+        yolox = replace(yolox, score_threshold=score) if name == "yolox" else yolox
         config = replace(
             base,
             person_detector=name,
@@ -407,12 +439,14 @@ def run(
         pf = pipe_figs
         pipeline_cols = (
             f"{pf.tall.recall():.3f} ({pf.tall.found}/{pf.tall.people}) | "
+            f"{pf.tall.precision():.3f} | "
             f"{pf.every.recall():.3f} ({pf.every.found}/{pf.every.people}) | "
+            f"{pf.every.precision():.3f} | "
             f"{pf.own_mask / max(pf.outlined_found, 1):.3f} ({pf.own_mask}/{pf.outlined_found}) "
             f"| {pf.joined} | {pf.broken} | {pf.meshes} | "
             + (f"{pf.undetected} / {pf.no_mesh} / {pf.mesh_off}" if name == "yolox" else "-")
             if pipe is not None
-            else "- | - | - | - | - | - | -"
+            else "- | - | - | - | - | - | - | - | -"
         )
         lines.append(
             f"| {label} | {np.median(det.ms):.1f} | {det.tall.recall():.3f} "

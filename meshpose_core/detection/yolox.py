@@ -50,8 +50,12 @@ class YoloxConfig:
     model_path: Path | str = DEFAULT_YOLOX_PATH
     input_size: int = 416
     num_threads: int = 2
-    # objectness x person probability; best F1 on the annotated photos (docs/pipeline.md)
-    score_threshold: float = 0.4
+    # objectness x person probability. Below ``TrackerConfig.confident_score`` (0.4, the
+    # best F1 of the detector alone on the annotated photos) a detection is weak: the
+    # pipeline draws it only once its own mesh vets it. 0.2 with that rule: more people
+    # found through the pipeline than at 0.4, for less precision than drawing every weak
+    # mesh (docs/pipeline.md, *Weak detections*)
+    score_threshold: float = 0.2
     nms_iou_threshold: float = 0.45  # YOLOX's demo value
     max_detections: int | None = None
     box_scale: float = 1.0

@@ -101,8 +101,9 @@ class Pipeline:
         self._fps = 0.0
         self._last_latency: dict[str, float] = {}
         self.stream_mode = "sequential"  # the mode ``stream`` runs in (``overlap="auto"``)
-        # meshes the guard kept from being drawn since the pipeline was made (benchmarks)
-        self.rejected = {"broken": 0, "duplicate": 0}
+        # meshes the guard kept from being drawn since the pipeline was made, and weak
+        # detections whose mesh did not vet them (benchmarks)
+        self.rejected = {"broken": 0, "duplicate": 0, "weak": 0}
 
     def reset(self) -> None:
         """Forget tracks, filter and outfit state: the next frame starts an unrelated input."""
@@ -221,7 +222,8 @@ class Pipeline:
                 np.array([d.box for d in detections]).reshape(-1, 4),
                 np.array([d.score for d in detections]),
             )
-        tracks = tracker.active()
+        # weak detections' new tracks are meshed too, to be vetted (not drawn until then)
+        tracks = tracker.active() + tracker.unvetted()
         lat["track"] = (time.perf_counter() - t) * 1e3 - lat["detect"]
 
         people = self._meshes(frame, tracks, lat) if tracks else []
@@ -312,31 +314,43 @@ class Pipeline:
 
     def _steer_tracks(self, tracks: list[Track], people: list[PersonResult]) -> list[PersonResult]:
         """Each mesh corrects its track and sets its next crop; broken meshes, second
-        meshes of one person (``mesh_guard``) and meshes the tracker rejects are not kept:
-        the people to draw."""
+        meshes of one person (``mesh_guard``) and meshes the tracker rejects are not kept,
+        nor those of tracks not to show yet: the people to draw. A track born of a weak
+        detection (``Tracker.unvetted``) that fails any check or whose mesh is not visible
+        enough (``Tracker.vet``) is dropped at once."""
         scale = self.config.tracker.mesh_box_scale
         boxes = [mesh_box(p.vertices[:, :2], scale) for p in people]
         vertices = np.stack([p.vertices for p in people])
         tight = np.concatenate([vertices[..., :2].min(1), vertices[..., :2].max(1)], axis=1)
         broken, duplicate = accepted_meshes(vertices, tight, self.config.guard)
-        self.rejected["broken"] += int(broken.sum())
+        weak = np.array([not tr.vetted for tr in tracks])
+        self.rejected["broken"] += int((broken & ~weak).sum())  # a weak one counts as weak
         self.rejected["duplicate"] += int(duplicate.sum())
         kept = []
         for i, (tr, p) in enumerate(zip(tracks, people, strict=True)):
             if duplicate[i]:
                 self.tracker.drop(tr.id)
                 continue
+            if weak[i] and (broken[i] or not self.tracker.vet(tr.id, float(p.visibility.mean()))):
+                self.tracker.drop(tr.id)
+                self.rejected["weak"] += 1
+                continue
             if broken[i]:
                 self.tracker.reject(tr.id)
                 continue
             accepted = self.tracker.refine(tr.id, boxes[i], float(p.keypoints[:, 2].mean()))
+            if weak[i] and not accepted:
+                self.tracker.drop(tr.id)  # a weak detection's mesh elsewhere: not a person
+                self.rejected["weak"] += 1
+                continue
             if not accepted and self.config.guard.enabled:
                 continue  # not this person's mesh (elsewhere, another size, unsure)
             if tr.steered:
                 tr.crop_rotation, tr.crop_side = follow_body(
                     p.keypoints, p.vertices[:, :2], self.config.crop.rotate_above_deg
                 )
-            kept.append(p)
+            if not weak[i] or self.tracker.shows(tr):  # a vetted newcomer: first frames only
+                kept.append(p)
         return kept
 
     def hud_lines(self, people: int) -> list[str]:

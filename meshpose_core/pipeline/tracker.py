@@ -38,6 +38,13 @@ class TrackerConfig:
     detect_every: int = 15
     iou_threshold: float = 0.3  # min IoU of a detection with a predicted box to match it
     min_hits: int = 2  # detections before a new track is shown (birth)
+    # a detection scoring below this (a weak one: the detector keeps lower scores, to find
+    # the people it is unsure of) starts a track only once its first mesh, predicted in the
+    # frame it is detected, looks like a person: mean vertex visibility at least
+    # ``weak_min_visibility`` (``Tracker.vet``); one that does not is dropped at once, so a
+    # weak false detection costs a crop, not a detector run. Figures: docs/pipeline.md
+    confident_score: float = 0.4
+    weak_min_visibility: float = 0.42
     # frames without evidence (a matching detection, or a mesh the tracker accepted since
     # the detector last confirmed the track) before a track dies
     max_age: int = 10
@@ -203,6 +210,8 @@ class Track:
         self.frames_since_detection = 0
         self.frames_since_seen = 0  # since a matching detection or an accepted mesh
         self.missed = False  # unmatched at the last detector run or mesh box rejected
+        # not shown before its mesh vets it: born of a weak detection (``confident_score``)
+        self.vetted = score >= cfg.confident_score
         self.steered = False  # the last mesh was accepted: it, not a detection, sets the box
         # the next crop's turn (radians) and side factor, from the last mesh (pipeline/crops)
         self.crop_rotation = 0.0
@@ -246,6 +255,7 @@ class Track:
         self.mesh_offset = None
         self.frames_since_detection = self.frames_since_seen = self.frames_lost = 0
         self.missed = self.steered = False
+        self.vetted = True  # it was a confirmed person
         self.crop_rotation, self.crop_side = 0.0, 1.0
 
     @property
@@ -290,7 +300,9 @@ class Tracker:
     """Tracks of the people in a stream; one ``step`` per frame:
 
     ``predict()``; if ``needs_detection()``: ``update(boxes, scores)``; after the network
-    ``refine(track, mesh_box, confidence)``; ``active()`` lists the tracks to show.
+    ``vet(track, visibility)`` each of the ``unvetted()`` tracks (weak detections, meshed
+    with the active ones) and ``refine(track, mesh_box, confidence)``; ``active()`` lists
+    the tracks to show.
     """
 
     def __init__(self, config: TrackerConfig | None = None) -> None:
@@ -368,6 +380,7 @@ class Tracker:
             t.seen_box = t.box
             t.mesh_offset = None
             t.score = float(scores[di])
+            t.vetted |= t.score >= cfg.confident_score
             t.missed = False
         for ti in lost:
             self.tracks[ti].missed = True
@@ -440,16 +453,38 @@ class Tracker:
                 t.missed, t.steered = True, False
                 t.crop_rotation, t.crop_side = 0.0, 1.0
 
+    def unvetted(self) -> list[Track]:
+        """Tracks born of a weak detection whose mesh has not vetted them yet (``vet``): the
+        network runs on them in the frame they are detected, they are not shown."""
+        return [t for t in self.tracks if not t.vetted]
+
+    def vet(self, track_id: int, visibility: float) -> bool:
+        """A weak track's first mesh, of mean vertex ``visibility``: at least
+        ``weak_min_visibility`` vets the track (it then lives as any new track) and returns
+        True; the caller drops a track that fails (``drop``)."""
+        if visibility < self.config.weak_min_visibility:
+            return False
+        for t in self.tracks:
+            if t.id == track_id:
+                t.vetted = True
+        return True
+
     def drop(self, track_id: int) -> None:
-        """Forget a track at once (it follows a person another, older track already has)."""
+        """Forget a track at once (it follows a person another, older track already has, or
+        a weak detection its mesh did not vet)."""
         self.tracks = [t for t in self.tracks if t.id != track_id]
 
     def active(self) -> list[Track]:
         """Tracks to show this frame: confirmed ones, oldest first.
 
         During the first ``min_hits`` frames after a reset every detected track is shown at
-        once (as SORT does), so a still image or the start of a video is not empty.
+        once (as SORT does), so a still image or the start of a video is not empty; a track
+        born of a weak detection only once its mesh has vetted it (``vet``).
         """
+        return [t for t in self.tracks if self.shows(t)]
+
+    def shows(self, track: Track) -> bool:
+        """Whether ``track`` is one to show this frame (``active``)."""
         cfg = self.config
         warm_up = self._frames <= cfg.min_hits
-        return [t for t in self.tracks if t.hits >= cfg.min_hits or (warm_up and not t.missed)]
+        return track.vetted and (track.hits >= cfg.min_hits or (warm_up and not track.missed))
