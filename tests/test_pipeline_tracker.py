@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from meshpose_core.pipeline.smoothing import OneEuroFilter, SmoothingConfig
+from meshpose_core.pipeline.smoothing import OneEuroFilter, SmoothingConfig, carry_to_keypoints
 from meshpose_core.pipeline.tracker import (
     Tracker,
     TrackerConfig,
@@ -17,6 +17,7 @@ from meshpose_core.pipeline.tracker import (
     reassociate,
     state_to_box,
 )
+from meshpose_core.topology import Topology
 
 
 def box(cx: float, cy: float, side: float) -> np.ndarray:
@@ -317,3 +318,17 @@ def test_a_weak_detection_of_a_known_person_needs_no_vetting() -> None:
     tracker.predict()
     tracker.update(box(300, 100, 80)[None], np.array([0.5]))  # scored confidently: vetted
     assert tracker.unvetted() == []
+
+
+def test_smoothing_moves_the_body_keypoints_with_the_mesh() -> None:
+    """Keypoints come from the body; the mesh drawn may be the widened outline: the
+    smoother's correction moves them, its mesh's own keypoints do not replace them."""
+    topo = Topology.load("low")
+    rng = np.random.default_rng(0)
+    raw = rng.uniform(0, 100, (topo.num_vertices, 3))
+    body_kp = np.c_[rng.uniform(0, 100, (17, 2)), np.full(17, 0.9)]  # not the mesh's own
+    np.testing.assert_allclose(carry_to_keypoints(body_kp, raw, raw, topo), body_kp)
+    shifted = raw + np.array([3.0, -2.0, 5.0])
+    moved = carry_to_keypoints(body_kp, raw, shifted, topo)
+    np.testing.assert_allclose(moved[:, :2], body_kp[:, :2] + np.array([3.0, -2.0]), atol=1e-9)
+    np.testing.assert_array_equal(moved[:, 2], body_kp[:, 2])

@@ -29,7 +29,7 @@ from meshpose_core.detection import (
     create_person_detector,
 )
 from meshpose_core.model.inference import keep_freed_memory
-from meshpose_core.topology import NUM_COCO, Topology, Upsampling
+from meshpose_core.topology import Topology, Upsampling
 
 from .camera_space import CameraLifter, CameraSpaceConfig
 from .crops import (
@@ -47,7 +47,7 @@ from .network import Network, NetworkConfig
 from .pacing import PROBE_LENGTH, PROBE_SETTLE, arrival_fps, pick_mode
 from .prefetch import staged
 from .results import STAGES, FrameResult, PersonResult
-from .smoothing import MeshSmoother, SmoothingConfig
+from .smoothing import MeshSmoother, SmoothingConfig, carry_to_keypoints
 from .sources import Frame, VideoSource
 from .tracker import Track, Tracker, TrackerConfig, mesh_box
 
@@ -284,10 +284,11 @@ class Pipeline:
         for i, tr in enumerate(tracks):
             v, vh, kp = vertices[i], high[i], keypoints[i]
             if self.smoother is not None:
+                raw_v = v
                 v, vh = self.smoother(
                     tr.id, frame.timestamp, tr.scale, v, pred.visibility[i], vh, vis_high[i]
                 )
-                kp = np.concatenate([self._low.keypoints(v)[:NUM_COCO, :2], kp[:, 2:]], axis=1)
+                kp = carry_to_keypoints(kp, raw_v, v, self._low)
             camera = self.lifter(frame.width, frame.height, v, vh) if self.lifter else [None] * 2
             people.append(
                 PersonResult(

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from meshpose_core.topology import Topology
+
 
 @dataclass(frozen=True)
 class SmoothingConfig:
@@ -65,6 +67,18 @@ class OneEuroFilter:
         alpha = smoothing_factor(still + cfg.beta * self._dx, dt)
         self._x += alpha[:, None] * (x - self._x)
         return self._x.copy()
+
+
+def carry_to_keypoints(
+    keypoints: np.ndarray, raw: np.ndarray, smoothed: np.ndarray, topology: Topology
+) -> np.ndarray:
+    """Move keypoints (K, >=2) with the smoother's correction of their mesh (raw -> smoothed,
+    (V, D)): the keypoints come from the body while the mesh drawn may be the widened outline,
+    whose own keypoints differ a little, so they are moved, not recomputed. Returns (K, >=2)."""
+    moved = topology.keypoints(smoothed - raw)[: len(keypoints), :2]
+    out = np.array(keypoints, copy=True)
+    out[:, :2] += moved
+    return out
 
 
 class MeshSmoother:
