@@ -320,6 +320,36 @@ def test_a_weak_detection_of_a_known_person_needs_no_vetting() -> None:
     assert tracker.unvetted() == []
 
 
+def test_a_rejected_weak_detection_is_not_meshed_again_on_the_same_spot() -> None:
+    tracker = Tracker(TrackerConfig(confident_score=0.4, rejected_runs=2))
+    spot = box(300, 100, 80)[None]
+    tracker.predict()
+    tracker.update(spot, np.array([0.25]))
+    (weak,) = tracker.unvetted()
+    tracker.reject_weak(weak.id)  # its mesh did not vet it
+    assert tracker.tracks == []
+    tracker.predict()
+    tracker.update(box(304, 102, 80)[None], np.array([0.3]))  # weak, same spot: skipped
+    assert tracker.tracks == []
+    tracker.predict()
+    tracker.update(box(100, 100, 80)[None], np.array([0.25]))  # weak elsewhere: a new look
+    assert len(tracker.unvetted()) == 1
+    tracker.reset()
+    tracker.predict()
+    tracker.update(spot, np.array([0.25]))
+    tracker.reject_weak(tracker.unvetted()[0].id)
+    tracker.predict()
+    tracker.update(spot, np.array([0.9]))  # a confident detection there is always taken
+    assert [t.score for t in tracker.tracks] == [0.9]
+    for _ in range(2):  # the memory lasts rejected_runs detector runs
+        tracker.predict()
+        tracker.update(np.zeros((0, 4)), np.zeros(0))
+    tracker.tracks.clear()
+    tracker.predict()
+    tracker.update(spot, np.array([0.25]))
+    assert len(tracker.unvetted()) == 1
+
+
 def test_smoothing_moves_the_body_keypoints_with_the_mesh() -> None:
     """Keypoints come from the body; the mesh drawn may be the widened outline: the
     smoother's correction moves them, its mesh's own keypoints do not replace them."""

@@ -333,7 +333,7 @@ class Pipeline:
                 self.tracker.drop(tr.id)
                 continue
             if weak[i] and (broken[i] or not self.tracker.vet(tr.id, float(p.visibility.mean()))):
-                self.tracker.drop(tr.id)
+                self.tracker.reject_weak(tr.id)
                 self.rejected["weak"] += 1
                 continue
             if broken[i]:
@@ -341,7 +341,7 @@ class Pipeline:
                 continue
             accepted = self.tracker.refine(tr.id, boxes[i], float(p.keypoints[:, 2].mean()))
             if weak[i] and not accepted:
-                self.tracker.drop(tr.id)  # a weak detection's mesh elsewhere: not a person
+                self.tracker.reject_weak(tr.id)  # its mesh elsewhere: not a person
                 self.rejected["weak"] += 1
                 continue
             if not accepted and self.config.guard.enabled:

@@ -45,6 +45,10 @@ class TrackerConfig:
     # weak false detection costs a crop, not a detector run. Figures: docs/pipeline.md
     confident_score: float = 0.4
     weak_min_visibility: float = 0.42
+    # detector runs a weak detection that failed its mesh check is remembered: a weak
+    # detection on the same spot (IoU >= ``iou_threshold``) starts no track meanwhile (in a
+    # crowd the same false one came back at every run, a network crop each time); 0: off
+    rejected_runs: int = 4
     # frames without evidence (a matching detection, or a mesh the tracker accepted since
     # the detector last confirmed the track) before a track dies
     max_age: int = 10
@@ -313,6 +317,8 @@ class Tracker:
         """Forget every track (a new, unrelated input); ids restart at 1."""
         self.tracks: list[Track] = []
         self.lost: list[Track] = []  # confirmed tracks that died unseen, newest last
+        # boxes of weak detections their mesh rejected, and the detector runs left to each
+        self.rejected: list[tuple[np.ndarray, int]] = []
         self._next_id = 1
         self._frames_since_detection_run: int | None = None  # None: never ran
         self._track_died = False
@@ -387,12 +393,25 @@ class Tracker:
         # a tentative track that misses a detection was a false positive: drop it now
         self.tracks = [t for t in self.tracks if not (t.missed and t.hits < cfg.min_hits)]
         new = self._revive_lost(boxes, scores, new)
+        new = self._skip_rejected(boxes, scores, new)
         room = cfg.max_tracks - len(self.tracks)
         for di in sorted(new, key=lambda j: -scores[j])[: max(room, 0)]:
             self.tracks.append(Track(self._next_id, boxes[di], float(scores[di]), cfg))
             self._next_id += 1
         self._frames_since_detection_run = 0
         self._track_died = False
+
+    def _skip_rejected(self, boxes: np.ndarray, scores: np.ndarray, new: list[int]) -> list[int]:
+        """The new detections left to start tracks: weak ones on the spot of a remembered
+        rejection are not (``rejected_runs``); each run ages the memory by one."""
+        cfg = self.config
+        if self.rejected and new:
+            remembered = np.stack([b for b, _ in self.rejected])
+            overlap = iou_matrix(boxes[new], remembered).max(axis=1)
+            skip = (scores[new] < cfg.confident_score) & (overlap >= cfg.iou_threshold)
+            new = [d for d, s in zip(new, skip, strict=True) if not s]
+        self.rejected = [(b, runs - 1) for b, runs in self.rejected if runs > 1]
+        return new
 
     def _revive_lost(self, boxes: np.ndarray, scores: np.ndarray, new: list[int]) -> list[int]:
         """Offer the detections no live track took to the lost tracks (``reassociate``);
@@ -468,6 +487,14 @@ class Tracker:
             if t.id == track_id:
                 t.vetted = True
         return True
+
+    def reject_weak(self, track_id: int) -> None:
+        """Drop a weak detection's track whose mesh did not vet it, and remember where it was
+        for ``rejected_runs`` detector runs."""
+        for t in self.tracks:
+            if t.id == track_id and self.config.rejected_runs > 0:
+                self.rejected.append((t.box.copy(), self.config.rejected_runs))
+        self.drop(track_id)
 
     def drop(self, track_id: int) -> None:
         """Forget a track at once (it follows a person another, older track already has, or
