@@ -480,7 +480,7 @@ class Tracker:
     def vet(self, track_id: int, visibility: float) -> bool:
         """A weak track's first mesh, of mean vertex ``visibility``: at least
         ``weak_min_visibility`` vets the track (it then lives as any new track) and returns
-        True; the caller drops a track that fails (``drop``)."""
+        True; the caller drops a track that fails (``reject_weak``)."""
         if visibility < self.config.weak_min_visibility:
             return False
         for t in self.tracks:
