@@ -2,7 +2,7 @@
 (low-poly part colour at each annotated pixel), per-vertex visibility (green visible, red
 occluded) and the person mask.
 
-    python tools/render_training_docs.py [--count 8] [--out docs/images/synthetic_samples.png]
+    python tools/render_training_docs.py [--count 8] [--out docs/images/synthetic_samples.jpg]
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--count", type=int, default=8)
     ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "images" / "synthetic_samples.png")
+    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "images" / "synthetic_samples.jpg")
     args = ap.parse_args()
     gen = SyntheticGenerator(SyntheticConfig(seed=args.seed))
     rows = [panel(gen.sample(i), gen.h2l.low.face_part) for i in range(args.count)]

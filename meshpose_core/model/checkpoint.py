@@ -48,6 +48,16 @@ def resolve_weights(name_or_path: str | Path) -> Path:
     return Path(name_or_path)
 
 
+def half_if_exact(tensor: torch.Tensor) -> torch.Tensor:
+    """A float32 tensor (any shape) as float16 of the same shape when that loses nothing
+    (the BlazePose layers are fp16 at source: 3 MB less on disk); loading casts back to the
+    network's float32."""
+    if tensor.dtype != torch.float32:
+        return tensor
+    half = tensor.half()
+    return half if torch.equal(half.float(), tensor) else tensor
+
+
 def save_checkpoint(net: MeshPoseNet, path: Path, card: dict[str, Any]) -> None:
     """Weights + metadata (architecture, config, topology version, card); also writes the card
     beside the weights as <name>.json for people to read."""
@@ -60,6 +70,15 @@ def save_checkpoint(net: MeshPoseNet, path: Path, card: dict[str, Any]) -> None:
         "card": json.dumps(card),
     }
     state = {k: v.detach().contiguous().cpu() for k, v in net.state_dict().items()}
+    head = net.regression_head
+    if head.extra_channels and not head.depth_only and head.xy_is_zero():
+        # XY the prior's: the zero x, y paths (9 MB of the shipped file) are not stored;
+        # load_checkpoint gives such a file a depth-only head (net unchanged here: training)
+        for name, rows in head.depth_rows().items():
+            for part in ("weight", "bias"):
+                key = f"regression_head.{name}.{part}"
+                state[key] = state[key][rows].contiguous()
+    state = {k: half_if_exact(v) for k, v in state.items()}
     path.parent.mkdir(parents=True, exist_ok=True)
     save_file(state, str(path), meta)
     path.with_suffix(".json").write_text(
@@ -89,8 +108,12 @@ def config_from_metadata(path: Path, meta: dict[str, str]) -> MeshPoseConfig:
         raise CheckpointError(f"{path} has an unreadable model config: {exc}") from exc
 
 
-def load_checkpoint(path: Path, device: str | torch.device = "cpu") -> tuple[MeshPoseNet, dict]:
-    """-> (network in eval mode on ``device``, model card)."""
+def load_checkpoint(
+    path: Path, device: str | torch.device = "cpu", for_training: bool = False
+) -> tuple[MeshPoseNet, dict]:
+    """-> (network in eval mode on ``device``, model card). A file saved with its zero x, y
+    regression paths dropped (``save_checkpoint``) gives a depth-only regression head;
+    ``for_training`` restores them (as zeros), the layout a training run's network has."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
@@ -114,8 +137,14 @@ def load_checkpoint(path: Path, device: str | torch.device = "cpu") -> tuple[Mes
         state = load_file(str(path))
     except (SafetensorError, OSError) as exc:
         raise CheckpointError(f"weights file {path} is corrupt: {exc}") from exc
+    head = net.regression_head
+    psi = state.get("regression_head.psi.weight")
+    if psi is not None and head.extra_channels and psi.shape[0] * 3 == head.psi.out_features:
+        head.keep_depth_only()  # saved with its zero x, y paths dropped (save_checkpoint)
     check_state(path, state, net.state_dict())
     net.load_state_dict(state)
+    if for_training:
+        net.regression_head.restore_xy()
     return net.to(device).eval(), card
 
 

@@ -256,6 +256,8 @@ class RegressionHead(nn.Module):
     def xy_masks(self) -> dict[nn.Parameter, torch.Tensor]:
         """Per output parameter a mask of its shape (C_out, ...): 0 on the learned x and y logit
         paths (psi rows and f1D groups of those axes), 1 on depth (and so visibility)."""
+        if self.depth_only:
+            return {}  # no x, y paths to freeze
         c = self.psi.out_features // (3 * self.bins)
         v = self.num_vertices
         masks = {}
@@ -269,30 +271,70 @@ class RegressionHead(nn.Module):
             masks[p] = m
         return masks
 
+    @property
+    def depth_only(self) -> bool:
+        """Whether psi and f1D hold only the depth path: x and y are the prior's logits."""
+        return self.f1d.out_channels == self.num_vertices
+
+    def depth_rows(self) -> dict[str, slice]:
+        """The rows of psi and f1D (parameter name prefixes "psi", "f1d") that hold the depth
+        path of a full head: the last third of each."""
+        third = self.psi.out_features // 3
+        return {"psi": slice(2 * third, None), "f1d": slice(2 * self.num_vertices, None)}
+
+    def xy_is_zero(self) -> bool:
+        """Whether a full head's learned x and y paths are exactly zero (XY frozen)."""
+        rows = self.depth_rows()
+        return not any(
+            getattr(self, name).weight[: rows[name].start].any()
+            or getattr(self, name).bias[: rows[name].start].any()
+            for name in rows
+        )
+
     @torch.no_grad()
     def drop_zero_xy(self) -> bool:
-        """Inference only: when the learned x and y paths are exactly zero (XY frozen to the
-        prior), keep only the depth third of psi and f1D (two thirds of the head's weights,
-        which a batch-1 call reads from memory every frame). Returns whether they were."""
-        v, bins = self.num_vertices, self.bins
-        if not self.extra_channels or self.f1d.out_channels != 3 * v:
+        """When the learned x and y paths are exactly zero (XY frozen to the prior), keep
+        only the depth third of psi and f1D (two thirds of the head's weights, which a
+        batch-1 call reads from memory every frame). Returns whether they were dropped."""
+        if not self.extra_channels or self.depth_only or not self.xy_is_zero():
             return False
-        c = self.psi.out_features // (3 * bins)
-        if (
-            self.psi.weight[: 2 * c * bins].any()
-            or self.psi.bias[: 2 * c * bins].any()
-            or self.f1d.weight[: 2 * v].any()
-            or self.f1d.bias[: 2 * v].any()
-        ):
-            return False
-        psi = nn.Linear(self.psi.in_features, c * bins).to(self.psi.weight)
-        psi.weight.copy_(self.psi.weight[2 * c * bins :])
-        psi.bias.copy_(self.psi.bias[2 * c * bins :])
-        f1d = nn.Conv1d(c, v, kernel_size=1).to(self.f1d.weight)
-        f1d.weight.copy_(self.f1d.weight[2 * v :])
-        f1d.bias.copy_(self.f1d.bias[2 * v :])
-        self.psi, self.f1d = psi, f1d
+        self.keep_depth_only()
         return True
+
+    @torch.no_grad()
+    def keep_depth_only(self) -> None:
+        """Replace psi and f1D by their depth thirds (``drop_zero_xy`` once it has checked
+        the rest is zero; a checkpoint loader before loading a depth-only state)."""
+        if not self.extra_channels:
+            raise ValueError("only a head with a keypoint prior can drop its x, y paths")
+        if self.depth_only:
+            return
+        rows = self.depth_rows()
+        psi = nn.Linear(self.psi.in_features, self.psi.out_features // 3).to(self.psi.weight)
+        f1d = nn.Conv1d(self.psi.out_features // (3 * self.bins), self.num_vertices, 1)
+        f1d = f1d.to(self.f1d.weight)
+        for new, name in ((psi, "psi"), (f1d, "f1d")):
+            new.weight.copy_(getattr(self, name).weight[rows[name]])
+            new.bias.copy_(getattr(self, name).bias[rows[name]])
+        self.psi, self.f1d = psi, f1d
+
+    @torch.no_grad()
+    def restore_xy(self) -> None:
+        """Inverse of ``keep_depth_only``: full psi and f1D with zero x and y paths (to
+        train from a checkpoint saved depth-only)."""
+        if not self.depth_only:
+            return
+        c = self.psi.out_features // self.bins
+        psi = nn.Linear(self.psi.in_features, 3 * self.psi.out_features).to(self.psi.weight)
+        f1d = nn.Conv1d(3 * c, 3 * self.num_vertices, 1, groups=3).to(self.f1d.weight)
+        old = {"psi": self.psi, "f1d": self.f1d}
+        self.psi, self.f1d = psi, f1d
+        rows = self.depth_rows()
+        for name, module in (("psi", psi), ("f1d", f1d)):
+            module.weight.zero_()
+            module.bias.zero_()
+            module.weight[rows[name]] = old[name].weight
+            module.bias[rows[name]] = old[name].bias
 
     def prior_logits(self, extra: torch.Tensor) -> torch.Tensor:
         """(B, 2K) keypoints -> (B, 2, V, bins) fixed x, y logits (zero before a prior is set)."""
@@ -316,7 +358,7 @@ class RegressionHead(nn.Module):
         expanded = self.act(self.psi(pooled)).reshape(b, -1, self.bins)  # (B, 3C, C')
         logits = self.f1d(expanded).reshape(b, -1, self.num_vertices, self.bins)
         z_logits = logits[:, -1]
-        if self.f1d.out_channels == self.num_vertices:  # x, y dropped (drop_zero_xy)
+        if self.depth_only:  # x, y dropped (drop_zero_xy)
             xy_logits = self.prior_logits(extra)  # type: ignore[arg-type]
         elif self.extra_channels:
             xy_logits = logits[:, :2] + self.prior_logits(extra)  # type: ignore[arg-type]

@@ -224,7 +224,7 @@ def train(cfg: TrainConfig, max_steps: int | None = None) -> dict[str, float]:
     mcfg = MeshPoseConfig.preset(cfg.model, **cfg.model_overrides)
     net = MeshPoseNet(mcfg)
     if cfg.init_from:
-        init = load_checkpoint(Path(cfg.init_from))[0]
+        init = load_checkpoint(Path(cfg.init_from), for_training=True)[0]
         net.load_state_dict(init.state_dict())
         if init.cfg.vertex_head.prior_kind != mcfg.vertex_head.prior_kind:
             net.set_priors()  # a new kind of prior: its weights come from its own file
@@ -240,7 +240,7 @@ def train(cfg: TrainConfig, max_steps: int | None = None) -> dict[str, float]:
     step = 0
     state = load_state(run)
     if state is not None:
-        net.load_state_dict(load_checkpoint(run / WEIGHTS)[0].state_dict())
+        net.load_state_dict(load_checkpoint(run / WEIGHTS, for_training=True)[0].state_dict())
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["torch_rng"])
