@@ -100,6 +100,7 @@ def heldout_fits(checkpoint: str, root: Path, limit: int, integrity: Integrity) 
     from meshpose_core.eval.silhouette import mesh_fragments, silhouette_iou
     from meshpose_core.fitting.supervision import FitSupervision
     from meshpose_core.predictor import MeshPose
+    from meshpose_core.render.shading import iuv_image
 
     model = MeshPose.from_pretrained(checkpoint, device="cpu")
     size = int(model.input_size[0])
@@ -136,7 +137,7 @@ def heldout_fits(checkpoint: str, root: Path, limit: int, integrity: Integrity) 
             part_total += len(part_true)
             # the IUV the pipeline draws: the part of the mesh's front face at each pixel
             frags = mesh_fragments(pred.vertices_high[k], high.faces, size)
-            mesh_part = np.where(frags.mask, high.face_part[np.maximum(frags.face_id, 0)], 0)
+            mesh_part = iuv_image(frags, high.face_part, high.corner_part_uv)[..., 0]
             px = np.clip(np.rint(pts).astype(int), 0, size - 1)
             mesh_part_hits += int((mesh_part[px[:, 1], px[:, 0]] == part_true).sum())
             if s["silhouette_mask"]:

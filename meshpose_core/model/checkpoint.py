@@ -71,7 +71,7 @@ def save_checkpoint(net: MeshPoseNet, path: Path, card: dict[str, Any]) -> None:
     }
     state = {k: v.detach().contiguous().cpu() for k, v in net.state_dict().items()}
     head = net.regression_head
-    if head.extra_channels and not head.depth_only and head.xy_is_zero():
+    if head.xy_droppable():
         # XY the prior's: the zero x, y paths (9 MB of the shipped file) are not stored;
         # load_checkpoint gives such a file a depth-only head (net unchanged here: training)
         for name, rows in head.depth_rows().items():

@@ -282,8 +282,11 @@ class RegressionHead(nn.Module):
         third = self.psi.out_features // 3
         return {"psi": slice(2 * third, None), "f1d": slice(2 * self.num_vertices, None)}
 
-    def xy_is_zero(self) -> bool:
-        """Whether a full head's learned x and y paths are exactly zero (XY frozen)."""
+    def xy_droppable(self) -> bool:
+        """Whether the head is full, has the keypoint prior that gives x and y without it,
+        and its learned x and y paths are exactly zero (XY frozen)."""
+        if not self.extra_channels or self.depth_only:
+            return False
         rows = self.depth_rows()
         return not any(
             getattr(self, name).weight[: rows[name].start].any()
@@ -296,7 +299,7 @@ class RegressionHead(nn.Module):
         """When the learned x and y paths are exactly zero (XY frozen to the prior), keep
         only the depth third of psi and f1D (two thirds of the head's weights, which a
         batch-1 call reads from memory every frame). Returns whether they were dropped."""
-        if not self.extra_channels or self.depth_only or not self.xy_is_zero():
+        if not self.xy_droppable():
             return False
         self.keep_depth_only()
         return True

@@ -190,7 +190,8 @@ def load_predictor(config: NetworkConfig) -> Predictor:
             "meshpose_core.export --format tflite, needs litert-torch) or use --backend onnx"
         )
     try:
-        scales = outline_scales(path) if config.outline else ()
+        # exported graphs do not carry the outline scales: read them from the weights
+        scales = outline_scales(path) if config.outline and backend != "torch" else ()
         model: Predictor
         if backend == "litert":
             from .litert import LiteRtMeshPose
