@@ -45,7 +45,8 @@ from meshpose_core.topology import Topology
 # the TFLite sidecar. 3: pixels (B, H, W, 3) in, normalised in the graph. 4: the VertexPose
 # prior as a matrix product (score maps made row-major, no transpose before the softmax).
 # 5: the argsoftmax cell grid a constant (one XNNPACK partition instead of two).
-EXPORT_VERSION = 5
+# 6: the foreground output (B, 1, H/4, W/4), which the finishing step fits the outline to.
+EXPORT_VERSION = 6
 
 
 class ExportWrapper(nn.Module):
@@ -60,11 +61,12 @@ class ExportWrapper(nn.Module):
 
     def forward(self, pixels: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """pixels (B, H, W, 3) float RGB 0..255 -> vertices (B, 518, 3) crop px, visibility
-        (B, 518) in [0, 1] and, with ``want_iuv``, iuv (B, 3, H/4, W/4) (``DecodedMesh``)."""
+        (B, 518) in [0, 1], foreground (B, 1, H/4, W/4) in [0, 1] (rank 4: LiteRT's outputs
+        are told apart by rank) and, with ``want_iuv``, iuv (B, 3, H/4, W/4)
+        (``DecodedMesh``)."""
         out = self.net.decode(self.net(normalise_pixels(pixels)), self.topology, self.want_iuv)
-        if out.iuv is not None:
-            return out.vertices, out.visibility, out.iuv
-        return out.vertices, out.visibility
+        mesh = (out.vertices, out.visibility, out.foreground[:, None])
+        return (*mesh, out.iuv) if out.iuv is not None else mesh
 
 
 def export_onnx(net: MeshPoseNet, out: Path, want_iuv: bool = False, opset: int = 17) -> Path:
@@ -73,7 +75,7 @@ def export_onnx(net: MeshPoseNet, out: Path, want_iuv: bool = False, opset: int 
     drop_zero_rows(net)
     wrapper = ExportWrapper(net, want_iuv).eval()
     h, w = net.cfg.input_size
-    names = ["vertices", "visibility"] + (["iuv"] if want_iuv else [])
+    names = ["vertices", "visibility", "foreground"] + (["iuv"] if want_iuv else [])
     out.parent.mkdir(parents=True, exist_ok=True)
     with torch.no_grad(), warnings.catch_warnings():
         # the TorchScript exporter is the one that needs no onnxscript; it warns it is legacy

@@ -20,6 +20,7 @@ from meshpose_core.train.losses import (
     barycentric_cross_entropy,
     crop_to_grid,
     edge_loss,
+    foreground_bce,
     joint_loss,
     mask_distance_transform,
     masked_mean,
@@ -442,6 +443,7 @@ def _batch(seed: int = 0) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tens
         "scores": torch.randn(2, 4, 8, 8, generator=gen).requires_grad_(),
         "vertices": (torch.rand(2, 4, 3, generator=gen) * 32).requires_grad_(),
         "vis_logit": torch.randn(2, 4, generator=gen).requires_grad_(),
+        "fg_logit": torch.randn(2, 1, 8, 8, generator=gen).requires_grad_(),
     }
     bary = torch.rand(2, 5, 3, generator=gen)
     silhouette = torch.zeros(2, 32, 32)
@@ -498,12 +500,34 @@ def test_meshpose_loss_missing_or_masked_supervision_contributes_zero():
     assert total.item() == 0.0 and all(v == 0.0 for v in logged.values())
     real = {k: target[k] for k in ("keypoints", "keypoints_mask", "silhouette")}
     _, logged = loss_fn(pred, real)  # real images: 2D joints and silhouettes only
-    assert logged["joint"] > 0 and logged["silhouette"] > 0
-    assert all(logged[k] == 0.0 for k in TERMS if k not in ("joint", "silhouette"))
+    from_mask = ("joint", "silhouette", "foreground")
+    assert all(logged[k] > 0 for k in from_mask)
+    assert all(logged[k] == 0.0 for k in TERMS if k not in from_mask)
     masked = {**target, "dp_mask": torch.zeros(2), "silhouette_mask": torch.zeros(2)}
     total, logged = loss_fn(pred, masked)
     assert logged["barycentric"] == logged["consistency"] == logged["silhouette"] == 0.0
+    assert logged["foreground"] == 0.0
     assert math.isfinite(total.item())
+
+
+def test_foreground_bce_by_hand():
+    # a 2x2 logit grid against a 4x4 mask: area-resampled, the left column is all person
+    # (target 1), the right one half (target 0.5)
+    mask = torch.zeros(1, 4, 4)
+    mask[0, :, :3] = 1.0
+    logit = torch.tensor([[[[2.0, 0.0], [2.0, 0.0]]]], requires_grad=True)
+    loss = foreground_bce(logit, mask)
+    left = -math.log(1 / (1 + math.exp(-2.0)))
+    right = math.log(2.0)  # BCE of logit 0 against 0.5 (and against anything)
+    assert loss.item() == pytest.approx((left + right) / 2, rel=1e-6)
+    loss.backward()
+    # at logit 0 against 0.5 the gradient vanishes; the left column is pushed up
+    assert logit.grad[0, 0, :, 1].abs().max() < 1e-7
+    assert (logit.grad[0, 0, :, 0] < 0).all()
+    # a perfect, confident foreground costs ~nothing; a sample masked out costs nothing
+    sure = (mask[:, None, ::2, ::2] * 40 - 20).clone()
+    assert foreground_bce(sure, mask[:, ::2, ::2]).item() < 1e-8
+    assert foreground_bce(logit, mask, torch.zeros(1)).item() == 0.0
 
 
 def test_meshpose_loss_on_the_low_topology_runs_and_backpropagates():

@@ -163,6 +163,13 @@ def test_litert_and_onnxruntime_agree_on_real_crops(
     assert diff["vertices"] < 0.1, diff  # crop px
     assert diff["vertices_high"] < 0.1 and diff["keypoints"] < 0.1, diff
     assert diff["visibility"] < 1e-3, diff
+    assert a.foreground.shape == b.foreground.shape == (len(batch), 48, 48)
+    assert np.abs(a.foreground - b.foreground).max() < 1e-3
+    # a trained foreground: on the person's body, not everywhere
+    cells = np.clip((a.vertices[..., :2] / 4).astype(int), 0, 47)  # (B, V, 2) x, y
+    rows = np.arange(len(batch))[:, None]
+    on_body = a.foreground[rows, cells[..., 1], cells[..., 0]][a.visibility > 0.5]
+    assert on_body.mean() > 0.6 and 0.02 < (a.foreground > 0.5).mean() < 0.7
     assert a.vertices.dtype == np.float32 and a.iuv is None
     assert a.vertices_high.shape == (len(batch), 6890, 3) and a.keypoints.shape[1:] == (17, 3)
 

@@ -80,6 +80,9 @@ def test_torch_onnx_parity(checkpoint: Path, crops: np.ndarray, tmp_path: Path) 
     np.testing.assert_allclose(a.visibility, b.visibility, atol=1e-4)
     np.testing.assert_allclose(a.vertices_high, b.vertices_high, atol=2e-2)
     assert (a.iuv[:, 0] == b.iuv[:, 0]).mean() > 0.99
+    # the foreground, which the outline is fitted to, comes out of both alike
+    assert a.foreground.shape == b.foreground.shape == (len(crops), *a.iuv.shape[2:])
+    np.testing.assert_allclose(a.foreground, b.foreground, atol=1e-4)
     with pytest.raises(ValueError, match="uint8"):
         ort_model.predict(crops.astype(np.float32))
 

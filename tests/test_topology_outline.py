@@ -1,4 +1,5 @@
-"""The outline widening: axis offsets, part groups, what widening keeps and what it moves."""
+"""The outline widening: axis offsets, part groups, what widening keeps and what it moves, and
+the widening fitted to a person's foreground."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ from meshpose_core.predictor import Finisher
 from meshpose_core.predictor.base import RawPrediction
 from meshpose_core.topology import LEVELS, Topology
 from meshpose_core.topology.outline import (
+    FIT_RANGE,
     GROUP_NAMES,
     OutlineWidening,
     axis_offsets,
+    mask_extents,
     part_axes,
 )
 
@@ -100,3 +103,73 @@ def test_config_takes_one_scale_per_group() -> None:
     assert MeshPoseConfig.from_dict(cfg.to_dict()) == cfg
     with pytest.raises(ValueError, match="one scale per group"):
         MeshPoseConfig(outline_scales=(0.1, 0.2))
+
+
+# --- fitted to the person's foreground ----------------------------------------------------------
+
+
+def rasterised_cells(vertices: np.ndarray, cells: int = 48, stride: int = 4) -> np.ndarray:
+    """(1, 518, 3) low mesh in crop px -> (1, cells, cells) its mask at the cell centres."""
+    from meshpose_core.eval.silhouette import mesh_silhouette
+
+    up = Finisher().upsample(vertices)[0]
+    mask = mesh_silhouette(up, Topology.load("high").faces, cells * stride)
+    return mask[stride // 2 :: stride, stride // 2 :: stride][None].astype(np.float32)
+
+
+def test_mask_extents_by_hand() -> None:
+    # a horizontal bone along y = 50, a vertex 10 px below it, a mask down to y = 80 (pixel
+    # rows 40..79 on a 1-px grid): the mask ends 3 offsets out, between the samples at
+    # 2.875 (y 78.75, inside) and 3.0 (y 80, outside)
+    grid = np.zeros((1, 100, 100), np.float32)
+    grid[0, 40:80, :] = 1.0
+    xy = np.array([[[50.0, 60.0], [50.0, 0.0]]], np.float32)
+    offsets = np.array([[[0.0, 10.0], [0.0, -50.0]]], np.float32)
+    extent, valid = mask_extents(xy, offsets, grid, 1.0)
+    assert extent[0, 0] == pytest.approx(2.9375)
+    # the second vertex's ray (upwards) leaves the mask before half-way: no evidence
+    assert valid.tolist() == [[True, False]]
+
+
+def test_fitted_outline_finds_a_planted_widening() -> None:
+    topo = Topology.load("low")
+    body = template_in_pixels()
+    planted = scales(torso=0.6, head=0.4, upper_arm=1.2, lower_arm=0.8, hand=0.5,
+                     upper_leg=0.6, lower_leg=0.8, foot=0.4)  # fmt: skip
+    target = OutlineWidening(planted, topo)(body)
+    fitted = OutlineWidening(scales(), topo)(body, rasterised_cells(target))
+    assert np.array_equal(fitted[..., 2], body[..., 2])  # depth kept
+
+    def iou(a: np.ndarray, b: np.ndarray) -> float:
+        ma, mb = rasterised_cells(a, 192, 1), rasterised_cells(b, 192, 1)
+        return float((ma * mb).sum() / np.maximum(ma, mb).sum())
+
+    # the planted outline is recovered from its 4-px cells, far closer than the body (0.70;
+    # 0.88 measured: rays from the torso and neck run on into the arms and shoulders, so
+    # those sides come out wider than planted)
+    assert iou(fitted, target) > 0.85 > iou(body, target) + 0.15
+
+
+def test_fitted_outline_without_evidence_keeps_the_fixed_scales_and_is_bounded() -> None:
+    topo = Topology.load("low")
+    body = template_in_pixels()
+    widen = OutlineWidening(scales(torso=0.4, upper_leg=0.6), topo)
+    nothing = np.zeros((1, 48, 48), np.float32)  # no mask: no side has evidence
+    np.testing.assert_allclose(widen(body, nothing), widen(body), atol=1e-5)
+    everything = np.ones((1, 48, 48), np.float32)  # a mask everywhere: the widest allowed
+    widest = OutlineWidening(np.full(len(GROUP_NAMES), FIT_RANGE[1], np.float32), topo)(body)
+    np.testing.assert_allclose(widen(body, everything), widest, atol=1e-4)
+
+
+def test_finisher_fits_the_outline_to_the_foreground() -> None:
+    body = template_in_pixels()
+    fixed = tuple(scales(torso=0.2).tolist())
+    wide = OutlineWidening(scales(torso=0.8, upper_leg=0.8), Topology.load("low"))(body)
+    raw = RawPrediction(body, np.full((1, 518), 0.9, np.float32))
+    with_mask = RawPrediction(raw.vertices, raw.visibility, foreground=rasterised_cells(wide))
+    plain, fitted = Finisher(fixed)(raw), Finisher(fixed)(with_mask)
+    np.testing.assert_array_equal(plain.keypoints, fitted.keypoints)
+    torso = np.isin(Topology.load("high").vertex_part, [1, 2])
+    width = [np.ptp(p.vertices_high[0, torso, 0]) for p in (plain, fitted)]
+    assert width[1] > 1.2 * width[0]
+    assert fitted.foreground is with_mask.foreground

@@ -8,18 +8,19 @@ import socket
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 import torch.multiprocessing as mp
 
 from meshpose_core.data.synthetic.generator import SyntheticConfig, SyntheticGenerator
 from meshpose_core.data.synthetic.sample import FramingConfig
-from meshpose_core.model.checkpoint import load_checkpoint
+from meshpose_core.model.checkpoint import load_checkpoint, save_checkpoint
 from meshpose_core.model.decoding import TopologyArrays
 from meshpose_core.model.meshpose import MeshPoseConfig, MeshPoseNet
 from meshpose_core.topology import NUM_COCO, Topology
 from meshpose_core.train.config import load_config
 from meshpose_core.train.evaluate import evaluate
-from meshpose_core.train.loop import loss_targets, to_device, train
+from meshpose_core.train.loop import loss_targets, to_device, train, train_only
 from meshpose_core.train.losses import MeshPoseLoss
 
 TINY = Path(__file__).resolve().parents[1] / "configs" / "tiny.yaml"
@@ -95,6 +96,29 @@ def test_resume_reproduces_the_same_steps(tmp_path: Path) -> None:
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=1e-6, msg=k)
     log = (tmp_path / "b" / "log.csv").read_text().splitlines()
     assert log[0].startswith("step,") and [r.split(",")[0] for r in log[1:]] == ["1", "2", "3", "4"]
+
+
+def test_train_only_leaves_every_other_weight_as_it_was(tmp_path: Path) -> None:
+    cfg = tiny_config(tmp_path, train_only=("vertex_head.",))
+    train(cfg, max_steps=2)
+    torch.manual_seed(cfg.seed)  # the loop's own initialisation, repeated
+    start = MeshPoseNet(MeshPoseConfig.preset(cfg.model, **cfg.model_overrides)).state_dict()
+    after = _params(tmp_path)
+    moved = {k for k in start if not torch.equal(start[k], after[k])}
+    assert moved and all(k.startswith("vertex_head.") for k in moved), moved
+    with pytest.raises(ValueError, match="no parameters under"):
+        train_only(MeshPoseNet(MeshPoseConfig.preset(cfg.model)), ("no_such_head",))
+
+
+def test_a_run_from_weights_keeps_their_outline_scales(tmp_path: Path) -> None:
+    cfg = tiny_config(tmp_path / "run")
+    scales = (0.5, 0.4, 1.0, 0.3, 0.0, 0.5, 0.5, 0.1)
+    start = MeshPoseNet(
+        MeshPoseConfig.preset(cfg.model, **cfg.model_overrides, outline_scales=scales)
+    )
+    save_checkpoint(start, tmp_path / "start.safetensors", {})
+    train(dataclasses.replace(cfg, init_from=str(tmp_path / "start.safetensors")), max_steps=1)
+    assert load_checkpoint(tmp_path / "run" / "last.safetensors")[0].cfg.outline_scales == scales
 
 
 def _ddp_worker(rank: int, world: int, port: int, out: str) -> None:

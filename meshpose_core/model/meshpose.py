@@ -240,6 +240,7 @@ class MeshPoseNet(nn.Module):
             vis_logit=vis_logit,
             xy_vertexpose=xy_vp,
             xy_regressed=xy_reg,
+            foreground=torch.sigmoid(outputs.fg_logit[:, 0]),
             iuv=iuv,
         )
 

@@ -44,8 +44,9 @@ class DecodedMesh:
     vertices (B, V, 3): visibility-fused x, y and regressed z (pixels, relative depth);
     visibility (B, V) in [0, 1] and its logit vis_logit (B, V) (the regression's plus the
     mesh's facing term, what the visibility loss reads); xy_vertexpose, xy_regressed
-    (B, V, 2): the two XY estimates before fusion; iuv (B, 3, H/4, W/4) float (I 0..24, U, V)
-    when asked for, else None.
+    (B, V, 2): the two XY estimates before fusion; foreground (B, H/4, W/4) in [0, 1]: the
+    person's mask on the score-map cells; iuv (B, 3, H/4, W/4) float (I 0..24, U, V) when
+    asked for, else None.
     """
 
     vertices: torch.Tensor
@@ -53,4 +54,5 @@ class DecodedMesh:
     vis_logit: torch.Tensor
     xy_vertexpose: torch.Tensor
     xy_regressed: torch.Tensor
+    foreground: torch.Tensor
     iuv: torch.Tensor | None = None

@@ -9,6 +9,7 @@ from typing import ClassVar, Protocol
 
 import numpy as np
 
+from meshpose_core.model.heads import FEATURE_STRIDE
 from meshpose_core.model.upsampler import LearnedUpsampler
 from meshpose_core.topology import NUM_COCO, Topology
 from meshpose_core.topology.combine import combine_rows
@@ -22,7 +23,8 @@ class Prediction:
 
     vertices (B, 518, 3), visibility (B, 518) in [0, 1], vertices_high (B, 6890, 3),
     keypoints (B, 17, 3) COCO order as (x, y, score), iuv (B, 3, h, w) float (I 0..24, U, V)
-    at the score-map resolution or None.
+    at the score-map resolution or None, foreground (B, h, w) in [0, 1]: the person's mask on
+    the score-map cells (``FEATURE_STRIDE`` crop px each), or None from a backend without it.
     """
 
     vertices: np.ndarray
@@ -30,6 +32,7 @@ class Prediction:
     vertices_high: np.ndarray
     keypoints: np.ndarray
     iuv: np.ndarray | None = None
+    foreground: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.vertices)
@@ -38,11 +41,12 @@ class Prediction:
 @dataclass(frozen=True)
 class RawPrediction:
     """The network's own output before upsampling: vertices (B, 518, 3), visibility (B, 518),
-    iuv (B, 3, h, w) or None."""
+    iuv (B, 3, h, w) or None, foreground (B, h, w) or None (see ``Prediction``)."""
 
     vertices: np.ndarray
     visibility: np.ndarray
     iuv: np.ndarray | None = None
+    foreground: np.ndarray | None = None
 
 
 def crop_pixels(crops: np.ndarray, input_size: tuple[int, int]) -> np.ndarray:
@@ -60,7 +64,8 @@ class Finisher:
     """Low-poly vertices + visibility -> Prediction (learned upsampling, COCO keypoints).
 
     ``outline_scales`` (the checkpoint's ``MeshPoseConfig.outline_scales``; () for none)
-    widen the body to the person's outline (``topology.outline``) before upsampling; the
+    widen the body to the person's outline (``topology.outline``) before upsampling: fitted to
+    each person's foreground where the backend gives one, else these fixed scales; the
     keypoints come from the body, so widening never moves them.
     """
 
@@ -83,7 +88,7 @@ class Finisher:
         vertices, visibility, iuv = raw.vertices, raw.visibility, raw.iuv
         xy = np.einsum("ks,bksd->bkd", self._lm_weight, vertices[:, self._lm_index, :2])
         if self.outline is not None:
-            vertices = self.outline(vertices)
+            vertices = self.outline(vertices, raw.foreground, FEATURE_STRIDE)
         high = self.upsample(vertices)
         score = np.einsum("ks,bks->bk", self._lm_weight, visibility[:, self._lm_index])
         return Prediction(
@@ -92,6 +97,7 @@ class Finisher:
             vertices_high=high.astype(np.float32),
             keypoints=np.concatenate([xy, score[..., None]], axis=-1).astype(np.float32),
             iuv=None if iuv is None else iuv.astype(np.float32),
+            foreground=raw.foreground,
         )
 
 

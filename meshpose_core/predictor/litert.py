@@ -36,7 +36,7 @@ class LiteRtMeshPose(Predictor):
         except (RuntimeError, ValueError) as exc:
             raise CheckpointError(f"TFLite model {path} could not be loaded: {exc}") from exc
         inputs = self.interpreter.get_input_details()
-        # outputs by rank: vertices (1, V, 3), visibility (1, V)
+        # outputs by rank: vertices (1, V, 3), visibility (1, V), foreground (1, 1, h, w)
         outputs = {len(d["shape"]): d for d in self.interpreter.get_output_details()}
         shape = [tuple(d["shape"]) for d in (*inputs, *outputs.values())]
         if (
@@ -44,7 +44,7 @@ class LiteRtMeshPose(Predictor):
             or len(shape[0]) != 4
             or shape[0][0] != 1
             or shape[0][3] != 3
-            or set(outputs) != {2, 3}
+            or set(outputs) != {2, 3, 4}
             or outputs[3]["shape"][2] != 3
             or outputs[3]["shape"][1] != outputs[2]["shape"][1]
         ):
@@ -55,18 +55,23 @@ class LiteRtMeshPose(Predictor):
         self._input = inputs[0]["index"]
         self.input_size = (int(shape[0][1]), int(shape[0][2]))
         self._vertices, self._visibility = outputs[3]["index"], outputs[2]["index"]
+        self._foreground = outputs[4]["index"]
         self.finish = Finisher(outline_scales)
 
     def infer(self, crops: np.ndarray, want_iuv: bool = False) -> RawPrediction:
-        """crops (B, H, W, 3) uint8 RGB -> vertices (B, 518, 3) crop px, visibility (B, 518);
-        no IUV (ValueError if asked for), one crop per interpreter call."""
+        """crops (B, H, W, 3) uint8 RGB -> vertices (B, 518, 3) crop px, visibility (B, 518),
+        foreground (B, h, w); no IUV (ValueError if asked for), one crop per interpreter
+        call."""
         if want_iuv:
             raise ValueError("the TFLite model has no IUV output (use the onnx or torch backend)")
         x = crop_pixels(crops, self.input_size)
-        vertices, visibility = [], []
+        vertices, visibility, foreground = [], [], []
         for crop in x:
             self.interpreter.set_tensor(self._input, crop[None])
             self.interpreter.invoke()
             vertices.append(self.interpreter.get_tensor(self._vertices)[0].copy())
             visibility.append(self.interpreter.get_tensor(self._visibility)[0].copy())
-        return RawPrediction(np.stack(vertices), np.stack(visibility))
+            foreground.append(self.interpreter.get_tensor(self._foreground)[0, 0].copy())
+        return RawPrediction(
+            np.stack(vertices), np.stack(visibility), foreground=np.stack(foreground)
+        )

@@ -83,7 +83,7 @@ class MeshPose(Predictor):
     @torch.inference_mode()
     def infer(self, crops: np.ndarray, want_iuv: bool = False) -> RawPrediction:
         """crops (B, H, W, 3) uint8 RGB -> vertices (B, 518, 3) crop px, visibility (B, 518),
-        iuv (B, 3, h, w) if asked for."""
+        foreground (B, h, w), iuv (B, 3, h, w) if asked for."""
         x = normalise_crops(crops, self.input_size).to(self.device)
         if self.device.type == "cpu":
             x = x.contiguous(memory_format=torch.channels_last)
@@ -91,4 +91,9 @@ class MeshPose(Predictor):
             raw = self.net(x)
         out = self.net.decode(raw.float(), self.topology_arrays, want_iuv)
         iuv = out.iuv.cpu().numpy() if out.iuv is not None else None
-        return RawPrediction(out.vertices.cpu().numpy(), out.visibility.cpu().numpy(), iuv)
+        return RawPrediction(
+            out.vertices.cpu().numpy(),
+            out.visibility.cpu().numpy(),
+            iuv,
+            out.foreground.cpu().numpy(),
+        )

@@ -48,6 +48,8 @@ class TrainConfig:
     checkpoint_every: int = 200
     eval_every: int = 1000
     init_from: str | None = None  # a MeshPose checkpoint to start from (weights only)
+    # parameter-name prefixes that learn (loop.train_only); empty: all that may
+    train_only: tuple[str, ...] = ()
     data: DataConfig = field(default_factory=DataConfig)
 
     @property

@@ -16,12 +16,13 @@ import dataclasses
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.distributed as dist
+from torch import nn
 from torch.utils.data import DataLoader, Sampler
 
 from meshpose_core.data.synthetic.generator import SyntheticConfig, SyntheticDataset
@@ -207,6 +208,31 @@ def param_groups(
     return [g for g in groups if g["params"]]
 
 
+def train_only(net: nn.Module, prefixes: Sequence[str]) -> None:
+    """Freeze every parameter whose name starts with none of ``prefixes`` (e.g. only the
+    foreground layers learn, and the rest of the shipped network stays bit-identical).
+
+    Frozen batch norms always normalise with their running statistics, in training mode too:
+    they neither update them nor feed the learning layers features that differ from what
+    they will see at inference."""
+    names = [n for n, _ in net.named_parameters()]
+    unmatched = [p for p in prefixes if not any(n.startswith(p) for n in names)]
+    if unmatched:
+        raise ValueError(f"train_only: no parameters under {unmatched}")
+    for name, param in net.named_parameters():
+        if not name.startswith(tuple(prefixes)):
+            param.requires_grad_(False)
+    for module in net.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm) and not any(
+            p.requires_grad for p in module.parameters()
+        ):
+            module.register_forward_pre_hook(_as_in_inference)
+
+
+def _as_in_inference(module: nn.Module, _inputs: object) -> None:
+    module.training = False
+
+
 def train(cfg: TrainConfig, max_steps: int | None = None) -> dict[str, float]:
     """Run (or resume) training in ``cfg.out_dir``; ``max_steps`` stops early (tests).
     Returns the last logged loss terms."""
@@ -222,14 +248,20 @@ def train(cfg: TrainConfig, max_steps: int | None = None) -> dict[str, float]:
         (run / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=1) + "\n")
 
     mcfg = MeshPoseConfig.preset(cfg.model, **cfg.model_overrides)
+    init = load_checkpoint(Path(cfg.init_from), for_training=True)[0] if cfg.init_from else None
+    if init is not None and "outline_scales" not in cfg.model_overrides:
+        # fitted to the body the weights draw (tools/fit_outline_margin.py), not learned: a run
+        # from them keeps them unless its config sets its own
+        mcfg = dataclasses.replace(mcfg, outline_scales=init.cfg.outline_scales)
     net = MeshPoseNet(mcfg)
-    if cfg.init_from:
-        init = load_checkpoint(Path(cfg.init_from), for_training=True)[0]
+    if init is not None:
         net.load_state_dict(init.state_dict())
         if init.cfg.vertex_head.prior_kind != mcfg.vertex_head.prior_kind:
             net.set_priors()  # a new kind of prior: its weights come from its own file
     if not cfg.train_xy:
         net.freeze_xy_residuals()
+    if cfg.train_only:
+        train_only(net, cfg.train_only)
     net.to(device).train()
     opt = torch.optim.Adam(
         param_groups(net, cfg.lr, cfg.pretrained_lr_scale, cfg.output_lr_scale),
@@ -335,7 +367,12 @@ def train(cfg: TrainConfig, max_steps: int | None = None) -> dict[str, float]:
                 raw = model(b["images"])
             raw = raw.float()
             dec = net.decode(raw)
-            pred = {"scores": raw.scores, "vertices": dec.vertices, "vis_logit": dec.vis_logit}
+            pred = {
+                "scores": raw.scores,
+                "vertices": dec.vertices,
+                "vis_logit": dec.vis_logit,
+                "fg_logit": raw.fg_logit,
+            }
             total, terms = loss_fn(pred, loss_targets(b))
             opt.zero_grad(set_to_none=True)
             scaler.scale(total).backward()

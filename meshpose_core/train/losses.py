@@ -356,12 +356,32 @@ def soft_silhouette_loss(
     return masked_mean(per_sample, mask)
 
 
+def foreground_bce(fg_logit: Tensor, gt_mask: Tensor, mask: Tensor | None = None) -> Tensor:
+    """L_fg: binary cross-entropy of the per-pixel foreground logit against the person's mask.
+
+    DensePose's IUV is only defined on the person, so the dense output needs a foreground;
+    Eq. 11 has no term for it (the paper's DensePose-style evaluation reads the annotated
+    pixels only). The same mask also tells what of the body the image shows (occlusion by
+    things the body model cannot know) and where the person's outline is.
+
+    fg_logit (B, 1, h, w) at the score-map resolution; gt_mask (B, H', W') in [0, 1] at any
+    resolution (area-resampled to (h, w): soft targets at the boundary); mask (B,).
+    """
+    logit = fg_logit[:, 0]
+    target = gt_mask.to(logit.dtype)
+    if tuple(target.shape[-2:]) != tuple(logit.shape[-2:]):
+        target = F.interpolate(target.unsqueeze(1), size=logit.shape[-2:], mode="area")[:, 0]
+    bce = F.binary_cross_entropy_with_logits(logit, target, reduction="none").mean(dim=(1, 2))
+    return masked_mean(bce, mask)
+
+
 # --- the total (Eq. 11) -----------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class LossWeights:
-    """Eq. 11: L = L_BL + L_consistency + 10 L_W + 0.1 L_V + L_E + 0.1 L_N + L_J + L_Is."""
+    """Eq. 11: L = L_BL + L_consistency + 10 L_W + 0.1 L_V + L_E + 0.1 L_N + L_J + L_Is, plus
+    our foreground term L_fg (``foreground_bce``) at weight 1."""
 
     barycentric: float = 1.0
     consistency: float = 1.0
@@ -371,6 +391,7 @@ class LossWeights:
     normal: float = 0.1
     joint: float = 1.0
     silhouette: float = 1.0
+    foreground: float = 1.0
 
 
 TERMS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(LossWeights))
@@ -382,7 +403,8 @@ class MeshPoseLoss(nn.Module):
     ``forward(pred, target) -> (total, terms)``; terms maps every name of ``TERMS`` (and
     "total") to a detached float for logging. A term whose target key is absent is 0.
 
-    pred: "scores" (B, V, h, w), "vertices" (B, V, 3) crop pixels and depth, "vis_logit" (B, V).
+    pred: "scores" (B, V, h, w), "vertices" (B, V, 3) crop pixels and depth, "vis_logit" (B, V),
+      optionally "fg_logit" (B, 1, h, w).
     target (every key optional; masks default to all valid):
       "dp_points" (B, P, 2) crop pixels, "dp_face" (B, P), "dp_bary" (B, P, 3),
       "dp_mask" (B,) or (B, P)                                -> barycentric, consistency
@@ -393,7 +415,8 @@ class MeshPoseLoss(nn.Module):
                                                                  by depth_mask: they need a
                                                                  full 3D mesh)
       "keypoints" (B, K, 2 or 3), "keypoints_mask" (B,) or (B, K) -> joint
-      "silhouette" (B, H', W') in [0, 1], "silhouette_mask" (B,)  -> silhouette
+      "silhouette" (B, H', W') in [0, 1], "silhouette_mask" (B,)  -> silhouette, and with
+                                                                 "fg_logit" foreground
     """
 
     faces: Tensor
@@ -481,6 +504,10 @@ class MeshPoseLoss(nn.Module):
                 self.silhouette,
                 target.get("silhouette_mask"),
             )
+            if "fg_logit" in pred:
+                out["foreground"] = foreground_bce(
+                    pred["fg_logit"], target["silhouette"], target.get("silhouette_mask")
+                )
         return out
 
     def forward(
