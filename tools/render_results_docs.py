@@ -247,7 +247,7 @@ def main() -> int:
         "--clips", nargs="+", type=parse_clip, default=[parse_clip(c) for c in DEFAULT_CLIPS]
     )
     ap.add_argument("--threads", type=int, default=1, help="network CPU threads")
-    ap.add_argument("--max-mb", type=float, default=1.5, help="size limit of results_real")
+    ap.add_argument("--max-mb", type=float, default=0.5, help="size limit of results_real")
     ap.add_argument("--out-dir", type=Path, default=ROOT / "docs" / "images")
     args = ap.parse_args()
     try:

@@ -8,11 +8,12 @@
 Without ``--model``: every shipped garment on the posed fixture bodies (front and back)
 over a neutral backdrop with the body drawn in a skin tone, several people with different
 outfits in one frame, and the occlusion / visibility cases. With ``--model``:
-``tryon_real.png``, one row per garment (default: every shipped one) and one column per real
-frame; each clip goes through the MeshPose Live pipeline from its start up to its chosen
-frames (the tracker is warm, as in the CLI) and the pipeline's garment layer dresses everyone
-found there; tiles are cut around the people. Missing clips are skipped with a note; fewer
-than two frames is an error.
+``tryon_real.png`` (a JPEG ``tryon_real.jpg`` past ``--max-bytes``), one row per garment
+(default: every shipped one) and one column per real frame; each clip goes through the
+MeshPose Live pipeline from its start up to its chosen frames (the tracker is warm, as in
+the CLI) and the pipeline's garment layer dresses everyone found there; tiles are cut
+around the people. Missing clips are skipped with a note; fewer than two frames is an
+error.
 """
 
 from __future__ import annotations
@@ -349,7 +350,7 @@ def main() -> None:
     )
     ap.add_argument("--layers", default=REAL_LAYERS, help="with --model: the pipeline's layers")
     ap.add_argument("--threads", type=int, default=1, help="with --model: network CPU threads")
-    ap.add_argument("--max-bytes", type=int, default=2_000_000, help="size limit of the grid")
+    ap.add_argument("--max-bytes", type=int, default=600_000, help="size limit of the grid")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     lib = GarmentLibrary()

@@ -140,10 +140,15 @@ class VertexPoseHead(nn.Module):
         return self.log_beta.exp()
 
     def forward(
-        self, features: torch.Tensor, keypoints: torch.Tensor | None = None
+        self,
+        features: torch.Tensor,
+        keypoints: torch.Tensor | None = None,
+        anchors: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """keypoints (B, 2K): the heatmaps' decoded (x, y) as fractions of the crop size,
-        which the anchor prior needs (the backbone's pooled summary)."""
+        which the anchor prior needs (the backbone's pooled summary); anchors (B, V, 2) crop
+        px: where the anchor prior's bumps go instead of its affine mix of the keypoints
+        (the keypoint lifter's vertices)."""
         # Score maps in NCHW even in a channels_last model: the spatial softmax then reads
         # each map contiguously (XS, 2 CPU cores: ~0.8 ms instead of ~4.5 ms of decoding).
         out = self.out(self.body(features))
@@ -151,9 +156,15 @@ class VertexPoseHead(nn.Module):
         if not self.prior_channels:
             return out[:, : self.num_vertices].contiguous(), fg_logit
         if self.prior_kind == "anchor":
-            if keypoints is None:
+            if keypoints is None and anchors is None:
                 raise ValueError("the anchor prior needs the decoded keypoints")
-            prior = self._anchor_scores(keypoints, *features.shape[-2:])
+            h, w = features.shape[-2:]
+            cells = (
+                self.anchors(keypoints, h, w)
+                if anchors is None
+                else pixel_to_cell(anchors, FEATURE_STRIDE)
+            )
+            prior = self._anchor_scores(cells, h, w)
         else:
             prior = self._prior_scores(features[:, -self.prior_channels :])
         if self.out.out_channels == 1:  # learned rows dropped (drop_zero_score_rows)
@@ -177,10 +188,9 @@ class VertexPoseHead(nn.Module):
         mix = self.prior_weight.reshape(self.num_vertices, -1)
         return torch.einsum("vk,bka->bva", mix, cells)
 
-    def _anchor_scores(self, keypoints: torch.Tensor, h: int, w: int) -> torch.Tensor:
-        """-> (B, V, h, w) scores -inv_s2 * |cell - anchor|^2, built from separable x and y
-        terms (one broadcast add over the V score maps)."""
-        anchor = self.anchors(keypoints, h, w)
+    def _anchor_scores(self, anchor: torch.Tensor, h: int, w: int) -> torch.Tensor:
+        """anchor (B, V, 2) grid cells -> (B, V, h, w) scores -inv_s2 * |cell - anchor|^2,
+        built from separable x and y terms (one broadcast add over the V score maps)."""
         xs = torch.arange(w, dtype=anchor.dtype, device=anchor.device)
         ys = torch.arange(h, dtype=anchor.dtype, device=anchor.device)
         dx = (xs - anchor[..., :1]) ** 2  # (B, V, w)

@@ -35,6 +35,7 @@ from .decoding import (
     vertex_face_table,
 )
 from .heads import RegressionHead, RegressionHeadConfig, VertexPoseHead, VertexPoseHeadConfig
+from .lifter import KeypointLifter
 from .outputs import DecodedMesh, RawOutputs
 
 # Expected input normalisation: RGB in [0, 1], then (x - mean) / std per channel (ImageNet).
@@ -94,6 +95,12 @@ class MeshPoseConfig:
     # by tools/fit_outline_margin.py; () keeps the body. Applied after the network, by the
     # predictors' finishing step (``predictor.base.Finisher``), never in training
     outline_scales: tuple[float, ...] = ()
+    # hidden width of the keypoint lifter (``lifter.KeypointLifter``: an MLP from the
+    # backbone's decoded keypoints to every vertex in 3D, fitted on real body fits by
+    # tools/fit_vertex_prior.py --lifter); when set it places the VertexPose anchors and
+    # gives the regressed XY and the depth. 0: none (the affine anchor prior, the regression
+    # branch's depth)
+    lifter_width: int = 0
 
     def __post_init__(self) -> None:
         if len(self.outline_scales) not in (0, len(OUTLINE_GROUPS)):
@@ -153,6 +160,14 @@ class MeshPoseNet(nn.Module):
         )
         if prior_channels and init_prior and self.set_priors():
             self.regression_head.set_visibility_bias(PRIOR_VISIBILITY_LOGIT)
+        self.lifter = None
+        if cfg.lifter_width:
+            if not prior_channels or cfg.vertex_head.prior_kind != "anchor":
+                raise ValueError(
+                    "a keypoint lifter needs keypoints and the anchor prior it snaps with, "
+                    f"not {cfg.backbone} with the {cfg.vertex_head.prior_kind} prior"
+                )
+            self.lifter = KeypointLifter(prior_channels, cfg.num_vertices, cfg.lifter_width)
         if cfg.facing_gain:
             faces = Topology.load("low").faces.astype(np.int64)
             table, weights = vertex_face_table(faces, cfg.num_vertices)
@@ -181,6 +196,8 @@ class MeshPoseNet(nn.Module):
         their gradients (depth, visibility and the foreground logit still learn). For a prior
         (``xs_bp``) that real-image labels rate better than what our data teaches."""
         masks = {**self.vertex_head.xy_masks(), **self.regression_head.xy_masks()}
+        if self.lifter is not None:  # fitted offline, like the priors
+            self.lifter.requires_grad_(False)
         for param, mask in masks.items():
             param.mul_(mask)
             param.register_hook(lambda grad, mask=mask: grad * mask)
@@ -195,8 +212,14 @@ class MeshPoseNet(nn.Module):
         pooled_extra = None
         if isinstance(features, tuple):  # backbones with a global summary (BlazePose)
             features, pooled_extra = features
-        scores, fg_logit = self.vertex_head(features, pooled_extra)
-        return RawOutputs(scores, fg_logit, **self.regression_head(features, pooled_extra))
+        lifted = None
+        if self.lifter is not None:
+            mix = self.vertex_head.prior_weight.flatten(1)  # the anchor prior's (V, K)
+            lifted = self.lifter(pooled_extra, tuple(images.shape[-2:]), mix)
+        anchors = None if lifted is None else lifted[..., :2]
+        scores, fg_logit = self.vertex_head(features, pooled_extra, anchors)
+        reg = self.regression_head(features, pooled_extra)
+        return RawOutputs(scores, fg_logit, **reg, lifted=lifted)
 
     def decode(
         self,
@@ -210,14 +233,17 @@ class MeshPoseNet(nn.Module):
         h, w = scores.shape[-2:]
         ranges = bin_ranges(w * self.stride, h * self.stride)
         xy_vp = spatial_argsoftmax(scores, self.vertex_head.beta, self.stride)
-        xy_reg = torch.stack(
-            (
-                argsoftmax_1d(outputs.x_logits, *ranges["x"]),
-                argsoftmax_1d(outputs.y_logits, *ranges["y"]),
-            ),
-            dim=-1,
-        )
-        z = argsoftmax_1d(outputs.z_logits, *ranges["z"])
+        if outputs.lifted is not None:  # the keypoint lifter's vertices
+            xy_reg, z = outputs.lifted[..., :2], outputs.lifted[..., 2]
+        else:
+            xy_reg = torch.stack(
+                (
+                    argsoftmax_1d(outputs.x_logits, *ranges["x"]),
+                    argsoftmax_1d(outputs.y_logits, *ranges["y"]),
+                ),
+                dim=-1,
+            )
+            z = argsoftmax_1d(outputs.z_logits, *ranges["z"])
         vis_logit = outputs.vis_logit
         if self.cfg.facing_gain:
             facing = facing_camera(xy_vp, self.faces, self.vertex_faces, self.vertex_face_weights)

@@ -20,7 +20,8 @@ class RawOutputs:
 
     scores (B, V, H/4, W/4): VertexPose score maps (logits of each vertex's spatial softmax);
     fg_logit (B, 1, H/4, W/4): foreground logit; x_logits, y_logits, z_logits (B, V, bins):
-    the regression head's 1D bin logits; vis_logit (B, V): its visibility logit.
+    the regression head's 1D bin logits; vis_logit (B, V): its visibility logit; lifted
+    (B, V, 3): the keypoint lifter's vertices (crop px, depth), None without a lifter.
     """
 
     scores: torch.Tensor
@@ -29,12 +30,12 @@ class RawOutputs:
     y_logits: torch.Tensor
     z_logits: torch.Tensor
     vis_logit: torch.Tensor
+    lifted: torch.Tensor | None = None
 
     def float(self) -> RawOutputs:
         """Every field as float32 (after fp16 autocast; float32 fields are kept, not copied)."""
-        return RawOutputs(
-            **{f.name: getattr(self, f.name).float() for f in dataclasses.fields(self)}
-        )
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return RawOutputs(**{k: v if v is None else v.float() for k, v in fields.items()})
 
 
 @dataclass(frozen=True)
