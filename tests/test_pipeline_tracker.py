@@ -153,8 +153,10 @@ def test_one_euro_filter_matches_the_formula() -> None:
             speed = np.linalg.norm(x - ref_x, axis=1) / (dt * scale)
             ref_dx += smoothing_factor(cfg.d_cutoff_hz, dt) * (speed - ref_dx)
             w = np.clip(vis, 0, 1)
-            still = cfg.min_cutoff_hz / cfg.strength * (
-                cfg.occluded_factor + (1 - cfg.occluded_factor) * w
+            still = (
+                cfg.min_cutoff_hz
+                / cfg.strength
+                * (cfg.occluded_factor + (1 - cfg.occluded_factor) * w)
             )
             alpha = 1 / (1 + 1 / (2 * np.pi * (still + cfg.beta * ref_dx)) / dt)
             ref_x = ref_x + alpha[:, None] * (x - ref_x)
