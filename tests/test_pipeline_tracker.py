@@ -4,6 +4,7 @@ One-Euro smoothing."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from meshpose_core.pipeline.smoothing import (
     OneEuroFilter,
@@ -15,6 +16,7 @@ from meshpose_core.pipeline.tracker import (
     Tracker,
     TrackerConfig,
     associate,
+    box_iou,
     box_to_state,
     debiased_box,
     iou_matrix,
@@ -397,3 +399,11 @@ def test_smoothing_moves_the_body_keypoints_with_the_mesh() -> None:
     moved = carry_to_keypoints(body_kp, raw, shifted, topo)
     np.testing.assert_allclose(moved[:, :2], body_kp[:, :2] + np.array([3.0, -2.0]), atol=1e-9)
     np.testing.assert_array_equal(moved[:, 2], body_kp[:, 2])
+
+
+def test_box_iou_matches_iou_matrix() -> None:
+    rng = np.random.default_rng(6)
+    for _ in range(50):
+        a, b = (box(*rng.uniform(20, 80, 2), rng.uniform(1, 40)) for _ in range(2))
+        assert box_iou(a, b) == pytest.approx(iou_matrix(a, b)[0, 0], abs=1e-12)
+    assert box_iou(box(0, 0, 10), box(100, 100, 10)) == 0.0
