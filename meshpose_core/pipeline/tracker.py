@@ -205,10 +205,11 @@ def debiased_box(mesh_box: np.ndarray, offset: np.ndarray) -> np.ndarray:
     )
 
 
-def mesh_box(vertices_xy: np.ndarray, scale: float) -> np.ndarray:
-    """(V, 2) image px vertices (pixel centres at integers) -> (4,) square continuous box of
-    side ``scale`` times their larger extent, centred on their bounding box."""
-    lo, hi = vertices_xy.min(0) + 0.5, vertices_xy.max(0) + 0.5
+def mesh_box(extent: np.ndarray, scale: float) -> np.ndarray:
+    """(4,) x0, y0, x1, y1 extent of a mesh's vertices in image px (pixel centres at
+    integers) -> (4,) square continuous box of side ``scale`` times its larger side, centred
+    on it."""
+    lo, hi = np.asarray(extent[:2]) + 0.5, np.asarray(extent[2:]) + 0.5
     centre, half = (lo + hi) / 2, max(float((hi - lo).max()), 1.0) * scale / 2
     return np.concatenate([centre - half, centre + half])
 
