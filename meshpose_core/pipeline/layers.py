@@ -258,14 +258,16 @@ def draw_skeleton(
 ) -> None:
     """COCO limbs and joints of one person, in place. keypoints (17, 3) x, y, score."""
     thickness = max(1, round(min(image.shape[:2]) / 240))
-    ok = keypoints[:, 2] >= threshold
-    pts = np.round(keypoints[:, :2]).astype(np.int32)
+    # Python ints and bools once: cv2 converts numpy scalars one by one (half the time)
+    ok = (keypoints[:, 2] >= threshold).tolist()
+    pts = [tuple(p) for p in np.round(keypoints[:, :2]).astype(np.int32).tolist()]
     col = tuple(int(c) for c in color)
     for a, b in SKELETON:
         if ok[a] and ok[b]:
-            cv2.line(image, tuple(pts[a]), tuple(pts[b]), col, thickness, cv2.LINE_AA)
-    for i in np.flatnonzero(ok):
-        cv2.circle(image, tuple(pts[i]), thickness + 1, (255, 255, 255), -1, cv2.LINE_AA)
+            cv2.line(image, pts[a], pts[b], col, thickness, cv2.LINE_AA)
+    for point, shown in zip(pts, ok, strict=True):
+        if shown:
+            cv2.circle(image, point, thickness + 1, (255, 255, 255), -1, cv2.LINE_AA)
 
 
 def draw_box(image: np.ndarray, person: PersonResult) -> None:
