@@ -30,6 +30,7 @@ from meshpose_core.detection import (
 )
 from meshpose_core.model.inference import keep_freed_memory
 from meshpose_core.topology import Topology, Upsampling
+from meshpose_core.topology.integrity import mesh_stretch
 from meshpose_core.tryon.overlap import xy_box
 
 from .camera_space import CameraLifter, CameraSpaceConfig
@@ -95,6 +96,8 @@ class Pipeline:
         wanted = _draws(config.render) or config.render.densepose
         self.renderer = LayerRenderer(config.render) if wanted else None
         self._low = Topology.load("low")
+        if config.guard.enabled:  # its loop compiled (or loaded from numba's cache) now
+            mesh_stretch(self._low.vertices)
         self.lifter = CameraLifter(config.camera) if config.camera.enabled else None
         self._upsampling = Upsampling.load()
         self._crops: np.ndarray | None = None

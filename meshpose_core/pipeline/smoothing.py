@@ -134,6 +134,11 @@ class MeshSmoother:
         self.config = config
         self.default_dt = default_dt
         self._filters: dict[int, tuple[OneEuroFilter, OneEuroFilter, float]] = {}
+        # the filter's loop compiled (or loaded from numba's cache, ~0.2 s) now, on one
+        # point, not on the first frame with a person
+        point, warm_up = np.zeros((1, 3), np.float32), OneEuroFilter(config)
+        for _ in range(2):
+            warm_up(point, np.ones(1, np.float32), default_dt, 1.0)
 
     def reset(self) -> None:
         self._filters.clear()
