@@ -4,12 +4,19 @@ One-Euro smoothing."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from meshpose_core.pipeline.smoothing import OneEuroFilter, SmoothingConfig, carry_to_keypoints
+from meshpose_core.pipeline.smoothing import (
+    OneEuroFilter,
+    SmoothingConfig,
+    carry_to_keypoints,
+    smoothing_factor,
+)
 from meshpose_core.pipeline.tracker import (
     Tracker,
     TrackerConfig,
     associate,
+    box_iou,
     box_to_state,
     debiased_box,
     iou_matrix,
@@ -126,6 +133,36 @@ def test_one_euro_removes_jitter_and_smooths_occluded_vertices_more() -> None:
     assert (out_err < 0.6 * raw_err).all()
     assert out_err[1] < out_err[0]  # occluded vertex smoothed more strongly
     np.testing.assert_allclose(out[0], raw[0])  # first sample passes through
+
+
+def test_one_euro_filter_matches_the_formula() -> None:
+    """The compiled filter against the One-Euro formula written in numpy, on a noisy moving
+    sequence with partial visibility, uneven time steps and a speed-dependent cutoff."""
+    cfg = SmoothingConfig(strength=1.5)
+    rng = np.random.default_rng(3)
+    n = 200
+    vis = rng.uniform(-0.2, 1.2, n)  # clipped to [0, 1] by the filter
+    filt = OneEuroFilter(cfg)
+    ref_x: np.ndarray | None = None
+    ref_dx = np.zeros(n)
+    for step in range(30):
+        x = rng.normal(0, 2.0, (n, 3)) + 5.0 * step * rng.uniform(0, 1, (n, 1))
+        dt, scale = 1 / 30 * (1 + 0.5 * (step % 3)), 150.0 + step
+        got = filt(x.astype(np.float32), vis, dt, scale)
+        if ref_x is None:
+            ref_x = x.copy()
+        else:
+            speed = np.linalg.norm(x - ref_x, axis=1) / (dt * scale)
+            ref_dx += smoothing_factor(cfg.d_cutoff_hz, dt) * (speed - ref_dx)
+            w = np.clip(vis, 0, 1)
+            still = (
+                cfg.min_cutoff_hz
+                / cfg.strength
+                * (cfg.occluded_factor + (1 - cfg.occluded_factor) * w)
+            )
+            alpha = 1 / (1 + 1 / (2 * np.pi * (still + cfg.beta * ref_dx)) / dt)
+            ref_x = ref_x + alpha[:, None] * (x - ref_x)
+        np.testing.assert_allclose(got, ref_x, atol=2e-3)
 
 
 def test_accepted_meshes_keep_a_track_alive_between_scheduled_detections() -> None:
@@ -362,3 +399,11 @@ def test_smoothing_moves_the_body_keypoints_with_the_mesh() -> None:
     moved = carry_to_keypoints(body_kp, raw, shifted, topo)
     np.testing.assert_allclose(moved[:, :2], body_kp[:, :2] + np.array([3.0, -2.0]), atol=1e-9)
     np.testing.assert_array_equal(moved[:, 2], body_kp[:, 2])
+
+
+def test_box_iou_matches_iou_matrix() -> None:
+    rng = np.random.default_rng(6)
+    for _ in range(50):
+        a, b = (box(*rng.uniform(20, 80, 2), rng.uniform(1, 40)) for _ in range(2))
+        assert box_iou(a, b) == pytest.approx(iou_matrix(a, b)[0, 0], abs=1e-12)
+    assert box_iou(box(0, 0, 10), box(100, 100, 10)) == 0.0

@@ -168,8 +168,9 @@ def test_version_mismatch_and_corrupt_file(tmp_path: Path) -> None:
 
 def test_combine_rows_is_the_weighted_gather() -> None:
     """The compiled combination equals numpy's gather + einsum for any leading shape,
-    keeps float64 in float64, and refuses indices outside the coarse vertices."""
-    from meshpose_core.topology.combine import combine_rows
+    keeps float64 in float64, and refuses indices outside the coarse vertices; a
+    ``RowCombination`` made once gives the same as each call."""
+    from meshpose_core.topology.combine import RowCombination, combine_rows
 
     rng = np.random.default_rng(5)
     index = rng.integers(0, 40, (90, 7))
@@ -184,3 +185,8 @@ def test_combine_rows_is_the_weighted_gather() -> None:
     assert combine_rows(coarse64, index, weight).dtype == np.float64
     with pytest.raises(IndexError, match="coarse"):
         combine_rows(coarse64[:30], index, weight)
+    stage = RowCombination(index, weight)  # checked once, applied to any shape
+    for coarse in (coarse64, coarse64[None].astype(np.float32)):
+        np.testing.assert_array_equal(stage(coarse), combine_rows(coarse, index, weight))
+    with pytest.raises(IndexError, match="negative"):
+        RowCombination(-index, weight)

@@ -126,19 +126,19 @@ def warp_crops(
 
 
 def to_image_px(points: np.ndarray, crop_to_image: np.ndarray, has_depth: bool) -> np.ndarray:
-    """Crop-px points -> image px: (B, N, D) with (B, 2, 3) crop->image affines.
+    """Crop-px points -> image px: (B, N, 3) float32 with (B, 2, 3) crop->image affines.
 
     x, y go through the affine; with ``has_depth`` column 2 (relative depth in crop px) is
-    multiplied by the same scale so it stays in pixels of the image; other columns (scores)
-    are copied.
+    multiplied by the same scale so it stays in pixels of the image, else (scores) copied.
     """
-    out = np.array(points, dtype=np.float32, copy=True)
-    lin_t = crop_to_image[:, :, :2].transpose(0, 2, 1).astype(np.float32)  # (B, 2, 2)
-    off = crop_to_image[:, None, :, 2].astype(np.float32)  # (B, 1, 2)
-    # rows times the transposed matrix: one (N, 2) x (2, 2) product per crop (~3x faster
-    # than N stacked 2 x 2 by 2 x 1 products)
-    out[..., :2] = out[..., :2] @ lin_t + off
-    if has_depth:
-        scale = np.sqrt(np.abs(np.linalg.det(crop_to_image[:, :, :2]))).astype(np.float32)
-        out[..., 2] *= scale[:, None]
+    # cv2.transform: one pass per crop through a (3, 4) matrix, in double precision: ~3 us
+    # for a 6890-vertex mesh where numpy's (N, 3) matrix product and broadcast offset take ~50
+    points = np.asarray(points, np.float32)
+    out = np.empty(points.shape, np.float32)
+    for i, m in enumerate(np.asarray(crop_to_image, np.float64)):
+        affine = np.zeros((3, 4))
+        affine[:2, :2], affine[:2, 3] = m[:, :2], m[:, 2]
+        affine[2, 2] = math.sqrt(abs(np.linalg.det(m[:, :2]))) if has_depth else 1.0
+        rows = np.ascontiguousarray(points[i]).reshape(-1, 1, 3)
+        out[i] = cv2.transform(rows, affine).reshape(-1, 3)
     return out

@@ -30,6 +30,8 @@ from meshpose_core.detection import (
 )
 from meshpose_core.model.inference import keep_freed_memory
 from meshpose_core.topology import Topology, Upsampling
+from meshpose_core.topology.integrity import mesh_stretch
+from meshpose_core.tryon.overlap import xy_box
 
 from .camera_space import CameraLifter, CameraSpaceConfig
 from .crops import (
@@ -94,6 +96,8 @@ class Pipeline:
         wanted = _draws(config.render) or config.render.densepose
         self.renderer = LayerRenderer(config.render) if wanted else None
         self._low = Topology.load("low")
+        if config.guard.enabled:  # its loop compiled (or loaded from numba's cache) now
+            mesh_stretch(self._low.vertices)
         self.lifter = CameraLifter(config.camera) if config.camera.enabled else None
         self._upsampling = Upsampling.load()
         self._crops: np.ndarray | None = None
@@ -320,9 +324,9 @@ class Pipeline:
         detection (``Tracker.unvetted``) that fails any check or whose mesh is not visible
         enough (``Tracker.vet``) is dropped at once."""
         scale = self.config.tracker.mesh_box_scale
-        boxes = [mesh_box(p.vertices[:, :2], scale) for p in people]
+        tight = np.stack([xy_box(p.vertices).ravel() for p in people])  # (N, 4) extents
+        boxes = [mesh_box(extent, scale) for extent in tight]
         vertices = np.stack([p.vertices for p in people])
-        tight = np.concatenate([vertices[..., :2].min(1), vertices[..., :2].max(1)], axis=1)
         broken, duplicate = accepted_meshes(vertices, tight, self.config.guard)
         weak = np.array([not tr.vetted for tr in tracks])
         self.rejected["broken"] += int((broken & ~weak).sum())  # a weak one counts as weak

@@ -37,8 +37,10 @@ def duplicate_meshes(boxes: np.ndarray, duplicate_iou: float) -> np.ndarray:
     """(N, 4) mesh boxes, oldest track first -> (N,) bool: the box overlaps an earlier kept
     box by more than ``duplicate_iou`` (IoU), i.e. that person already has a mesh."""
     boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
-    iou = iou_matrix(boxes, boxes)
     duplicate = np.zeros(len(boxes), bool)
+    if len(boxes) < 2:  # one person, the usual case: nothing to compare
+        return duplicate
+    iou = iou_matrix(boxes, boxes)
     for i in range(len(boxes)):
         earlier = np.flatnonzero(~duplicate[:i])
         duplicate[i] = bool((iou[i, earlier] > duplicate_iou).any())

@@ -6,6 +6,10 @@ raises it when it moves, so it removes jitter without visible lag. Speeds are me
 body sizes per second (pixels / track scale), so one setting suits near and far people.
 Occluded vertices are guessed by the network, not seen, and jitter more: their cutoff is
 multiplied by ``occluded_factor`` (stronger smoothing) in proportion to 1 - visibility.
+
+The filter is one compiled pass over the points (numba): ~40 µs for the 6890-vertex mesh,
+against ~0.2 ms for the same arithmetic as a dozen numpy passes over it, paid for every
+person in every frame.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from meshpose_core.topology import Topology
 
@@ -53,20 +58,61 @@ class OneEuroFilter:
     ) -> np.ndarray:
         """x (N, D) new sample, visibility (N,), dt seconds since the last sample, scale the
         body size in the units of x -> (N, D) filtered float32 (the first call returns x)."""
-        x = np.asarray(x, np.float32)
-        if self._x is None or self._x.shape != x.shape:
+        x = np.ascontiguousarray(x, np.float32)
+        if self._x is None or self._dx is None or self._x.shape != x.shape:
             self._x, self._dx = x.copy(), np.zeros(len(x), np.float32)
             return x.copy()
         cfg = self.config
-        speed = np.linalg.norm(x - self._x, axis=1) / (dt * max(scale, 1e-6))
-        self._dx += smoothing_factor(cfg.d_cutoff_hz, dt) * (speed - self._dx)
-        w = np.clip(np.asarray(visibility, np.float32), 0.0, 1.0)
-        still = (
-            cfg.min_cutoff_hz / cfg.strength * (cfg.occluded_factor + (1 - cfg.occluded_factor) * w)
+        f32 = np.float32
+        _one_euro_step(
+            x,
+            np.ascontiguousarray(visibility, np.float32),
+            self._x,
+            self._dx,
+            f32(smoothing_factor(cfg.d_cutoff_hz, dt)),
+            f32(1.0 / (dt * max(scale, 1e-6))),
+            f32(2.0 * math.pi * dt),
+            f32(cfg.min_cutoff_hz / cfg.strength),
+            f32(cfg.beta),
+            f32(cfg.occluded_factor),
         )
-        alpha = smoothing_factor(still + cfg.beta * self._dx, dt)
-        self._x += alpha[:, None] * (x - self._x)
         return self._x.copy()
+
+
+# fast-math without the no-NaN / no-inf assumptions (as the render loops): ~3x, vectorised
+@njit(cache=True, nogil=True, fastmath={"nsz", "arcp", "contract", "reassoc", "afn"})
+def _one_euro_step(
+    x: np.ndarray,
+    visibility: np.ndarray,
+    state: np.ndarray,
+    speed: np.ndarray,
+    speed_alpha: np.float32,
+    speed_per_px: np.float32,
+    two_pi_dt: np.float32,
+    still_cutoff_hz: np.float32,
+    beta: np.float32,
+    occluded_factor: np.float32,
+) -> None:
+    """One sample of the One-Euro filter, in place (float32 throughout): x (N, D) the new
+    sample, visibility (N,), state (N, D) the filtered points, speed (N,) their filtered
+    speeds in body sizes / s. ``speed_alpha`` is ``smoothing_factor`` of the speed cutoff,
+    ``speed_per_px`` 1 / (dt * body size), ``two_pi_dt`` 2 pi dt. A point's cutoff is
+    ``still_cutoff_hz`` scaled by its visibility (down to ``occluded_factor``) plus ``beta``
+    per unit of speed; its weight, ``smoothing_factor`` of that cutoff, is written
+    k / (k + 1) with k = 2 pi dt cutoff."""
+    one = np.float32(1.0)
+    for i in range(x.shape[0]):
+        moved = np.float32(0.0)
+        for c in range(x.shape[1]):
+            d = x[i, c] - state[i, c]
+            moved += d * d
+        speed[i] += speed_alpha * (np.sqrt(moved) * speed_per_px - speed[i])
+        w = min(max(visibility[i], np.float32(0.0)), one)
+        cutoff = still_cutoff_hz * (occluded_factor + (one - occluded_factor) * w)
+        k = two_pi_dt * (cutoff + beta * speed[i])
+        alpha = k / (k + one)
+        for c in range(x.shape[1]):
+            state[i, c] += alpha * (x[i, c] - state[i, c])
 
 
 def carry_to_keypoints(
@@ -88,6 +134,11 @@ class MeshSmoother:
         self.config = config
         self.default_dt = default_dt
         self._filters: dict[int, tuple[OneEuroFilter, OneEuroFilter, float]] = {}
+        # the filter's loop compiled (or loaded from numba's cache, ~0.2 s) now, on one
+        # point, not on the first frame with a person
+        point, warm_up = np.zeros((1, 3), np.float32), OneEuroFilter(config)
+        for _ in range(2):
+            warm_up(point, np.ones(1, np.float32), default_dt, 1.0)
 
     def reset(self) -> None:
         self._filters.clear()

@@ -12,7 +12,7 @@ import numpy as np
 from meshpose_core.model.heads import FEATURE_STRIDE
 from meshpose_core.model.upsampler import LearnedUpsampler
 from meshpose_core.topology import NUM_COCO, Topology
-from meshpose_core.topology.combine import combine_rows
+from meshpose_core.topology.combine import RowCombination
 from meshpose_core.topology.outline import OutlineWidening
 
 
@@ -73,15 +73,15 @@ class Finisher:
         self.topology = Topology.load("low")
         self.outline = OutlineWidening(outline_scales, self.topology) if outline_scales else None
         self.upsampler = LearnedUpsampler.from_pretrained()
-        self._stages = self.upsampler.stage_arrays()
+        self._stages = [RowCombination(i, w) for i, w in self.upsampler.stage_arrays()]
         self._lm_index = self.topology.landmark_index[:NUM_COCO]
         self._lm_weight = self.topology.landmark_weight[:NUM_COCO]
 
     def upsample(self, vertices: np.ndarray) -> np.ndarray:
         """(B, 518, D) -> (B, 6890, D) float32 through the learned stages."""
         out = np.asarray(vertices, np.float32)
-        for index, weight in self._stages:
-            out = combine_rows(out, index, weight)
+        for stage in self._stages:
+            out = stage(out)
         return np.ascontiguousarray(out)
 
     def __call__(self, raw: RawPrediction) -> Prediction:

@@ -21,7 +21,7 @@ import numpy as np
 from meshpose_core.npz_io import read_npz
 from meshpose_core.resources import asset_path
 
-from .combine import combine_rows
+from .combine import RowCombination, combine_rows
 from .parts import NUM_PARTS
 
 FORMAT_VERSION = 1
@@ -189,10 +189,17 @@ class Upsampling:
         input is float64)."""
         return combine_rows(coarse, index, weight)
 
+    @functools.cached_property
+    def _stages(self) -> tuple[RowCombination, RowCombination]:
+        return (
+            RowCombination(self.low_to_mid_index, self.low_to_mid_weight),
+            RowCombination(self.mid_to_high_index, self.mid_to_high_weight),
+        )
+
     def low_to_high(self, low: np.ndarray) -> np.ndarray:
         """(..., 518, D) low-poly -> (..., 6890, D) high-poly vertices, through the mid level."""
-        mid = self.apply(self.low_to_mid_index, self.low_to_mid_weight, low)
-        return self.apply(self.mid_to_high_index, self.mid_to_high_weight, mid)
+        to_mid, to_high = self._stages
+        return to_high(to_mid(low))
 
     @staticmethod
     def dense(index: np.ndarray, weight: np.ndarray, num_coarse: int) -> np.ndarray:
