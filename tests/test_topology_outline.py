@@ -117,6 +117,24 @@ def rasterised_cells(vertices: np.ndarray, cells: int = 48, stride: int = 4) -> 
     return mask[stride // 2 :: stride, stride // 2 :: stride][None].astype(np.float32)
 
 
+def test_a_ray_stops_where_another_bone_is_nearer() -> None:
+    # the vertex's bone along y = 50 from x = 0 to 100, another bone along y = 80: with the
+    # mask everywhere and territory 1, the ray from (50, 50) downwards stops half-way, at
+    # y = 65: between the samples at 1.5 offsets (y 65) and 1.625 (y 66.25)
+    grid = np.ones((1, 100, 100), np.float32)
+    xy = np.array([[[50.0, 60.0]]], np.float32)
+    offsets = np.array([[[0.0, 10.0]]], np.float32)
+    bones = np.array([[[0.0, 50.0, 100.0, 50.0], [0.0, 80.0, 100.0, 80.0]]], np.float32)
+    own = np.array([0])
+    extent, valid = mask_extents(xy, offsets, grid, 1.0, bones, own, territory=1.0)
+    assert extent[0, 0] == pytest.approx(1.5625, abs=0.13) and valid[0, 0]
+    # territory 0.5: the other bone must be under half as far as its own, past y = 70, at
+    # 2 offsets (to a sample: the bones' distances are looked up on cells of 2 px here)
+    extent = mask_extents(xy, offsets, grid, 1.0, bones, own, territory=0.5)[0]
+    assert extent[0, 0] == pytest.approx(2.0, abs=0.13)
+    assert mask_extents(xy, offsets, grid, 1.0)[0][0, 0] == pytest.approx(3.5)  # no bones
+
+
 def test_mask_extents_by_hand() -> None:
     # a horizontal bone along y = 50, a vertex 10 px below it, a mask down to y = 80 (pixel
     # rows 40..79 on a 1-px grid): the mask ends 3 offsets out, between the samples at
@@ -145,8 +163,8 @@ def test_fitted_outline_finds_a_planted_widening() -> None:
         return float((ma * mb).sum() / np.maximum(ma, mb).sum())
 
     # the planted outline is recovered from its 4-px cells, far closer than the body (0.70;
-    # 0.88 measured: rays from the torso and neck run on into the arms and shoulders, so
-    # those sides come out wider than planted)
+    # 0.88 measured: the cells blur the edges, and where two parts' grounds meet, beside a
+    # hanging arm, a side stops half-way to the other bone)
     assert iou(fitted, target) > 0.85 > iou(body, target) + 0.15
 
 
@@ -156,9 +174,17 @@ def test_fitted_outline_without_evidence_keeps_the_fixed_scales_and_is_bounded()
     widen = OutlineWidening(scales(torso=0.4, upper_leg=0.6), topo)
     nothing = np.zeros((1, 48, 48), np.float32)  # no mask: no side has evidence
     np.testing.assert_allclose(widen(body, nothing), widen(body), atol=1e-5)
-    everything = np.ones((1, 48, 48), np.float32)  # a mask everywhere: the widest allowed
+    # a mask everywhere: each side widens to its part's own ground (where another bone is
+    # nearer), never past the widest allowed
+    everything = np.ones((1, 48, 48), np.float32)
     widest = OutlineWidening(np.full(len(GROUP_NAMES), FIT_RANGE[1], np.float32), topo)(body)
-    np.testing.assert_allclose(widen(body, everything), widest, atol=1e-4)
+
+    def moved(mesh: np.ndarray) -> np.ndarray:
+        return np.linalg.norm(mesh[0, :, :2] - body[0, :, :2], axis=-1)
+
+    fitted = moved(widen(body, everything))
+    assert moved(widen(body)).mean() < fitted.mean() < moved(widest).mean()
+    assert fitted.max() <= moved(widest).max()
 
 
 def test_finisher_fits_the_outline_to_the_foreground() -> None:
@@ -171,5 +197,7 @@ def test_finisher_fits_the_outline_to_the_foreground() -> None:
     np.testing.assert_array_equal(plain.keypoints, fitted.keypoints)
     torso = np.isin(Topology.load("high").vertex_part, [1, 2])
     width = [np.ptp(p.vertices_high[0, torso, 0]) for p in (plain, fitted)]
-    assert width[1] > 1.2 * width[0]
+    # wider where the mask is (not by the full planted 0.8: beside the arms the torso's
+    # ground ends half-way to the arm's bone)
+    assert width[1] > 1.1 * width[0]
     assert fitted.foreground is with_mask.foreground

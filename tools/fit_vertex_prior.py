@@ -183,7 +183,7 @@ def lifter_losses(
     radius = KeypointLifter.normalise(kp)[2][:, 0, 0]
     err = (pred - target).abs().sum(-1).mean(-1) / radius
     mesh_kp = lifter.landmarks @ pred[..., :2]
-    drift = (mesh_kp - kp[:, lifter.channels]).abs().sum(-1).mean(-1) / radius
+    drift = (mesh_kp - lifter.select @ kp).abs().sum(-1).mean(-1) / radius
     return err, drift
 
 

@@ -57,7 +57,11 @@ class KeypointLifter(nn.Module):
         kp_index, channels = prior_keypoints()
         landmarks = torch.as_tensor(low.landmark_matrix[kp_index], dtype=torch.float32)
         self.register_buffer("landmarks", landmarks, persistent=False)  # (C, V)
-        self.register_buffer("channels", torch.as_tensor(channels), persistent=False)
+        # (C, K) one-hot rows picking those channels: a product, not a gather, which an
+        # exported graph (XNNPACK) runs inside the network's partition
+        select = torch.zeros(len(channels), num_keypoints)
+        select[torch.arange(len(channels)), torch.as_tensor(channels)] = 1.0
+        self.register_buffer("select", select, persistent=False)
 
     @staticmethod
     def normalise(keypoints: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -80,8 +84,8 @@ class KeypointLifter(nn.Module):
         out = self.mlp(normalised.reshape(b, -1)).reshape(b, self.num_vertices, 3)
         xy = out[..., :2] * radius + centre
         if mix is not None:
-            residual = px[:, self.channels] - self.landmarks @ xy  # (B, C, 2)
-            xy = xy + mix[:, self.channels] @ residual
+            residual = self.select @ px - self.landmarks @ xy  # (B, C, 2)
+            xy = xy + (mix @ self.select.T) @ residual
         z = out[..., 2] * radius[..., 0]
         z = z - (z @ self.hips)[:, None]
         return torch.cat((xy, z.unsqueeze(-1)), dim=-1)
