@@ -244,12 +244,17 @@ class MeshPoseNet(nn.Module):
                 dim=-1,
             )
             z = argsoftmax_1d(outputs.z_logits, *ranges["z"])
+        # with a lifter both branches place a vertex where the lifter does (the VertexPose
+        # bumps sit there), except that the spatial argsoftmax cannot leave the crop: a
+        # person the crop cuts would be squashed against its border, so the lifter's XY is
+        # the mesh's (and an exported graph then skips the score maps unless IUV is wanted)
+        placed = xy_vp if outputs.lifted is None else xy_reg
         vis_logit = outputs.vis_logit
         if self.cfg.facing_gain:
-            facing = facing_camera(xy_vp, self.faces, self.vertex_faces, self.vertex_face_weights)
+            facing = facing_camera(placed, self.faces, self.vertex_faces, self.vertex_face_weights)
             vis_logit = vis_logit + self.cfg.facing_gain * facing
         visibility = torch.sigmoid(vis_logit)
-        xy = fuse_visibility(xy_vp, xy_reg, visibility)
+        xy = fuse_visibility(xy_vp, xy_reg, visibility) if outputs.lifted is None else xy_reg
         iuv = None
         if want_iuv:
             if topology is None:
