@@ -13,7 +13,7 @@ import torch
 
 from meshpose_core.export import export_onnx
 from meshpose_core.model.checkpoint import load_checkpoint, save_checkpoint
-from meshpose_core.model.lifter import KeypointLifter
+from meshpose_core.model.lifter import MAX_DEVIATION, KeypointLifter
 from meshpose_core.model.meshpose import MeshPoseConfig, MeshPoseNet, normalise_pixels
 from meshpose_core.topology import KEYPOINT_NAMES, Topology
 
@@ -47,6 +47,24 @@ def test_the_lifter_follows_the_person_and_measures_depth_from_the_hips() -> Non
     hips = [KEYPOINT_NAMES.index(n) for n in ("left_hip", "right_hip")]
     hip_depth = torch.from_numpy(low.landmark_matrix[hips]).float() @ out[..., 2:]
     assert hip_depth.mean(dim=1).abs().max() < 1e-3  # their midpoint is the origin
+
+
+def test_snapped_vertices_keep_the_keypoints_and_stay_near_the_anchors(net) -> None:
+    lift, kp = lifter(), keypoints()
+    mix = net.vertex_head.prior_weight.flatten(1)  # the shipped anchor prior's (518, 39)
+    with torch.no_grad():
+        free, snapped = lift(kp, SIZE), lift(kp, SIZE, mix)
+    px = kp.reshape(2, -1, 2) * 192
+    radius = KeypointLifter.normalise(px)[2]
+
+    def drift(v: torch.Tensor) -> torch.Tensor:
+        return (lift.landmarks @ v[..., :2] - lift.select @ px).norm(dim=-1).mean()
+
+    # an untrained MLP's mesh is nowhere near the keypoints; snapped and bounded, it is
+    assert drift(snapped) < 0.2 * drift(free)
+    off = (snapped[..., :2] - mix @ px).norm(dim=-1)
+    assert (off <= MAX_DEVIATION * radius[..., 0] + 1e-4).all()
+    torch.testing.assert_close(snapped[..., 2], free[..., 2])  # depth is not snapped
 
 
 @pytest.fixture(scope="module")

@@ -97,8 +97,8 @@ class KeypointLifter(nn.Module):
             anchor = mix @ px  # (B, V, 2) the anchor prior's vertices
             deviation = xy - anchor
             limit = MAX_DEVIATION * radius
-            size = deviation.norm(dim=-1, keepdim=True).clamp_min(1e-6)
-            xy = anchor + deviation * (limit * torch.tanh(size / limit) / size)
+            length = deviation.norm(dim=-1, keepdim=True).clamp_min(1e-6)
+            xy = anchor + deviation * (limit * torch.tanh(length / limit) / length)
         z = out[..., 2] * radius[..., 0]
         z = z - (z @ self.hips)[:, None]
         return torch.cat((xy, z.unsqueeze(-1)), dim=-1)
