@@ -323,7 +323,7 @@ class OutlineWidening:
         if foreground is None:
             scale = np.broadcast_to(self._vertex_scale, xy.shape[:2])
         else:
-            scale = self._fitted_scales(xy, offset, kp, foreground, stride)
+            scale = self._fitted_scales(xy, offset, end - start, kp, foreground, stride)
         out = np.array(vertices, np.float32, copy=True)
         out[..., :2] += self._smooth @ (offset * scale[..., None]).astype(np.float32)
         return out
@@ -332,6 +332,7 @@ class OutlineWidening:
         self,
         xy: np.ndarray,
         offset: np.ndarray,
+        axis: np.ndarray,
         kp: np.ndarray,
         foreground: np.ndarray,
         stride: float,
@@ -344,7 +345,6 @@ class OutlineWidening:
         bones = np.concatenate([self._bone_start @ kp, self._bone_end @ kp], axis=-1)
         extent, valid = mask_extents(xy, offset, foreground, stride, bones, self._bone)
         own = np.clip(extent - 1.0, *FIT_RANGE)
-        axis = bones[:, self._bone, 2:] - bones[:, self._bone, :2]  # (B, V, 2)
         cross = axis[..., 0] * offset[..., 1] - axis[..., 1] * offset[..., 0]
         key = self._instance * 2 + (cross > 0) + np.arange(b)[:, None] * self._sides  # (B, V)
         r = np.linalg.norm(offset, axis=-1)

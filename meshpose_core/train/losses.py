@@ -313,6 +313,14 @@ def render_soft_silhouette(
     return -torch.expm1(log_empty).reshape(b, h, w)
 
 
+def resample_mask(mask: Tensor, size: tuple[int, int]) -> Tensor:
+    """(B, H', W') mask in [0, 1] -> (B, h, w) = size, area-averaged (soft at the boundary;
+    the same tensor when it already has that size)."""
+    if tuple(mask.shape[-2:]) == tuple(size):
+        return mask
+    return F.interpolate(mask.unsqueeze(1), size=size, mode="area").squeeze(1)
+
+
 def mask_distance_transform(mask: Tensor) -> Tensor:
     """Euclidean distance in grid pixels from each pixel to the nearest foreground pixel of a
     binary mask (0 inside it): (B, h, w) bool -> float, no gradient. An empty mask gives all
@@ -346,9 +354,7 @@ def soft_silhouette_loss(
     crop_size (H, W) of the crop xy refers to; mask (B,).
     """
     cfg = config or SilhouetteConfig()
-    target = gt_mask.to(xy.dtype)
-    if tuple(target.shape[-2:]) != tuple(cfg.render_size):
-        target = F.interpolate(target.unsqueeze(1), size=cfg.render_size, mode="area").squeeze(1)
+    target = resample_mask(gt_mask.to(xy.dtype), cfg.render_size)
     pred = render_soft_silhouette(xy, visibility, crop_size, cfg)
     dist = mask_distance_transform(target > 0.5).to(xy.dtype)
     per_sample = cfg.mse_weight * (pred - target).pow(2).mean(dim=(1, 2))
@@ -368,9 +374,7 @@ def foreground_bce(fg_logit: Tensor, gt_mask: Tensor, mask: Tensor | None = None
     resolution (area-resampled to (h, w): soft targets at the boundary); mask (B,).
     """
     logit = fg_logit[:, 0]
-    target = gt_mask.to(logit.dtype)
-    if tuple(target.shape[-2:]) != tuple(logit.shape[-2:]):
-        target = F.interpolate(target.unsqueeze(1), size=logit.shape[-2:], mode="area")[:, 0]
+    target = resample_mask(gt_mask.to(logit.dtype), tuple(logit.shape[-2:]))
     bce = F.binary_cross_entropy_with_logits(logit, target, reduction="none").mean(dim=(1, 2))
     return masked_mean(bce, mask)
 
