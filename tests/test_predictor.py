@@ -112,6 +112,47 @@ def test_export_cli_and_bad_inputs(checkpoint: Path, tmp_path: Path, capsys) -> 
         MeshPose.from_pretrained(old)
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")
+def test_onnx_from_before_the_foreground_output_still_runs(
+    checkpoint: Path, crops: np.ndarray, tmp_path: Path
+) -> None:
+    """An export older than EXPORT_VERSION 6 has no foreground output: its meshes come out,
+    widened by the fixed outline scales instead of fitted ones."""
+    pytest.importorskip("onnxruntime")
+    from meshpose_core.export import ExportWrapper
+    from meshpose_core.topology import Topology
+    from meshpose_core.topology.outline import OutlineWidening
+
+    class MeshOnly(torch.nn.Module):
+        def __init__(self, wrapper: ExportWrapper) -> None:
+            super().__init__()
+            self.wrapper = wrapper
+
+        def forward(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            return self.wrapper(pixels)[:2]
+
+    net, _ = load_checkpoint(checkpoint)
+    old = tmp_path / "v5.onnx"
+    h, w = net.cfg.input_size
+    with torch.no_grad():
+        torch.onnx.export(
+            MeshOnly(ExportWrapper(net.eval(), want_iuv=False)),
+            (torch.rand(1, h, w, 3) * 255,),
+            str(old),
+            input_names=["crops"],
+            output_names=["vertices", "visibility"],
+            dynamic_axes={"crops": {0: "batch"}},
+            dynamo=False,
+        )
+    scales = (0.5,) * 8
+    model = OnnxMeshPose(old, outline_scales=scales)
+    raw = model.infer(crops)
+    assert raw.foreground is None
+    pred = model.finish(raw)
+    widened = OutlineWidening(scales, Topology.load("low"))(raw.vertices)
+    np.testing.assert_allclose(pred.vertices, widened, atol=1e-5)
+
+
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # legacy TorchScript exporter
 def test_onnx_of_the_old_normalised_layout_is_refused(tmp_path: Path) -> None:
     """An export from before EXPORT_VERSION 3 took normalised (B, 3, H, W) images: one

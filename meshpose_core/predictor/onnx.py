@@ -46,14 +46,16 @@ class OnnxMeshPose(Predictor):
 
     def infer(self, crops: np.ndarray, want_iuv: bool = False) -> RawPrediction:
         """crops (B, H, W, 3) uint8 RGB -> vertices (B, 518, 3) crop px, visibility (B, 518),
-        foreground (B, h, w), iuv (B, 3, h, w) if asked for and exported."""
+        foreground (B, h, w) (None from an export older than that output), iuv (B, 3, h, w)
+        if asked for and exported."""
         if want_iuv and "iuv" not in self.outputs:
             raise ValueError("this ONNX model was exported without IUV (export with --iuv)")
         x = crop_pixels(crops, self.input_size)
         res = dict(zip(self.outputs, self.session.run(None, {"crops": x}), strict=True))
+        foreground = res.get("foreground")
         return RawPrediction(
             res["vertices"],
             res["visibility"],
             res.get("iuv") if want_iuv else None,
-            res["foreground"][:, 0],
+            None if foreground is None else foreground[:, 0],
         )
