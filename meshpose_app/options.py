@@ -59,6 +59,7 @@ class ModelOptions:
     smoothing: float = SmoothingConfig.strength
     detect_every: int = TrackerConfig.detect_every
     always_detect: bool = not MotionGateConfig.enabled
+    detection_lag: int = PipelineConfig.detection_lag
     detector: str = PipelineConfig.person_detector
     surface: str = SURFACES[0] if NetworkConfig.outline else SURFACES[1]
     detector_score: float = YoloxConfig.score_threshold
@@ -80,6 +81,7 @@ class ModelOptions:
             f"--smooth={self.smoothing:g}",
             f"--detect-every={self.detect_every}",
             *(["--always-detect"] if self.always_detect else []),
+            f"--detection-lag={self.detection_lag}",
             f"--detector={self.detector}",
             f"--surface={self.surface}",
             f"--detector-score={self.detector_score:g}",
@@ -110,6 +112,7 @@ def pipeline_config(
         yolox=YoloxConfig(score_threshold=model.detector_score),
         tracker=TrackerConfig(detect_every=model.detect_every, max_tracks=model.max_people),
         motion=MotionGateConfig(enabled=not model.always_detect),
+        detection_lag=model.detection_lag,
         smoothing=SmoothingConfig(strength=model.smoothing),
         render=RenderConfig(
             layers=layers,
@@ -367,6 +370,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="run every scheduled detection; by default one is skipped (up to 3 in a row) "
         "while nothing moved outside the tracked people, where no newcomer can be",
     )
+    proc.add_argument(
+        "--detection-lag",
+        type=_count,
+        default=model_defaults.detection_lag,
+        metavar="N",
+        help="a scheduled detection (looking for newcomers while everyone is tracked) runs "
+        "beside the next N frames on a second core and is used on the Nth; 0: it holds up "
+        "its own frame (a lost or new person is always looked for at once)",
+    )
     return ap
 
 
@@ -374,6 +386,13 @@ def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
     return value
 
 

@@ -34,8 +34,8 @@ def test_no_option_gives_the_library_defaults() -> None:
 def test_every_model_option_reaches_the_config_and_comes_back_as_arguments() -> None:
     chosen = ModelOptions(
         model="s", backend="onnx", device="cpu", threads=3, renderer="cpu", max_people=4,
-        smoothing=0.5, detect_every=7, always_detect=True, detector="blazepose",
-        surface="body",
+        smoothing=0.5, detect_every=7, always_detect=True, detection_lag=0,
+        detector="blazepose", surface="body",
         detector_score=0.35,
     )  # fmt: skip
     assert all(getattr(chosen, k) != v for k, v in vars(ModelOptions()).items())
@@ -48,6 +48,7 @@ def test_every_model_option_reaches_the_config_and_comes_back_as_arguments() -> 
     assert config.render.outfits == (("striped_tshirt",),)
     assert config.tracker.max_tracks == 4 and config.tracker.detect_every == 7
     assert config.smoothing.strength == 0.5 and not config.motion.enabled
+    assert config.detection_lag == 0
     assert config.person_detector == "blazepose" and config.yolox.score_threshold == 0.35
     assert not config.network.outline and pipeline_config(ModelOptions(), ()).network.outline
 

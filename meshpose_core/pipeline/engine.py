@@ -33,6 +33,7 @@ from meshpose_core.topology import Topology, Upsampling
 from meshpose_core.topology.integrity import mesh_stretch
 from meshpose_core.tryon.overlap import xy_box
 
+from .background_detection import BackgroundDetection
 from .camera_space import CameraLifter, CameraSpaceConfig
 from .crops import (
     CropConfig,
@@ -65,6 +66,10 @@ class PipelineConfig:
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     # scheduled detector runs skipped while nothing moves outside the tracked people
     motion: MotionGateConfig = field(default_factory=MotionGateConfig)
+    # frames after which a scheduled detector run (looking for newcomers while everyone is
+    # tracked) is used: it runs in a worker thread meanwhile (``background_detection``);
+    # 0: inline, on the frame it looks at. Runs when tracking is uncertain are always inline
+    detection_lag: int = 2
     crop: CropConfig = field(default_factory=CropConfig)
     # meshes not drawn: broken (an edge stretched across) or a second mesh on one person
     guard: MeshGuardConfig = field(default_factory=MeshGuardConfig)
@@ -87,6 +92,9 @@ class Pipeline:
                 config.person_detector, config.detector, config.yolox
             )
         self.tracker = Tracker(config.tracker)
+        self.background = (
+            BackgroundDetection(config.detection_lag) if config.detection_lag > 0 else None
+        )
         self.motion = MotionGate(config.motion)
         self.smoother = (
             MeshSmoother(config.smoothing, 1.0 / config.fps_hint)
@@ -112,6 +120,8 @@ class Pipeline:
     def reset(self) -> None:
         """Forget tracks, filter and outfit state: the next frame starts an unrelated input."""
         self.tracker.reset()
+        if self.background is not None:
+            self.background.cancel()
         self.motion.reset()
         if self.smoother is not None:
             self.smoother.reset()
@@ -212,16 +222,36 @@ class Pipeline:
         tracker = self.tracker
         tracker.predict()
         detected = tracker.tracking_uncertain()
-        if not detected and tracker.detection_scheduled():
+        looked = False
+        background = self.background
+        if background is not None and background.pending:
+            t_det = time.perf_counter()
+            if detected:  # the detector must look at this frame: the older run is stale
+                background.cancel()
+            elif background.tick():
+                boxes, scores = background.collect(
+                    {tr.id: tr.box for tr in tracker.tracks}, tracker.config.iou_threshold
+                )
+                tracker.update(boxes, scores, frames_ago=background.lag)
+            lat["detect"] = (time.perf_counter() - t_det) * 1e3  # waiting for the worker
+        elif not detected and tracker.detection_scheduled():
             boxes = [tr.box for tr in tracker.tracks]
             detected = not self.motion.allows_skip(frame.image, boxes)
             if not detected:
                 tracker.postpone_detection()
+            elif background is not None:
+                background.start(
+                    self.detector, frame.image, {tr.id: tr.box for tr in tracker.tracks}
+                )
+                self.motion.remember(frame.image)
+                tracker.postpone_detection()  # the schedule counts from this frame
+                looked = True  # the detector looks at this frame, in the worker
+                detected = False
         if detected:
             t_det = time.perf_counter()
             detections = self.detector.detect(frame.image)
             self.motion.remember(frame.image)
-            lat["detect"] = (time.perf_counter() - t_det) * 1e3
+            lat["detect"] += (time.perf_counter() - t_det) * 1e3
             tracker.update(
                 np.array([d.box for d in detections]).reshape(-1, 4),
                 np.array([d.score for d in detections]),
@@ -242,7 +272,7 @@ class Pipeline:
             people=people,
             latency_ms=lat,
             name=frame.name,
-            detected=detected,
+            detected=detected or looked,
         )
 
     def annotate(self, frame: Frame, result: FrameResult) -> FrameResult:
@@ -367,7 +397,10 @@ class Pipeline:
         return [f"{self._fps:5.1f} FPS  {who}  {self.network.name}", f"ms: {stages}"]
 
     def close(self) -> None:
-        """Release the renderer (call from the thread that processed)."""
+        """Release the renderer (call from the thread that processed) and the detector's
+        worker thread."""
+        if self.background is not None:
+            self.background.close()
         if self.renderer is not None:
             self.renderer.close()
 

@@ -380,8 +380,10 @@ class Tracker:
         if self._frames_since_detection_run is not None:
             self._frames_since_detection_run = 0
 
-    def update(self, boxes: np.ndarray, scores: np.ndarray) -> None:
-        """Feed one detector run: (N, 4) continuous image-px boxes and (N,) scores."""
+    def update(self, boxes: np.ndarray, scores: np.ndarray, frames_ago: int = 0) -> None:
+        """Feed one detector run: (N, 4) continuous image-px boxes and (N,) scores; a run
+        made ``frames_ago`` frames ago (boxes already carried to this frame) keeps the
+        schedule counting from the frame it looked at."""
         cfg = self.config
         boxes = np.asarray(boxes, float).reshape(-1, 4)
         predicted = np.array([t.box for t in self.tracks]).reshape(-1, 4)
@@ -409,7 +411,7 @@ class Tracker:
         for di in sorted(new, key=lambda j: -scores[j])[: max(room, 0)]:
             self.tracks.append(Track(self._next_id, boxes[di], float(scores[di]), cfg))
             self._next_id += 1
-        self._frames_since_detection_run = 0
+        self._frames_since_detection_run = frames_ago
         self._track_died = False
 
     def _skip_rejected(self, boxes: np.ndarray, scores: np.ndarray, new: list[int]) -> list[int]:
