@@ -336,6 +336,7 @@ class Pipeline:
                     visibility_high=vis_high[i].astype(np.float32),
                     crop_to_image=to_image[i],
                     iuv=None if pred.iuv is None else pred.iuv[i],
+                    foreground=None if pred.foreground is None else pred.foreground[i],
                     vertices_camera=camera[0],
                     vertices_high_camera=camera[1],
                 )

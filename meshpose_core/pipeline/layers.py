@@ -37,6 +37,7 @@ from dataclasses import dataclass, field, replace
 import cv2
 import numpy as np
 
+from meshpose_core.model.heads import FEATURE_STRIDE
 from meshpose_core.render import (
     Fragments,
     GLRasterizer,
@@ -47,6 +48,7 @@ from meshpose_core.render import (
 )
 from meshpose_core.render.cpu_mesh import CPUMeshPainter
 from meshpose_core.render.cpu_raster import FaceMesh, clear, rasterize_into, screen_boxes
+from meshpose_core.render.foreground_fill import fill_to_foregrounds
 from meshpose_core.render.gl_mesh import GLMeshPainter
 from meshpose_core.render.normals import VertexNormals
 from meshpose_core.render.shaded_mesh import MeshPainter, ShadedMesh
@@ -127,6 +129,10 @@ class RenderConfig:
     keypoint_threshold: float = 0.3  # skeleton: hide keypoints scored below this
     iuv_mode: str = "contour"  # the iuv layer's look: IUV_STYLES (render.iuv_colormap)
     densepose: bool = False  # also render each frame's DensePose IUV + person index
+    # the iuv layer and the DensePose output also cover the person's mask (the network's
+    # foreground) where the mesh does not, up to this fraction of the person's height from
+    # their mesh (``render.foreground_fill``); 0: the mesh's own outline
+    iuv_fill_reach: float = 0.1
     focal: float = 1.0  # assumed focal length / max(W, H), only to order people in depth
     outfits: tuple[tuple[str, ...], ...] = ()
     tryon: TryOnConfig = field(default_factory=_default_tryon)
@@ -432,7 +438,9 @@ class LayerRenderer:
         rect = people_bounds(people, width, height) if people else (0, 0, 0, 0)
         r0, r1, c0, c1 = rect
         if r1 > r0 and c1 > c0:
-            frags = self._fragments(people, rect, max(width, height))
+            frags, _ = self._iuv_fragments(
+                self._fragments(people, rect, max(width, height)), rect, people
+            )
             topo = self._topology
             iuv[r0:r1, c0:c1] = iuv_image(frags, topo.face_part, topo.corner_part_uv)
             index[r0:r1, c0:c1] = np.clip(frags.mesh_id + 1, 0, 255)
@@ -592,6 +600,9 @@ class LayerRenderer:
         """(h, w, 4) uint8 premultiplied RGBA of one surface layer at ``opacity`` over the
         fragments' rectangle (compiled loops: ``render.surface_paint``)."""
         surface = self._surface_painter()
+        if name == "iuv":
+            frags, boxes = self._iuv_fragments(frags, rect, people)
+            return surface.iuv(frags, self.config.iuv_mode, opacity, boxes)
         r0, c0 = rect[0], rect[2]  # each person's box: people far apart leave most empty
         boxes = screen_boxes(
             [p.vertices_high + 0.5 for p in people], (r0, c0), frags.width, frags.height
@@ -600,10 +611,31 @@ class LayerRenderer:
             colors = np.array([track_color(p.track_id) for p in people], np.float32)
             normals = np.stack([self._normals(p.vertices_high)[0] for p in people])
             return surface.mesh(frags, normals, colors, opacity, boxes)
-        if name == "visibility":
-            vis = np.stack([p.visibility_high for p in people])
-            return surface.visibility(frags, vis, opacity, boxes)
-        return surface.iuv(frags, self.config.iuv_mode, opacity, boxes)
+        vis = np.stack([p.visibility_high for p in people])  # the visibility layer
+        return surface.visibility(frags, vis, opacity, boxes)
+
+    def _iuv_fragments(
+        self, frags: Fragments, rect: tuple[int, int, int, int], people: Sequence[PersonResult]
+    ) -> tuple[Fragments, np.ndarray]:
+        """The fragments DensePose output is drawn from over ``rect``: the meshes', filled
+        into each person's foreground (``RenderConfig.iuv_fill_reach``), and the (K, 4)
+        rows and columns (``screen_boxes``) each person's pixels can lie in."""
+        r0, c0 = rect[0], rect[2]
+        boxes = screen_boxes(
+            [p.vertices_high + 0.5 for p in people], (r0, c0), frags.width, frags.height
+        )
+        filled, reach = fill_to_foregrounds(
+            frags,
+            rect,
+            [p.foreground for p in people],
+            [p.crop_to_image for p in people],
+            [float(np.ptp(p.vertices_high[:, 1])) for p in people],
+            self.config.iuv_fill_reach,
+            FEATURE_STRIDE,
+        )
+        grow = np.ceil(reach)[:, None].astype(np.int64) * [-1, 1, -1, 1]
+        limit = [frags.height, frags.height, frags.width, frags.width]
+        return filled, np.clip(boxes + grow, 0, limit)
 
     def _draw_layer(
         self, name: str, image: np.ndarray, people: Sequence[PersonResult], hud: Sequence[str]

@@ -23,6 +23,8 @@ class PersonResult:
     visibility (518,) in [0, 1]; vertices_high (6890, 3); visibility_high (6890,) upsampled
     with the fixed topology weights; crop_to_image (2, 3) affine of this person's crop;
     iuv (3, h, w) the network's DensePose output in crop px (see crop_to_image) or None;
+    foreground (h, w): the network's person mask probabilities on the crop's stride-4 cells
+    (cell (i, j) centred at crop px (4 j + 1.5, 4 i + 1.5)), None where the backend gives none;
     vertices_camera (518, 3) / vertices_high_camera (6890, 3): the meshes in metres in the
     camera frame (x right, y down, z forward; ``camera_space``), None unless configured.
     """
@@ -37,6 +39,7 @@ class PersonResult:
     visibility_high: np.ndarray
     crop_to_image: np.ndarray
     iuv: np.ndarray | None = None
+    foreground: np.ndarray | None = None
     vertices_camera: np.ndarray | None = None
     vertices_high_camera: np.ndarray | None = None
 
