@@ -235,6 +235,21 @@ def save_small(image: np.ndarray, out: Path, max_bytes: int) -> Path:
 # --- main ------------------------------------------------------------------------------------
 
 
+def write_curves(args: argparse.Namespace) -> None:
+    """training_curves.png of the run ``args.run``."""
+    log = read_log(args.run / "log.csv")
+    evals = read_jsonl(args.run / "eval.jsonl")
+    if not evals:
+        print(f"note: no {args.run / 'eval.jsonl'} records: no eval panels", file=sys.stderr)
+    title = (
+        f"{args.run.name}, x: training step (last {int(log['step'][-1])}); losses: raw (faint) and "
+        f"moving average of {args.window} logs; eval: held-out synthetic crops"
+    )
+    curves = args.out_dir / "training_curves.png"
+    plot_curves(log, evals, read_jsonl(args.pck), title, args.window, curves)
+    print(f"wrote {curves} ({curves.stat().st_size / 1e3:.0f} kB)")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
@@ -256,17 +271,10 @@ def main() -> int:
         ap.error(str(exc))
     args.out_dir.mkdir(parents=True, exist_ok=True)
 
-    log = read_log(args.run / "log.csv")
-    evals = read_jsonl(args.run / "eval.jsonl")
-    if not evals:
-        print(f"note: no {args.run / 'eval.jsonl'} records: no eval panels", file=sys.stderr)
-    title = (
-        f"{args.run.name}, x: training step (last {int(log['step'][-1])}); losses: raw (faint) and "
-        f"moving average of {args.window} logs; eval: held-out synthetic crops"
-    )
-    curves = args.out_dir / "training_curves.png"
-    plot_curves(log, evals, read_jsonl(args.pck), title, args.window, curves)
-    print(f"wrote {curves} ({curves.stat().st_size / 1e3:.0f} kB)")
+    if (args.run / "log.csv").is_file():
+        write_curves(args)
+    else:  # the pictures of the model alone (a run's logs stay on the machine it ran on)
+        print(f"note: no {args.run / 'log.csv'}: training_curves not written", file=sys.stderr)
 
     config = PipelineConfig(
         network=NetworkConfig(model=args.model, threads=args.threads),
