@@ -259,6 +259,16 @@ def shifted_xy(vertices: np.ndarray, dx: float, dy: float) -> np.ndarray:
     return v
 
 
+def person_boxes(
+    frags: Fragments, rect: tuple[int, int, int, int], people: Sequence[PersonResult]
+) -> np.ndarray:
+    """(K, 4) rows r0:r1, columns c0:c1 of ``frags`` (the frame's ``rect``) that each
+    person's mesh can cover (``screen_boxes``): people far apart leave most of it empty."""
+    return screen_boxes(
+        [p.vertices_high + 0.5 for p in people], (rect[0], rect[2]), frags.width, frags.height
+    )
+
+
 def sub_fragments(frags: Fragments, r0: int, r1: int, c0: int, c1: int) -> Fragments:
     """A rectangle of ``frags`` (views, no copy)."""
     return Fragments(
@@ -603,10 +613,7 @@ class LayerRenderer:
         if name == "iuv":
             frags, boxes = self._iuv_fragments(frags, rect, people)
             return surface.iuv(frags, self.config.iuv_mode, opacity, boxes)
-        r0, c0 = rect[0], rect[2]  # each person's box: people far apart leave most empty
-        boxes = screen_boxes(
-            [p.vertices_high + 0.5 for p in people], (r0, c0), frags.width, frags.height
-        )
+        boxes = person_boxes(frags, rect, people)
         if name == "mesh":
             colors = np.array([track_color(p.track_id) for p in people], np.float32)
             normals = np.stack([self._normals(p.vertices_high)[0] for p in people])
@@ -619,11 +626,8 @@ class LayerRenderer:
     ) -> tuple[Fragments, np.ndarray]:
         """The fragments DensePose output is drawn from over ``rect``: the meshes', filled
         into each person's foreground (``RenderConfig.iuv_fill_reach``), and the (K, 4)
-        rows and columns (``screen_boxes``) each person's pixels can lie in."""
-        r0, c0 = rect[0], rect[2]
-        boxes = screen_boxes(
-            [p.vertices_high + 0.5 for p in people], (r0, c0), frags.width, frags.height
-        )
+        rows and columns (``person_boxes``) each person's pixels can lie in."""
+        boxes = person_boxes(frags, rect, people)
         filled, reach = fill_to_foregrounds(
             frags,
             rect,
