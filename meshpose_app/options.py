@@ -95,6 +95,7 @@ def pipeline_config(
     *,
     video_opacity: float = RenderConfig.video_opacity,
     iuv_style: str = RenderConfig.iuv_mode,
+    iuv_fill: float = RenderConfig.iuv_fill_reach,
     densepose: bool = False,
     camera: CameraSpaceConfig | None = None,
 ) -> PipelineConfig:
@@ -119,6 +120,7 @@ def pipeline_config(
             renderer=model.renderer,
             outfits=outfits,
             iuv_mode=iuv_style,
+            iuv_fill_reach=iuv_fill,
             densepose=densepose,
             video_opacity=video_opacity,
         ),
@@ -139,6 +141,7 @@ def config_from_args(args: argparse.Namespace) -> PipelineConfig:
         outfits_of(args),
         video_opacity=args.video_opacity,
         iuv_style=args.iuv_style,
+        iuv_fill=args.iuv_fill,
         densepose=bool(args.export_iuv),
         camera=CameraSpaceConfig(
             args.camera_space or bool(args.export_glb), args.fov, args.body_height
@@ -302,6 +305,15 @@ def build_parser() -> argparse.ArgumentParser:
         choices=IUV_STYLES,
         help="look of the iuv layer (apply_net's visualisations): contour: U, V isolines on "
         "part colours; parts: part segmentation; u / v: the coordinate in a colour map",
+    )
+    proc.add_argument(
+        "--iuv-fill",
+        type=_non_negative_float,
+        default=render_defaults.iuv_fill_reach,
+        metavar="REACH",
+        help="the iuv layer and --export-iuv also label the person's mask (the network's "
+        "foreground: clothes, hair) where the mesh does not cover it, up to REACH x the "
+        "person's height from their mesh; 0: the mesh's own outline",
     )
     proc.add_argument(
         "--garment",

@@ -55,10 +55,12 @@ def test_every_model_option_reaches_the_config_and_comes_back_as_arguments() -> 
 
 def test_output_options_reach_the_config() -> None:
     args = build_parser().parse_args(
-        ["--export-iuv", "x", "--export-glb", "a.glb", "--fov", "50", "--video-opacity", "0.25"]
-    )
+        ["--export-iuv", "x", "--export-glb", "a.glb", "--fov", "50", "--video-opacity", "0.25",
+         "--iuv-fill", "0"]
+    )  # fmt: skip
     config = config_from_args(args)
     assert config.render.densepose and config.render.video_opacity == 0.25
+    assert config.render.iuv_fill_reach == 0.0
     assert config.camera == CameraSpaceConfig(True, 50.0, None)
 
 
