@@ -16,7 +16,12 @@ from pathlib import Path
 from typing import NoReturn
 
 from meshpose_core import __version__
-from meshpose_core.detection import PERSON_DETECTORS, YoloxConfig
+from meshpose_core.detection import (
+    AUTO_DETECTOR,
+    PERSON_DETECTORS,
+    YoloxConfig,
+    resolve_person_detector,
+)
 from meshpose_core.model.checkpoint import PRESET_NAMES
 from meshpose_core.pipeline import (
     MotionGateConfig,
@@ -60,7 +65,7 @@ class ModelOptions:
     detect_every: int = TrackerConfig.detect_every
     always_detect: bool = not MotionGateConfig.enabled
     detection_lag: int = PipelineConfig.detection_lag
-    detector: str = PipelineConfig.person_detector
+    detector: str = AUTO_DETECTOR  # resolve_person_detector: by the kind of input
     surface: str = SURFACES[0] if NetworkConfig.outline else SURFACES[1]
     detector_score: float = YoloxConfig.score_threshold
 
@@ -98,9 +103,11 @@ def pipeline_config(
     iuv_fill: float = RenderConfig.iuv_fill_reach,
     densepose: bool = False,
     camera: CameraSpaceConfig | None = None,
+    live: bool = False,
 ) -> PipelineConfig:
     """The library configuration of the run options: the one mapping, for the CLI and the
-    app. layers: (name, opacity) as ``parse_layers`` gives; outfits: ``parse_outfit``'s."""
+    app. layers: (name, opacity) as ``parse_layers`` gives; outfits: ``parse_outfit``'s;
+    live: the input is a camera (the "auto" detector is then BlazePose's)."""
     return PipelineConfig(
         network=NetworkConfig(
             model=model.model,
@@ -109,7 +116,7 @@ def pipeline_config(
             threads=model.threads,
             outline=model.surface == "outline",
         ),
-        person_detector=model.detector,
+        person_detector=resolve_person_detector(model.detector, live),
         yolox=YoloxConfig(score_threshold=model.detector_score),
         tracker=TrackerConfig(detect_every=model.detect_every, max_tracks=model.max_people),
         motion=MotionGateConfig(enabled=not model.always_detect),
@@ -146,6 +153,7 @@ def config_from_args(args: argparse.Namespace) -> PipelineConfig:
         camera=CameraSpaceConfig(
             args.camera_space or bool(args.export_glb), args.fov, args.body_height
         ),
+        live=bool(args.webcam),
     )
 
 
@@ -355,9 +363,10 @@ def build_parser() -> argparse.ArgumentParser:
     proc.add_argument(
         "--detector",
         default=model_defaults.detector,
-        choices=PERSON_DETECTORS,
-        help="who finds people: yolox (every visible person, any pose; the default) or "
-        "blazepose (face and upper body; a single person close to the camera)",
+        choices=(AUTO_DETECTOR, *PERSON_DETECTORS),
+        help="who finds people: yolox (every visible person, any pose), blazepose (face and "
+        "upper body, with the whole body's scale: a person close to the camera, cut by the "
+        "frame) or auto: blazepose for --webcam, yolox for files and pictures",
     )
     proc.add_argument(
         "--detector-score",

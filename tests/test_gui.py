@@ -475,8 +475,9 @@ def test_detector_choice_reaches_the_pipeline_and_the_cli_args(qtbot) -> None:
     from meshpose_app.gui.model_panel import ModelPanel
 
     base = ModelSettings.defaults()
-    assert base.detector == "yolox"
+    assert base.detector == "auto"  # BlazePose's for a camera, YOLOX for files
     assert base.pipeline_config(LayerSettings()).person_detector == "yolox"
+    assert base.pipeline_config(LayerSettings(), live=True).person_detector == "blazepose"
     panel = ModelPanel(base)
     qtbot.addWidget(panel)
     with qtbot.waitSignal(panel.changed, timeout=WAIT_MS) as signal:
@@ -485,6 +486,8 @@ def test_detector_choice_reaches_the_pipeline_and_the_cli_args(qtbot) -> None:
     chosen = signal.args[0]
     assert chosen.pipeline_config(LayerSettings()).person_detector == "blazepose"
     assert "--detector=blazepose" in chosen.cli_args(LayerSettings())
+    yolox = replace(chosen, detector="yolox")  # a choice holds for a camera too
+    assert yolox.pipeline_config(LayerSettings(), live=True).person_detector == "yolox"
 
 
 def test_detector_score_reaches_the_pipeline_and_the_cli_args(qtbot) -> None:

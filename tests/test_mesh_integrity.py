@@ -10,10 +10,12 @@ from meshpose_core.topology import Topology
 from meshpose_core.topology.integrity import (
     STRETCH_LIMIT,
     edge_stretch,
+    mend_feet,
     mesh_is_broken,
     mesh_stretch,
     template_edges,
 )
+from meshpose_core.topology.parts import PART_NAMES
 
 
 @pytest.fixture(scope="module")
@@ -80,3 +82,37 @@ def test_high_poly_views_pass_spikes_drags_and_nan_do_not() -> None:
     assert mesh_stretch(nan) == float("inf")
     broken = [mesh_is_broken(v) for v in (front, side, spike, dragged, nan)]
     assert broken == [False, False, True, True, True]
+
+
+def posed(template: np.ndarray, turn: float) -> np.ndarray:
+    """(518, 3) the template in image axes (y down, z away), 300 px tall, turned in-plane."""
+    c, s = np.cos(turn), np.sin(turn)
+    image = template * np.array([1.0, -1.0, -1.0]) * 300.0
+    return image @ np.array([[c, s, 0.0], [-s, c, 0.0], [0.0, 0.0, 1.0]]) + [200.0, 300.0, 0.0]
+
+
+def test_whole_feet_are_left_alone(template: np.ndarray) -> None:
+    meshes = np.stack([posed(template, 0.0), posed(template, 0.6)]).astype(np.float32)
+    assert mend_feet(meshes) is meshes  # nothing stretched: the same array, no copy
+    # forced (limit below zero): a foot redrawn where it was, turned with the shin
+    forced = mend_feet(meshes, limit=-1.0)
+    np.testing.assert_allclose(forced, meshes, atol=1e-3)
+
+
+def test_a_stray_foot_is_redrawn_at_its_ankle(template: np.ndarray) -> None:
+    """As when the crop does not show the feet: the heel and toe heatmaps far apart."""
+    low = Topology.load("low")
+    right = np.flatnonzero(low.vertex_part == PART_NAMES.index("right_foot") + 1)
+    left = np.flatnonzero(low.vertex_part == PART_NAMES.index("left_foot") + 1)
+    whole = posed(template, 0.3)
+    broken = whole.copy()
+    broken[right[:6], 0] += 250.0
+    assert mesh_is_broken(broken)
+    mended = mend_feet(broken[None].astype(np.float32))[0]
+    assert not mesh_is_broken(mended)
+    np.testing.assert_array_equal(
+        np.delete(mended, right, axis=0), np.delete(broken, right, 0).astype(np.float32)
+    )
+    # back at the ankle with the template's shape, within a few px of where it belonged
+    assert np.abs(mended[right] - whole[right]).max() < 0.03 * 300
+    np.testing.assert_array_equal(mended[left], broken[left].astype(np.float32))

@@ -35,7 +35,11 @@ DEVICES = (("Auto", "auto"), ("CPU", "cpu"), ("GPU (CUDA)", "cuda"))
 RENDERERS = (("OpenGL", "moderngl"), ("CPU rasterizer", "cpu")) + (
     (("pyrender", "pyrender"),) if importlib.util.find_spec("pyrender") else ()  # optional
 )
-DETECTORS = (("YOLOX (every person)", "yolox"), ("BlazePose (close-up)", "blazepose"))
+DETECTORS = (
+    ("Auto (BlazePose for a camera, YOLOX for files)", "auto"),
+    ("YOLOX (every person)", "yolox"),
+    ("BlazePose (close-up)", "blazepose"),
+)
 SURFACES = (("Outline (clothes, hair)", "outline"), ("Body", "body"))
 CHOOSE_FILE = "__file__"
 DEBOUNCE_MS = 400

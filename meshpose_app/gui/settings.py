@@ -139,10 +139,15 @@ class ModelSettings(ModelOptions):
         }
         return replace(self, **changed)
 
-    def pipeline_config(self, layers: LayerSettings) -> PipelineConfig:
-        """The library configuration these settings stand for (the CLI's own mapping)."""
+    def pipeline_config(self, layers: LayerSettings, live: bool = False) -> PipelineConfig:
+        """The library configuration these settings stand for (the CLI's own mapping); live:
+        the input is a camera."""
         return pipeline_config(
-            self, layers.pipeline_layers(), layers.outfits, video_opacity=layers.video_opacity
+            self,
+            layers.pipeline_layers(),
+            layers.outfits,
+            video_opacity=layers.video_opacity,
+            live=live,
         )
 
     def cli_args(self, layers: LayerSettings) -> list[str]:

@@ -125,6 +125,8 @@ class PipelineWorker(QThread):
         # Everything below belongs to the worker thread once it runs.
         self._wanted_model: ModelSettings | None = model
         self._running_model: ModelSettings | None = None
+        # whether the pipeline was built for a camera (the "auto" detector depends on it)
+        self._built_live = False
         self._layers = layers
         self._pipeline: Pipeline | None = None
         self._player: Player | None = None
@@ -199,7 +201,7 @@ class PipelineWorker(QThread):
         try:
             self._check_outfits()
             while not self._stopping:
-                if self._wanted_model != self._running_model:
+                if self._wanted_model != self._running_model or self._built_live != self._live():
                     self._rebuild()
                 self._run_commands(self._wait_s())
                 if self._stopping:
@@ -452,6 +454,10 @@ class PipelineWorker(QThread):
         self.message.emit(f"Opened {player.description}")
         self._set_playing(True)
 
+    def _live(self) -> bool:
+        """Whether the input is a camera."""
+        return self._player is not None and self._player.spec.is_camera
+
     def _set_model(self, model: ModelSettings) -> None:
         self._wanted_model = model
 
@@ -460,8 +466,9 @@ class PipelineWorker(QThread):
         wanted = self._wanted_model
         assert wanted is not None
         self.message.emit(f"Loading model {wanted.model} ({wanted.backend}, {wanted.device})…")
+        self._built_live = live = self._live()  # tried once per kind of input, even on failure
         try:
-            pipeline = Pipeline(wanted.pipeline_config(self._layers))
+            pipeline = Pipeline(wanted.pipeline_config(self._layers, live=live))
             # a renderer even with every layer off: later layer changes and the side view
             # draw with it (and its GL context)
             self._apply_layers(pipeline, self._layers)

@@ -14,15 +14,18 @@ from .decode import decode_regressors, sigmoid_scores
 from .letterbox import Letterbox, letterbox
 from .nms import MergedDetections, hard_nms, weighted_nms
 from .person_detector import (
+    AUTO_DETECTOR,
     DEFAULT_PERSON_DETECTOR,
     PERSON_DETECTORS,
     PersonDetector,
     create_person_detector,
+    resolve_person_detector,
 )
 from .roi import RotatedRoi, roi_from_keypoints
 from .yolox import YoloxConfig, YoloxDetector, decode_yolox, yolox_grids
 
 __all__ = [
+    "AUTO_DETECTOR",
     "DEFAULT_DETECTOR_PATH",
     "DEFAULT_PERSON_DETECTOR",
     "KEYPOINT_NAMES",
@@ -45,6 +48,7 @@ __all__ = [
     "hard_nms",
     "letterbox",
     "pose_detector_anchors",
+    "resolve_person_detector",
     "roi_from_keypoints",
     "sigmoid_scores",
     "weighted_nms",

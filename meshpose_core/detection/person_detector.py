@@ -17,6 +17,24 @@ from .yolox import YoloxConfig, YoloxDetector
 
 PERSON_DETECTORS: tuple[str, ...] = ("yolox", "blazepose")
 DEFAULT_PERSON_DETECTOR = "yolox"
+# the apps' default: BlazePose's for a live camera, YOLOX for files and pictures
+AUTO_DETECTOR = "auto"
+
+
+def resolve_person_detector(name: str, live: bool) -> str:
+    """``name`` (one of ``PERSON_DETECTORS`` or ``AUTO_DETECTOR``) -> the detector to run.
+
+    "auto" picks BlazePose's for a live camera: a webcam shows a person from the chest or
+    the waist up, and YOLOX's box of that upper body gives a crop the size of the upper
+    body, in which the network has to fold the whole body (crumpled meshes over the face on
+    four webcam clips, 3-7 track ids in 150 frames); BlazePose's detector gives the hips
+    and a whole-body scale even when they are out of the frame, so the crop holds the
+    whole (partly unseen) body (upper-body meshes, 1-3 ids). Figures: docs/pipeline.md."""
+    if name == AUTO_DETECTOR:
+        return "blazepose" if live else "yolox"
+    if name not in PERSON_DETECTORS:
+        raise ValueError(f"unknown person detector {name!r}; choose one of {PERSON_DETECTORS}")
+    return name
 
 
 class PersonDetector(Protocol):
