@@ -10,7 +10,7 @@ from meshpose_core.topology import Topology
 from meshpose_core.topology.integrity import (
     STRETCH_LIMIT,
     edge_stretch,
-    mend_feet,
+    mend_legs,
     mesh_is_broken,
     mesh_stretch,
     template_edges,
@@ -93,9 +93,9 @@ def posed(template: np.ndarray, turn: float) -> np.ndarray:
 
 def test_whole_feet_are_left_alone(template: np.ndarray) -> None:
     meshes = np.stack([posed(template, 0.0), posed(template, 0.6)]).astype(np.float32)
-    assert mend_feet(meshes) is meshes  # nothing stretched: the same array, no copy
+    assert mend_legs(meshes) is meshes  # nothing stretched: the same array, no copy
     # forced (limit below zero): a foot redrawn where it was, turned with the shin
-    forced = mend_feet(meshes, limit=-1.0)
+    forced = mend_legs(meshes, limit=-1.0)
     np.testing.assert_allclose(forced, meshes, atol=1e-3)
 
 
@@ -108,7 +108,7 @@ def test_a_stray_foot_is_redrawn_at_its_ankle(template: np.ndarray) -> None:
     broken = whole.copy()
     broken[right[:6], 0] += 250.0
     assert mesh_is_broken(broken)
-    mended = mend_feet(broken[None].astype(np.float32))[0]
+    mended = mend_legs(broken[None].astype(np.float32))[0]
     assert not mesh_is_broken(mended)
     np.testing.assert_array_equal(
         np.delete(mended, right, axis=0), np.delete(broken, right, 0).astype(np.float32)
@@ -116,3 +116,19 @@ def test_a_stray_foot_is_redrawn_at_its_ankle(template: np.ndarray) -> None:
     # back at the ankle with the template's shape, within a few px of where it belonged
     assert np.abs(mended[right] - whole[right]).max() < 0.03 * 300
     np.testing.assert_array_equal(mended[left], broken[left].astype(np.float32))
+
+
+def test_a_stray_lower_leg_is_redrawn_from_its_knee(template: np.ndarray) -> None:
+    """As when the crop holds the whole body but shows it only down to the waist."""
+    low = Topology.load("low")
+    names = ("lower_leg_left_back", "lower_leg_left_front", "left_foot")
+    leg = np.flatnonzero(np.isin(low.vertex_part, [PART_NAMES.index(n) + 1 for n in names]))
+    whole = posed(template, -0.2)
+    broken = whole.copy()
+    broken[leg[::3], 1] += 200.0  # every third shin and foot vertex pulled down
+    assert mesh_is_broken(broken)
+    mended = mend_legs(broken[None].astype(np.float32))[0]
+    assert not mesh_is_broken(mended)
+    others = np.setdiff1d(np.arange(len(whole)), leg)
+    np.testing.assert_array_equal(mended[others], broken[others].astype(np.float32))
+    assert np.abs(mended[leg] - whole[leg]).max() < 0.05 * 300  # the template's leg again

@@ -13,7 +13,7 @@ from meshpose_core.model.heads import FEATURE_STRIDE
 from meshpose_core.model.upsampler import LearnedUpsampler
 from meshpose_core.topology import NUM_COCO, Topology
 from meshpose_core.topology.combine import RowCombination
-from meshpose_core.topology.integrity import mend_feet
+from meshpose_core.topology.integrity import mend_legs
 from meshpose_core.topology.outline import OutlineWidening
 
 
@@ -88,9 +88,9 @@ class Finisher:
     def __call__(self, raw: RawPrediction) -> Prediction:
         vertices, visibility, iuv = raw.vertices, raw.visibility, raw.iuv
         xy = np.einsum("ks,bksd->bkd", self._lm_weight, vertices[:, self._lm_index, :2])
-        # feet the crop did not show, redrawn at their ankles (after the keypoints: those
-        # stay where the heatmaps put them)
-        vertices = mend_feet(vertices)
+        # lower legs and feet the crop did not show, redrawn from the knee or the ankle
+        # (after the keypoints: those stay where the heatmaps put them)
+        vertices = mend_legs(vertices)
         if self.outline is not None:
             vertices = self.outline(vertices, raw.foreground, FEATURE_STRIDE)
         high = self.upsample(vertices)

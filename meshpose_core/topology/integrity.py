@@ -93,47 +93,65 @@ def mesh_is_broken(vertices: np.ndarray, limit: float = STRETCH_LIMIT) -> bool:
 
 
 @functools.cache
-def _feet(
+def _leg_ends(
     level: str = "low",
 ) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray, float, int, int], ...]:
-    """Per foot of a topology level: its vertices (n,), the edges touching them (m,), the
-    template foot's offsets from its ankle (n, 3) in image axes (x right, y down, z away),
-    the template shin's direction (radians, image axes), the ankle's and knee's keypoints."""
+    """What ``mend_legs`` redraws, in order: per side the lower leg with its foot (from the
+    knee, turned with the thigh), then the foot (from the ankle, turned with the shin).
+    Each: the vertices redrawn (n,), the edges whose stretch decides it (m,: touching the
+    lower leg but not the foot, resp. touching the foot), the template's vertices as
+    offsets from the root keypoint (n, 3) in image axes (x right, y down, z away), the
+    template's direction of the turning segment (radians, image axes), and the root and
+    the segment's start keypoints."""
     topo = Topology.load(level)  # type: ignore[arg-type]
     edges = template_edges(level)[0]
     rest_kp = topo.keypoints(topo.vertices)
     image_axes = np.array([1.0, -1.0, -1.0])  # the template's y is up and z faces the camera
+    kp = KEYPOINT_NAMES.index
+
+    def part(*names: str) -> np.ndarray:
+        return np.flatnonzero(np.isin(topo.vertex_part, [PART_NAMES.index(n) + 1 for n in names]))
+
     out = []
-    for side in ("left", "right"):
-        foot = np.flatnonzero(topo.vertex_part == PART_NAMES.index(f"{side}_foot") + 1)
-        touching = np.flatnonzero(np.isin(edges, foot).any(axis=1))
-        ankle, knee = KEYPOINT_NAMES.index(f"{side}_ankle"), KEYPOINT_NAMES.index(f"{side}_knee")
-        offsets = (topo.vertices[foot] - rest_kp[ankle]) * image_axes
-        shin = (rest_kp[ankle] - rest_kp[knee]) * image_axes
-        out.append((foot, touching, offsets, float(np.arctan2(shin[1], shin[0])), ankle, knee))
+    for s in ("left", "right"):
+        foot = part(f"{s}_foot")
+        shin = part(f"lower_leg_{s}_back", f"lower_leg_{s}_front")
+        on_shin, on_foot = np.isin(edges, shin).any(axis=1), np.isin(edges, foot).any(axis=1)
+        for moved, touching, root, start in (
+            # the shin's own edges and those to the thigh: a stray foot alone is the next's
+            (np.concatenate([shin, foot]), on_shin & ~on_foot, kp(f"{s}_knee"), kp(f"{s}_hip")),
+            (foot, on_foot, kp(f"{s}_ankle"), kp(f"{s}_knee")),
+        ):
+            touching = np.flatnonzero(touching)
+            offsets = (topo.vertices[moved] - rest_kp[root]) * image_axes
+            seg = (rest_kp[root] - rest_kp[start]) * image_axes
+            out.append((moved, touching, offsets, float(np.arctan2(seg[1], seg[0])), root, start))
     return tuple(out)
 
 
-def mend_feet(vertices: np.ndarray, limit: float = STRETCH_LIMIT) -> np.ndarray:
-    """Feet the network could not place, redrawn at their ankles.
+def mend_legs(vertices: np.ndarray, limit: float = STRETCH_LIMIT) -> np.ndarray:
+    """Lower legs and feet the network could not place, redrawn from the knee or the ankle.
 
     A person the crop shows only down to the waist (a webcam user at a desk) leaves the
-    heatmaps of the ankles, heels and toes nothing to find: the two ends of a foot land far
-    apart, and its edges stretch past ``limit``, so the guard withheld the whole mesh (on
-    four webcam clips 8-35 % of the frames, 40 of every 44 such meshes for a foot). Such a
-    foot is replaced by the template's, scaled to the body (the median edge ratio, as
-    ``edge_stretch``) and turned with the shin, at the mesh's ankle; meshes whose feet are
-    whole are returned unchanged.
+    heatmaps of the knees, ankles, heels and toes little or nothing to find: the ends of a
+    shin or a foot land far apart, its edges stretch past ``limit``, and the guard withheld
+    the whole mesh (on four webcam clips 8-35 % of the frames; with BlazePose's detector,
+    whose crops hold the whole body, nearly all frames of one clip). Such a lower leg (with
+    its foot) is replaced by the template's, straight on from the thigh, and such a foot by
+    the template's, turned with the shin: scaled to the body (the median edge ratio, as
+    ``edge_stretch``), at the mesh's knee or ankle. Meshes whose legs are whole are returned
+    unchanged.
 
     Args:
         vertices: (B, 518, 3) low-poly meshes, x, y px (y down) and depth (larger: farther).
-        limit: stretch (body heights, ``edge_stretch``) of the edges touching a foot above
-            which it is redrawn.
+        limit: stretch (body heights, ``edge_stretch``) of the edges touching a lower leg
+            or a foot above which it is redrawn.
 
     Returns:
-        (B, 518, 3) float32, a copy where a foot was redrawn, else the input.
+        (B, 518, 3) float32, a copy where something was redrawn, else the input.
     """
     edges, rest, height = template_edges("low")
+    low = Topology.load("low")
     out = vertices
     for b in range(len(vertices)):
         v = np.asarray(vertices[b], np.float64)
@@ -142,20 +160,21 @@ def mend_feet(vertices: np.ndarray, limit: float = STRETCH_LIMIT) -> np.ndarray:
         scale = float(np.median(length / rest))
         if not np.isfinite(length).all() or scale <= 0:
             continue
-        stretch = (length - scale * rest) / (scale * height)
-        for foot, touching, offsets, rest_angle, ankle, knee in _feet("low"):
-            if stretch[touching].max() <= limit:
+        for moved, touching, offsets, rest_angle, root, start in _leg_ends("low"):
+            if out is not vertices:  # an earlier redraw moved some of these edges
+                _edge_lengths(out[b].astype(np.float64), edges, length)
+            if (length[touching] - scale * rest[touching]).max() <= limit * scale * height:
                 continue
             if out is vertices:
                 out = np.array(vertices, np.float32, copy=True)
-            # the ankle keypoint is 30 % the foot's own vertices: place the foot, read the
-            # ankle again, three times (the stray foot's pull shrinks to 3 % of it)
+            # the root keypoint is partly the redrawn vertices' own: place them, read the
+            # root again, three times (a stray part's pull shrinks to a few % of it)
             for _ in range(3):
-                keypoints = Topology.load("low").keypoints(out[b].astype(np.float64))
-                shin = keypoints[ankle, :2] - keypoints[knee, :2]
-                turn = np.arctan2(shin[1], shin[0]) - rest_angle if np.hypot(*shin) > 1e-6 else 0.0
+                keypoints = low.keypoints(out[b].astype(np.float64))
+                seg = keypoints[root, :2] - keypoints[start, :2]
+                turn = np.arctan2(seg[1], seg[0]) - rest_angle if np.hypot(*seg) > 1e-6 else 0.0
                 c, s = np.cos(turn), np.sin(turn)
                 turned = offsets[:, :2] @ np.array([[c, s], [-s, c]])
-                out[b, foot, :2] = keypoints[ankle, :2] + scale * turned
-                out[b, foot, 2] = keypoints[ankle, 2] + scale * offsets[:, 2]
+                out[b, moved, :2] = keypoints[root, :2] + scale * turned
+                out[b, moved, 2] = keypoints[root, 2] + scale * offsets[:, 2]
     return out
