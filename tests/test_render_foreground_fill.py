@@ -65,10 +65,11 @@ def test_uncovered_mask_pixels_take_the_nearest_own_mesh_pixel_within_reach() ->
 
 def test_nothing_is_filled_without_a_foreground_or_a_reach() -> None:
     frags = fragments_row([0, -1, -1])
-    same, reach = fill_to_foregrounds(frags, (0, 1, 0, 3), [None], [np.eye(2, 3)], [50.0], 0.1, 4)
+    mesh = np.array([[0.0, 0.0], [0.0, 50.0]])  # a person 50 px tall
+    same, reach = fill_to_foregrounds(frags, (0, 1, 0, 3), [None], [np.eye(2, 3)], [mesh], 0.1, 4)
     assert same is frags and reach.tolist() == [0.0]
     same, _ = fill_to_foregrounds(
-        frags, (0, 1, 0, 3), [np.ones((2, 2), np.float32)], [np.eye(2, 3)], [50.0], 0.0, 4
+        frags, (0, 1, 0, 3), [np.ones((2, 2), np.float32)], [np.eye(2, 3)], [mesh], 0.0, 4
     )
     assert same is frags
 

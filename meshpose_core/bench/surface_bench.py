@@ -148,7 +148,7 @@ def heldout_fits(checkpoint: str, root: Path, limit: int, integrity: Integrity) 
             mesh_only_hits += int((mesh_part[px[:, 1], px[:, 0]] == part_true).sum())
             drawn, _ = fill_to_foregrounds(
                 frags, (0, size, 0, size), [pred.foreground[k]], [identity],
-                [float(np.ptp(pred.vertices_high[k, :, 1]))], fill, FEATURE_STRIDE,
+                [pred.vertices_high[k]], fill, FEATURE_STRIDE,
             )  # fmt: skip
             mesh_part = iuv_image(drawn, high.face_part, high.corner_part_uv)[..., 0]
             mesh_part_hits += int((mesh_part[px[:, 1], px[:, 0]] == part_true).sum())

@@ -633,7 +633,7 @@ class LayerRenderer:
             rect,
             [p.foreground for p in people],
             [p.crop_to_image for p in people],
-            [float(np.ptp(p.vertices_high[:, 1])) for p in people],
+            [p.vertices_high for p in people],
             self.config.iuv_fill_reach,
             FEATURE_STRIDE,
         )

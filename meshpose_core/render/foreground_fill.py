@@ -103,15 +103,16 @@ def fill_to_foregrounds(
     rect: tuple[int, int, int, int],
     foregrounds: Sequence[np.ndarray | None],
     crop_to_image: Sequence[np.ndarray],
-    heights: Sequence[float],
+    meshes: Sequence[np.ndarray],
     fraction: float,
     stride: float,
 ) -> tuple[Fragments, np.ndarray]:
     """What the renderer and the benchmark draw DensePose from: ``frags`` (the people's
     meshes over ``rect`` of the frame, mesh id = person) filled into each person's
     foreground (``foreground_masks``; None: that person is not filled) up to ``fraction``
-    of their height (``heights`` (P,) px) from their mesh -> (fragments, (P,) reach px)."""
-    reach = fraction * np.asarray(heights, np.float64)
+    of their height (the y extent of their mesh, ``meshes`` P arrays (V, >= 2) px) from
+    their mesh -> (fragments, (P,) reach px)."""
+    reach = fraction * np.array([float(np.ptp(m[:, 1])) for m in meshes], np.float64)
     if fraction <= 0 or all(f is None for f in foregrounds):
         return frags, np.zeros(len(foregrounds))
     none = np.zeros((1, 1), np.float32)

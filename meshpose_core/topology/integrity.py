@@ -45,14 +45,28 @@ def edge_stretch(
     """
     if edges.ndim != 2 or edges.shape[1] != 2 or rest_lengths.shape != (edges.shape[0],):
         raise ValueError(f"edges {edges.shape} and rest lengths {rest_lengths.shape} do not fit")
-    length = np.empty(len(edges), np.float64)
-    _edge_lengths(np.ascontiguousarray(vertices, np.float64), edges, length)
-    if not np.isfinite(length).all():
-        return float("inf")
-    scale = float(np.median(length / rest_lengths))
-    if scale <= 0:
+    length = edge_lengths(vertices, edges)
+    scale = body_scale(length, rest_lengths)
+    if scale is None:
         return float("inf")
     return float((length - scale * rest_lengths).max() / (scale * rest_height))
+
+
+def edge_lengths(vertices: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """(V, D) vertices, (E, 2) edges -> (E,) float64 lengths."""
+    length = np.empty(len(edges), np.float64)
+    _edge_lengths(np.ascontiguousarray(vertices, np.float64), edges, length)
+    return length
+
+
+def body_scale(lengths: np.ndarray, rest_lengths: np.ndarray) -> float | None:
+    """A mesh's own scale against the template: the median ratio of its (E,) edge lengths
+    to the template's (E,); None for a mesh with a non-finite vertex or collapsed to a
+    point (no scale: ``edge_stretch`` calls it infinitely stretched)."""
+    if not np.isfinite(lengths).all():
+        return None
+    scale = float(np.median(lengths / rest_lengths))
+    return scale if scale > 0 else None
 
 
 @njit(cache=True, nogil=True)
@@ -154,19 +168,19 @@ def mend_legs(vertices: np.ndarray, limit: float = STRETCH_LIMIT) -> np.ndarray:
     low = Topology.load("low")
     out = vertices
     for b in range(len(vertices)):
-        v = np.asarray(vertices[b], np.float64)
-        length = np.empty(len(edges), np.float64)
-        _edge_lengths(v, edges, length)
-        scale = float(np.median(length / rest))
-        if not np.isfinite(length).all() or scale <= 0:
+        length = edge_lengths(vertices[b], edges)
+        scale = body_scale(length, rest)
+        if scale is None:
             continue
+        redrawn = False
         for moved, touching, offsets, rest_angle, root, start in _leg_ends("low"):
-            if out is not vertices:  # an earlier redraw moved some of these edges
-                _edge_lengths(out[b].astype(np.float64), edges, length)
+            if redrawn:  # an earlier redraw of this mesh moved some of these edges
+                length = edge_lengths(out[b], edges)
             if (length[touching] - scale * rest[touching]).max() <= limit * scale * height:
                 continue
             if out is vertices:
                 out = np.array(vertices, np.float32, copy=True)
+            redrawn = True
             # the root keypoint is partly the redrawn vertices' own: place them, read the
             # root again, three times (a stray part's pull shrinks to a few % of it)
             for _ in range(3):
