@@ -20,7 +20,7 @@ from meshpose_core.pipeline import NetworkConfig, Pipeline, PipelineConfig, Rend
 from meshpose_core.pipeline.mesh_guard import MeshGuardConfig, accepted_meshes, duplicate_meshes
 from meshpose_core.pipeline.motion import MotionGate, MotionGateConfig
 from meshpose_core.pipeline.network import Network
-from meshpose_core.pipeline.tracker import Tracker, TrackerConfig
+from meshpose_core.pipeline.tracker import Tracker, TrackerConfig, agree_in_view, in_view
 from meshpose_core.predictor import Prediction
 from meshpose_core.topology import Topology
 
@@ -52,6 +52,7 @@ class Scripted:
         self.scores: list[float] | None = None  # per box (default 0.9, 0.89, ...)
         self.visibility: list[float] | None = None  # per crop, in the batch's order (default 1)
         self.detector_runs = 0
+        self.grow = 1.0  # the body below the head drawn this many times larger (a guess)
 
     def detect(self, image: np.ndarray) -> list[Detection]:
         self.detector_runs += 1
@@ -61,6 +62,10 @@ class Scripted:
     def predict(self, network: Network, crops: np.ndarray) -> tuple[Prediction, float, float]:
         n, size = len(crops), network.input_size
         low = place(LOW.vertices, size, self.lying)
+        high = place(HIGH.vertices, size, self.lying)
+        head = np.array([size[1] / 2, low[:, 1].min()], np.float32)
+        for v in (low, high):
+            v[:, :2] = head + (v[:, :2] - head) * self.grow
         low[np.argmax(LOW.vertices[:, 0]), 0] += self.pull
         keypoints = np.concatenate([LOW.keypoints(low)[:17, :2], np.ones((17, 1))], 1)
         pred = Prediction(
@@ -68,7 +73,7 @@ class Scripted:
             visibility=np.repeat(
                 np.array(self.visibility or [1.0] * n, np.float32)[:n, None], 518, 1
             ),
-            vertices_high=np.repeat(place(HIGH.vertices, size, self.lying)[None], n, 0),
+            vertices_high=np.repeat(high[None], n, 0),
             keypoints=np.repeat(keypoints[None].astype(np.float32), n, 0),
         )
         return pred, 0.0, 0.0
@@ -137,6 +142,34 @@ def test_a_broken_mesh_is_not_drawn_and_its_track_is_detected_again(scripted) ->
     assert pipe.tracker.tracks[0].missed and pipe.tracker.tracking_uncertain()
     script.pull = 0.0
     assert len(pipe.process(FRAME).people) == 1
+
+
+@pytest.mark.parametrize("close_up", [True, False])
+def test_a_mesh_guessed_larger_beyond_the_frame_is_still_drawn(scripted, close_up) -> None:
+    """A close-up's body below the frame is a guess that changes size from frame to frame:
+    drawn twice as large, the tracker does not steer with it (and detects again), but the
+    part in view lies on the person, so it is drawn. A body the frame does not cut, drawn
+    twice as large, is not."""
+    pipe, script = scripted
+    side = 400.0 if close_up else 100.0  # the frame is 320 x 240
+    script.boxes = [np.array([160 - side / 2, 20.0, 160 + side / 2, 20 + side])]
+    assert len(pipe.process(FRAME).people) == 1
+    script.grow = 2.5
+    result = pipe.process(FRAME)
+    (track,) = pipe.tracker.tracks
+    assert track.missed and not track.steered  # not steered by it: detected again
+    assert [p.track_id for p in result.people] == ([1] if close_up else [])
+
+
+def test_agree_in_view_compares_the_parts_the_frame_shows() -> None:
+    frame = (320, 240)
+    np.testing.assert_allclose(in_view(np.array([-40.0, 20, 360, 420]), frame), [0, 20, 320, 240])
+    np.testing.assert_allclose(in_view(np.array([400.0, 20, 500, 80]), frame), [320, 20, 320, 80])
+    small, big = np.array([-40.0, 20, 360, 420]), np.array([-320.0, 0, 640, 960])
+    assert agree_in_view(small, big, frame, 0.5)  # 2.4x apart, the same in view
+    assert not agree_in_view(small, np.array([200.0, 150, 600, 550]), frame, 0.5)
+    inside = np.array([100.0, 50, 200, 150])
+    assert not agree_in_view(inside, inside, frame, 0.5)  # nothing cut: not this rule's case
 
 
 def test_a_matching_detection_confirms_a_steered_track_without_moving_it() -> None:

@@ -52,7 +52,7 @@ from .prefetch import staged
 from .results import STAGES, FrameResult, PersonResult
 from .smoothing import MeshSmoother, SmoothingConfig, carry_to_keypoints
 from .sources import Frame, VideoSource
-from .tracker import Track, Tracker, TrackerConfig, mesh_box
+from .tracker import Track, Tracker, TrackerConfig, agree_in_view, mesh_box
 
 
 @dataclass(frozen=True)
@@ -344,11 +344,13 @@ class Pipeline:
         lat["upsample"] = up_ms + (time.perf_counter() - t) * 1e3
 
         t = time.perf_counter()
-        people = self._steer_tracks(tracks, people)
+        people = self._steer_tracks(tracks, people, (frame.width, frame.height))
         lat["track"] += (time.perf_counter() - t) * 1e3
         return people
 
-    def _steer_tracks(self, tracks: list[Track], people: list[PersonResult]) -> list[PersonResult]:
+    def _steer_tracks(
+        self, tracks: list[Track], people: list[PersonResult], frame_size: tuple[int, int]
+    ) -> list[PersonResult]:
         """Each mesh corrects its track and sets its next crop; broken meshes, second
         meshes of one person (``mesh_guard``) and meshes the tracker rejects are not kept,
         nor those of tracks not to show yet: the people to draw. A track born of a weak
@@ -374,12 +376,17 @@ class Pipeline:
             if broken[i]:
                 self.tracker.reject(tr.id)
                 continue
-            accepted = self.tracker.refine(tr.id, boxes[i], float(p.keypoints[:, 2].mean()))
+            confidence = float(p.keypoints[:, 2].mean())
+            accepted = self.tracker.refine(tr.id, boxes[i], confidence)
             if weak[i] and not accepted:
                 self.tracker.reject_weak(tr.id)  # its mesh elsewhere: not a person
                 self.rejected["weak"] += 1
                 continue
-            if not accepted and self.config.guard.enabled:
+            if (
+                not accepted
+                and self.config.guard.enabled
+                and not self._drawn_unsteered(tr, boxes[i], confidence, frame_size)
+            ):
                 continue  # not this person's mesh (elsewhere, another size, unsure)
             if tr.steered:
                 tr.crop_rotation, tr.crop_side = follow_body(
@@ -388,6 +395,20 @@ class Pipeline:
             if not weak[i] or self.tracker.shows(tr):  # a vetted newcomer: first frames only
                 kept.append(p)
         return kept
+
+    def _drawn_unsteered(
+        self, track: Track, box: np.ndarray, confidence: float, frame_size: tuple[int, int]
+    ) -> bool:
+        """Whether a mesh the tracker would not steer with (``Tracker.refine``) is still
+        drawn: a body the frame cuts (a webcam close-up) is guessed beyond it, and that
+        guess grows and shrinks twofold from frame to frame (the size check fails) while
+        the part in view stays on the person. Such a mesh is drawn when its box's part in
+        view overlaps the track's at IoU >= ``MeshGuardConfig.in_view_iou`` and its keypoints
+        are sure enough; the track is re-detected as for any rejected mesh."""
+        guard, cfg = self.config.guard, self.tracker.config
+        return confidence >= cfg.min_mesh_confidence and agree_in_view(
+            track.box, box, frame_size, guard.in_view_iou
+        )
 
     def hud_lines(self, people: int) -> list[str]:
         """HUD text: frame rate, people, and the previous frame's per-stage latency (this

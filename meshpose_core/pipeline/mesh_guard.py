@@ -31,6 +31,9 @@ class MeshGuardConfig:
     # largest 0.66 (a person half behind another); two tracks on one person see nearly the
     # same crop, so their meshes' boxes nearly coincide
     duplicate_iou: float = 0.7
+    # a mesh the tracker does not steer with is still drawn where the frame cuts the body
+    # and its part in view overlaps the track's by this much (``Pipeline._drawn_unsteered``)
+    in_view_iou: float = 0.5
 
 
 def duplicate_meshes(boxes: np.ndarray, duplicate_iou: float) -> np.ndarray:

@@ -185,6 +185,32 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> float:
     return inter / max(union, 1e-9)
 
 
+def in_view(box: np.ndarray, frame_size: tuple[int, int]) -> np.ndarray:
+    """(4,) x0, y0, x1, y1 image px -> (4,) its part inside a (W, H) frame (empty boxes
+    collapse onto the frame's edge)."""
+    w, h = frame_size
+    lo = np.clip(np.asarray(box[:2], float), 0.0, [w, h])
+    return np.concatenate([lo, np.clip(np.asarray(box[2:], float), lo, [w, h])])
+
+
+def agree_in_view(
+    a: np.ndarray, b: np.ndarray, frame_size: tuple[int, int], min_iou: float
+) -> bool:
+    """Two (4,) boxes, at least one cut by the (W, H) frame: their parts in view overlap at
+    IoU >= ``min_iou``. False when neither is cut: nothing beyond the frame to discount."""
+    a_in, b_in = in_view(a, frame_size), in_view(b, frame_size)
+    if np.array_equal(a_in, a) and np.array_equal(b_in, b):
+        return False
+    return box_iou(a_in, b_in) >= min_iou
+
+
+def box_at_scale(box: np.ndarray, scale: float) -> np.ndarray:
+    """(4,) x0, y0, x1, y1 -> (4,) the same centre and aspect at scale sqrt(w h) = ``scale``."""
+    z = box_to_state(np.asarray(box, float))
+    z[2] = scale
+    return state_to_box(z)
+
+
 def mesh_offset(mesh_box: np.ndarray, state: np.ndarray) -> np.ndarray:
     """(4,) mesh box, (4,) track state (cx, cy, s, r) -> (4,) the mesh box's offset from
     the state: centre shift in scales, log scale ratio, aspect difference."""
@@ -260,8 +286,9 @@ class Track:
         return kf
 
     def revive(self, box: np.ndarray, score: float) -> None:
-        """Back from the lost pool on a detection ``box`` (4,) x0, y0, x1, y1 image px: the
-        filter restarts at it (the old velocity is stale), the id and confirmation are kept."""
+        """Back from the lost pool, or a drifted live track rematched (``Tracker.
+        _rematch_missed``), on a detection ``box`` (4,) x0, y0, x1, y1 image px: the filter
+        restarts at it (the old velocity is stale), the id and confirmation are kept."""
         self.kf = self._filter(box)
         self.score = score
         self.hits += 1
@@ -388,6 +415,7 @@ class Tracker:
         boxes = np.asarray(boxes, float).reshape(-1, 4)
         predicted = np.array([t.box for t in self.tracks]).reshape(-1, 4)
         matches, lost, new = associate(predicted, boxes, cfg.iou_threshold)
+        lost, new = self._rematch_missed(lost, boxes, scores, new)
         for ti, di in matches:
             t = self.tracks[ti]
             confirms = t.steered and cfg.mesh_steers
@@ -413,6 +441,28 @@ class Tracker:
             self._next_id += 1
         self._frames_since_detection_run = frames_ago
         self._track_died = False
+
+    def _rematch_missed(
+        self, unmatched: list[int], boxes: np.ndarray, scores: np.ndarray, new: list[int]
+    ) -> tuple[list[int], list[int]]:
+        """Live tracks no detection overlapped (indices ``unmatched``) take a detection near
+        where they were last seen, at the size of their last detection (``reassociate``'s
+        rule, as for lost tracks): the filter restarts there under the same id. Their box
+        had drifted or grown with meshes drawn off the person (a close-up whose body below
+        the frame is guessed), and a second track used to be born on the person while the
+        first coasted away and died (webcam clips: a new id every few seconds). Returns the
+        tracks still unmatched and the detections left."""
+        if not unmatched or not new:
+            return unmatched, new
+        tracks = [self.tracks[i] for i in unmatched]
+        seen = np.array([box_at_scale(t.seen_box, t.detected_scale) for t in tracks])
+        coasted = np.array([t.box for t in tracks])
+        frames = np.array([t.frames_since_seen for t in tracks])
+        pairs = reassociate(seen, coasted, frames, boxes[new], self.config)
+        for ti, k in pairs:
+            tracks[ti].revive(boxes[new[k]], float(scores[new[k]]))
+        rematched, taken = {unmatched[ti] for ti, _ in pairs}, {new[k] for _, k in pairs}
+        return [i for i in unmatched if i not in rematched], [j for j in new if j not in taken]
 
     def _skip_rejected(self, boxes: np.ndarray, scores: np.ndarray, new: list[int]) -> list[int]:
         """The new detections left to start tracks: weak ones on the spot of a remembered
