@@ -20,7 +20,10 @@ each part (left forearm, its outer and inner edge...) takes the scale that puts 
 vertices on the mask's edge, found by marching outwards from the bone, so a long coat, a
 skirt or loose hair widens just the parts they cover. A side the mask does not show (the
 part is hidden, or the bone itself lies outside the mask) keeps the fixed scale, and no side
-gets thinner than the body.
+gets thinner than the body. The head's bone ends between the ears (``CAPPED_GROUPS``): its
+crown, past that end, is a side of its own whose vertices move away from the end itself, so
+hair above the head is reached too; without the mask's evidence the crown keeps the line's
+rule (widened sideways only).
 """
 
 from __future__ import annotations
@@ -50,6 +53,11 @@ OUTLINE_GROUPS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...
     "foot": (("{s}_foot",), ("{s}_ankle",), ("{s}_big_toe", "{s}_small_toe")),
 }  # fmt: skip
 GROUP_NAMES: tuple[str, ...] = tuple(OUTLINE_GROUPS)
+# groups whose bone ends at the body's end: a vertex beyond the axis's end is measured from
+# that end (radially) instead of from the line, so the crown grows with the hair as the
+# sides do; on the line alone the crown sat on the axis and never moved, and a webcam
+# close-up's head mesh stopped at the eyebrows
+CAPPED_GROUPS: tuple[str, ...] = ("head",)
 SMOOTH_STEPS = 3  # neighbour averages of the displacements (each halves a seam's step)
 # where the mask's edge is looked for along each vertex's ray from its bone, in units of the
 # vertex's own distance from the bone (1 = the body's surface)
@@ -71,6 +79,11 @@ class PartAxes:
     group: np.ndarray
     start: np.ndarray
     end: np.ndarray
+
+    @property
+    def capped(self) -> np.ndarray:
+        """(V,) bool: the vertex's group ends at its axis's end (``CAPPED_GROUPS``)."""
+        return np.isin(self.group, [GROUP_NAMES.index(g) for g in CAPPED_GROUPS])
 
 
 def _keypoint_mix(names: tuple[str, ...], side: str) -> np.ndarray:
@@ -101,19 +114,26 @@ def part_axes(vertex_part: np.ndarray) -> PartAxes:
     return PartAxes(group, start, end)
 
 
-def axis_offsets(xy: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+def axis_offsets(
+    xy: np.ndarray, start: np.ndarray, end: np.ndarray, capped: np.ndarray | None = None
+) -> np.ndarray:
     """Each point's offset from the line through its axis's two ends.
 
     Args:
         xy: (..., V, 2) points; start, end: (..., V, 2) their axes' ends (a zero-length axis
             is its own point: the offset is then from that point).
+        capped: (V,) bool, optional: points whose axis ends at ``end``: beyond it their
+            offset is from ``end`` itself.
 
     Returns:
-        (..., V, 2) ``xy - p``, ``p`` the projection of ``xy`` on the (unbounded) line.
+        (..., V, 2) ``xy - p``, ``p`` the projection of ``xy`` on the (unbounded) line, or
+        for a capped point on the line up to ``end``.
     """
     axis = end - start
     length2 = (axis * axis).sum(-1, keepdims=True)
     t = ((xy - start) * axis).sum(-1, keepdims=True) / np.maximum(length2, 1e-12)
+    if capped is not None:
+        t = np.where(capped[:, None], np.minimum(t, 1.0), t)
     return xy - (start + np.where(length2 > 1e-12, t, 0.0) * axis)
 
 
@@ -296,14 +316,15 @@ class OutlineWidening:
         self.topology = topology
         axes = part_axes(topology.vertex_part)
         self._vertex_scale = scales[axes.group]  # (V,)
-        self._start, self._end = axes.start, axes.end
+        self._start, self._end, self._capped = axes.start, axes.end, axes.capped
         self._smooth = neighbour_mean_matrix(topology)
         # the part's side of the body (none / left / right) and its group: one instance
         side = np.array(
             [1 if "left" in n else 2 if "right" in n else 0 for n in PART_NAMES], np.int64
         )[topology.vertex_part - 1]
         self._instance = axes.group * 3 + side  # (V,)
-        self._sides = len(GROUP_NAMES) * 3 * 2  # instances x the two sides of their bones
+        # instances x the sides of their bones: left, right, and beyond a capped end
+        self._sides = len(GROUP_NAMES) * 3 * 3
         # one bone per instance (its vertices share their axis's ends)
         instances, first = np.unique(self._instance, return_index=True)
         self._bone = np.searchsorted(instances, self._instance)  # (V,) -> bone
@@ -320,10 +341,17 @@ class OutlineWidening:
         # matmuls, not einsum: ~0.1 ms a person instead of ~1.6 ms
         start, end = self._start @ kp, self._end @ kp  # (B, V, 2)
         offset = axis_offsets(xy, start, end)
-        if foreground is None:
-            scale = np.broadcast_to(self._vertex_scale, xy.shape[:2])
-        else:
-            scale = self._fitted_scales(xy, offset, end - start, kp, foreground, stride)
+        scale = np.broadcast_to(self._vertex_scale, xy.shape[:2])
+        if foreground is not None:
+            # beyond a capped end the offset is from the end (the crown): a side of its own,
+            # which grows only with the mask's evidence (the fixed scales widen sideways)
+            axis = end - start
+            capped = axis_offsets(xy, start, end, self._capped)
+            beyond = self._capped & ((capped * axis).sum(-1) > 1e-6 * (axis * axis).sum(-1))
+            fitted = self._fitted_scales(xy, capped, axis, beyond, kp, foreground, stride)
+            seen = ~np.isnan(fitted)
+            offset = np.where((beyond & seen)[..., None], capped, offset)
+            scale = np.where(seen, fitted, scale)
         out = np.array(vertices, np.float32, copy=True)
         out[..., :2] += self._smooth @ (offset * scale[..., None]).astype(np.float32)
         return out
@@ -333,20 +361,23 @@ class OutlineWidening:
         xy: np.ndarray,
         offset: np.ndarray,
         axis: np.ndarray,
+        beyond: np.ndarray,
         kp: np.ndarray,
         foreground: np.ndarray,
         stride: float,
     ) -> np.ndarray:
-        """-> (B, V) scale per vertex: per side of each part, the median of (extent - 1) over
-        its outer vertices (at least its mean distance from the bone: the outline is where
-        they are). A median, because a few rays still overshoot (past a thin gap in the
+        """-> (B, V) scale per vertex: per side of each part (``beyond`` (B, V): the crown
+        past a capped end), the median of (extent - 1) over its outer vertices (at least its
+        mean distance from the bone: the outline is where they are); NaN where a side has
+        no evidence. A median, because a few rays still overshoot (past a thin gap in the
         mask, or where two parts' grounds meet)."""
         b = xy.shape[0]
         bones = np.concatenate([self._bone_start @ kp, self._bone_end @ kp], axis=-1)
         extent, valid = mask_extents(xy, offset, foreground, stride, bones, self._bone)
         own = np.clip(extent - 1.0, *FIT_RANGE)
         cross = axis[..., 0] * offset[..., 1] - axis[..., 1] * offset[..., 0]
-        key = self._instance * 2 + (cross > 0) + np.arange(b)[:, None] * self._sides  # (B, V)
+        side = np.where(beyond, 2, cross > 0)
+        key = self._instance * 3 + side + np.arange(b)[:, None] * self._sides  # (B, V)
         r = np.linalg.norm(offset, axis=-1)
         n = b * self._sides
         flat = key.ravel()
@@ -354,4 +385,4 @@ class OutlineWidening:
         chosen = (valid & (r >= mean_r[key])).ravel()
         median = _side_medians(flat, own.ravel().astype(np.float32), chosen, n)
         per_side = median[key]
-        return np.where(np.isnan(per_side), self._vertex_scale, per_side).astype(np.float32)
+        return per_side.astype(np.float32)
