@@ -100,3 +100,19 @@ def test_the_iuv_layer_and_densepose_cover_the_persons_foreground() -> None:
     # filled: more of the person is labelled, in the layer as in the DensePose output
     assert covered[0.1][0] > 1.2 * covered[0.0][0]
     assert covered[0.1][1] > 1.2 * covered[0.0][1]
+
+
+def test_the_reach_is_a_fraction_of_the_height_in_view() -> None:
+    """A close-up's mesh guesses the body far below the frame: its reach is measured on what
+    the rectangle shows of it, not on the guessed whole."""
+    row = fragments_row([0, 1, -1])
+    frags = Fragments(  # rows 0..99 of the frame
+        *(np.repeat(a, 100, axis=0) for a in (row.mesh_id, row.face_id, row.bary, row.depth))
+    )
+    fg = [np.ones((2, 2), np.float32)]
+    inside = np.array([[0.0, 10.0], [0.0, 60.0]])  # 50 px tall, all in rows 0..99
+    below = np.array([[0.0, 10.0], [0.0, 900.0]])  # from row 10 to far below row 99
+    _, reach = fill_to_foregrounds(
+        frags, (0, 100, 0, 3), fg * 2, [np.eye(2, 3)] * 2, [inside, below], 0.1, 4
+    )
+    np.testing.assert_allclose(reach, [5.0, 0.1 * (99.5 - 10.0)])

@@ -130,8 +130,8 @@ class RenderConfig:
     iuv_mode: str = "contour"  # the iuv layer's look: IUV_STYLES (render.iuv_colormap)
     densepose: bool = False  # also render each frame's DensePose IUV + person index
     # the iuv layer and the DensePose output also cover the person's mask (the network's
-    # foreground) where the mesh does not, up to this fraction of the person's height from
-    # their mesh (``render.foreground_fill``); 0: the mesh's own outline
+    # foreground) where the mesh does not, up to this fraction of the person's height in
+    # view from their mesh (``render.foreground_fill``); 0: the mesh's own outline
     iuv_fill_reach: float = 0.1
     focal: float = 1.0  # assumed focal length / max(W, H), only to order people in depth
     outfits: tuple[tuple[str, ...], ...] = ()

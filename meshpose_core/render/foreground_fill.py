@@ -110,9 +110,13 @@ def fill_to_foregrounds(
     """What the renderer and the benchmark draw DensePose from: ``frags`` (the people's
     meshes over ``rect`` of the frame, mesh id = person) filled into each person's
     foreground (``foreground_masks``; None: that person is not filled) up to ``fraction``
-    of their height (the y extent of their mesh, ``meshes`` P arrays (V, >= 2) px) from
-    their mesh -> (fragments, (P,) reach px)."""
-    reach = fraction * np.array([float(np.ptp(m[:, 1])) for m in meshes], np.float64)
+    of their height in view (the y extent of their mesh, ``meshes`` P arrays (V, >= 2) px,
+    within ``rect``'s rows) from their mesh -> (fragments, (P,) reach px). In view: a
+    close-up's mesh guesses the body far below the frame, and its whole height made the
+    reach hundreds of px, painting any stray foreground beside the head."""
+    r0, r1 = rect[0], rect[1]
+    heights = [float(np.ptp(np.clip(m[:, 1], r0 - 0.5, r1 - 0.5))) for m in meshes]
+    reach = fraction * np.array(heights, np.float64)
     if fraction <= 0 or all(f is None for f in foregrounds):
         return frags, np.zeros(len(foregrounds))
     none = np.zeros((1, 1), np.float32)
