@@ -162,12 +162,12 @@ def test_pipeline_set_layers_makes_a_renderer_when_there_was_none(tiny_model) ->
         np.testing.assert_array_equal(pipe.process(frame).annotated, frame.image)
 
 
-def test_the_auto_detector_is_blazepose_for_a_camera_and_yolox_for_files() -> None:
+def test_the_auto_detector_is_blazepose_for_a_camera_and_the_pictures_choice_for_files() -> None:
     from meshpose_core.detection import resolve_person_detector
 
     parse = build_parser().parse_args
     assert ModelOptions().detector == "auto"
-    assert config_from_args(parse(["--video", "clip.mp4"])).person_detector == "yolox"
+    assert config_from_args(parse(["--video", "clip.mp4"])).person_detector == "auto"
     assert config_from_args(parse(["--webcam"])).person_detector == "blazepose"
     assert config_from_args(parse(["--webcam", "--detector", "yolox"])).person_detector == "yolox"
     assert resolve_person_detector("blazepose", live=False) == "blazepose"

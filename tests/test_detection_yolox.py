@@ -135,7 +135,7 @@ def test_missing_corrupt_or_wrong_model(tmp_path: Path) -> None:
 def test_cli_detector_option_reaches_the_config() -> None:
     from meshpose_app.options import build_parser, config_from_args
 
-    assert config_from_args(build_parser().parse_args([])).person_detector == "yolox"
+    assert config_from_args(build_parser().parse_args([])).person_detector == "auto"
     args = build_parser().parse_args(["--detector", "blazepose"])
     assert config_from_args(args).person_detector == "blazepose"
     with pytest.raises(SystemExit) as exc:

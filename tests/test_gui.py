@@ -475,8 +475,8 @@ def test_detector_choice_reaches_the_pipeline_and_the_cli_args(qtbot) -> None:
     from meshpose_app.gui.model_panel import ModelPanel
 
     base = ModelSettings.defaults()
-    assert base.detector == "auto"  # BlazePose's for a camera, YOLOX for files
-    assert base.pipeline_config(LayerSettings()).person_detector == "yolox"
+    assert base.detector == "auto"  # BlazePose's for a camera, the picture's choice for files
+    assert base.pipeline_config(LayerSettings()).person_detector == "auto"
     assert base.pipeline_config(LayerSettings(), live=True).person_detector == "blazepose"
     panel = ModelPanel(base)
     qtbot.addWidget(panel)

@@ -1,7 +1,8 @@
 """Person detection: YOLOX-Nano (boxes) and MediaPipe BlazePose's SSD (anchors, decoding,
-NMS, ROI), chosen by name (``person_detector``)."""
+NMS, ROI), chosen by name (``person_detector``) or by the picture (``auto_detector``)."""
 
 from .anchors import SsdAnchorConfig, generate_anchors, pose_detector_anchors
+from .auto_detector import AutoPersonDetector, is_close_up
 from .blazepose_detector import (
     DEFAULT_DETECTOR_PATH,
     KEYPOINT_NAMES,
@@ -30,6 +31,7 @@ __all__ = [
     "DEFAULT_PERSON_DETECTOR",
     "KEYPOINT_NAMES",
     "PERSON_DETECTORS",
+    "AutoPersonDetector",
     "BlazePoseDetector",
     "Detection",
     "DetectorConfig",
@@ -46,6 +48,7 @@ __all__ = [
     "decode_yolox",
     "generate_anchors",
     "hard_nms",
+    "is_close_up",
     "letterbox",
     "pose_detector_anchors",
     "resolve_person_detector",

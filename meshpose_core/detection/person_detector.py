@@ -1,9 +1,11 @@
 """Which person detector finds people: one name, one config each, one constructor.
 
-``yolox`` (default): YOLOX-Nano boxes every visible person, any pose, seen from any side.
+``yolox``: YOLOX-Nano boxes every visible person, any pose, seen from any side.
 ``blazepose``: MediaPipe's SSD, anchored on the face and upper body; it gives hip and scale
-points (a tilted first crop) and suits a single person close to the camera. Figures that
-chose the default: docs/pipeline.md ("Person detectors").
+points (a tilted first crop) and suits a single person close to the camera.
+``auto`` (default): per stream, BlazePose's for a close-up whose body continues below the
+frame, YOLOX's otherwise (``auto_detector``). Figures that chose them: docs/pipeline.md
+("Person detectors").
 """
 
 from __future__ import annotations
@@ -12,13 +14,15 @@ from typing import Protocol
 
 import numpy as np
 
+from .auto_detector import AutoPersonDetector
 from .blazepose_detector import BlazePoseDetector, Detection, DetectorConfig
 from .yolox import YoloxConfig, YoloxDetector
 
 PERSON_DETECTORS: tuple[str, ...] = ("yolox", "blazepose")
-DEFAULT_PERSON_DETECTOR = "yolox"
-# the apps' default: BlazePose's for a live camera, YOLOX for files and pictures
+# the one the picture calls for (``auto_detector.AutoPersonDetector``: BlazePose's for a
+# close-up, YOLOX's otherwise); the apps give a live camera BlazePose's outright
 AUTO_DETECTOR = "auto"
+DEFAULT_PERSON_DETECTOR = AUTO_DETECTOR
 
 
 def resolve_person_detector(name: str, live: bool) -> str:
@@ -29,11 +33,14 @@ def resolve_person_detector(name: str, live: bool) -> str:
     body, in which the network has to fold the whole body (crumpled meshes over the face on
     four webcam clips, 3-7 track ids in 150 frames); BlazePose's detector gives the hips
     and a whole-body scale even when they are out of the frame, so the crop holds the
-    whole (partly unseen) body (upper-body meshes, 1-3 ids). Figures: docs/pipeline.md."""
+    whole (partly unseen) body (upper-body meshes, 1-3 ids). Files and pictures stay
+    "auto": the picture chooses (``auto_detector``). Figures: docs/pipeline.md."""
     if name == AUTO_DETECTOR:
-        return "blazepose" if live else "yolox"
+        return "blazepose" if live else AUTO_DETECTOR
     if name not in PERSON_DETECTORS:
-        raise ValueError(f"unknown person detector {name!r}; choose one of {PERSON_DETECTORS}")
+        raise ValueError(
+            f"unknown person detector {name!r}; choose one of {(AUTO_DETECTOR, *PERSON_DETECTORS)}"
+        )
     return name
 
 
@@ -46,9 +53,14 @@ class PersonDetector(Protocol):
 def create_person_detector(
     name: str, blazepose: DetectorConfig | None = None, yolox: YoloxConfig | None = None
 ) -> PersonDetector:
-    """The detector called ``name`` (one of ``PERSON_DETECTORS``) with its config."""
+    """The detector called ``name`` (one of ``PERSON_DETECTORS`` or ``AUTO_DETECTOR``)
+    with its config."""
+    if name == AUTO_DETECTOR:
+        return AutoPersonDetector(YoloxDetector(yolox), BlazePoseDetector(blazepose))
     if name == "yolox":
         return YoloxDetector(yolox)
     if name == "blazepose":
         return BlazePoseDetector(blazepose)
-    raise ValueError(f"unknown person detector {name!r}; choose one of {PERSON_DETECTORS}")
+    raise ValueError(
+        f"unknown person detector {name!r}; choose one of {(AUTO_DETECTOR, *PERSON_DETECTORS)}"
+    )

@@ -24,6 +24,7 @@ import numpy as np
 
 from meshpose_core.detection import (
     DEFAULT_PERSON_DETECTOR,
+    AutoPersonDetector,
     DetectorConfig,
     YoloxConfig,
     create_person_detector,
@@ -58,7 +59,8 @@ from .tracker import Track, Tracker, TrackerConfig, agree_in_view, mesh_box
 @dataclass(frozen=True)
 class PipelineConfig:
     network: NetworkConfig = field(default_factory=NetworkConfig)
-    # which detector finds people (``detection.PERSON_DETECTORS``): yolox or blazepose
+    # which detector finds people: yolox, blazepose (``detection.PERSON_DETECTORS``) or
+    # auto, the one the picture calls for (``detection.auto_detector``)
     person_detector: str = DEFAULT_PERSON_DETECTOR
     # BlazePose's: one extra square window finds the smaller people of a wide frame (~8 ms)
     detector: DetectorConfig = field(default_factory=lambda: DetectorConfig(windows=1))
@@ -122,6 +124,8 @@ class Pipeline:
         self.tracker.reset()
         if self.background is not None:
             self.background.cancel()
+        if isinstance(self.detector, AutoPersonDetector):
+            self.detector.reset()  # the next input chooses its detector again
         self.motion.reset()
         if self.smoother is not None:
             self.smoother.reset()
