@@ -417,9 +417,10 @@ def test_box_iou_matches_iou_matrix() -> None:
 
 def test_a_track_whose_box_grew_off_its_person_takes_the_next_detection_under_its_id() -> None:
     """A close-up's mesh guesses the body below the frame, and the guess grew the track's box
-    until no detection of the person overlapped it (IoU < 0.3): the detection near where the
-    person was last seen, at their detected size, restarts the track; a second person's
-    detection elsewhere still starts a track of their own."""
+    and sank its centre until no detection of the person overlapped it (IoU < 0.3): the
+    detection where the person was last detected, at their detected size, restarts the
+    track (the last seen box's centre has sunk too far: over half a side); a second
+    person's detection elsewhere still starts a track of their own."""
     tracker = Tracker(TrackerConfig(detect_every=30, min_hits=1))
     person = box(300, 300, 200)
     tracker.predict()
@@ -429,7 +430,7 @@ def test_a_track_whose_box_grew_off_its_person_takes_the_next_detection_under_it
     for k in range(1, 25):  # then each drawn larger and lower, within 2x of the detection
         side = 200 * min(1.06**k, 1.9)
         tracker.predict()
-        assert tracker.refine(track.id, box(300, 300 + 0.4 * (side - 200), side), 0.9)
+        assert tracker.refine(track.id, box(300, 300 + 0.6 * (side - 200), side), 0.9)
     assert box_iou(track.box, person) < 0.3
     other = box(900, 300, 200)
     tracker.predict()

@@ -146,6 +146,7 @@ def reassociate(
     frames_unseen: np.ndarray,
     det_boxes: np.ndarray,
     cfg: TrackerConfig,
+    also: np.ndarray | None = None,
 ) -> list[tuple[int, int]]:
     """Lost tracks' boxes where last seen (L, 4) and where their prediction coasted to before
     they died (L, 4), frames unseen (L,), unmatched detections (D, 4) -> (lost, detection)
@@ -154,16 +155,18 @@ def reassociate(
     sides plus ``lost_growth`` per frame unseen (the person may have moved; at most
     ``max_reach``) and when their sizes differ by less than ``reassociate_scale`` times.
     Either place can be right: a panning camera carries the people with it (the coasted
-    box), a person the detector misses may stand still (the seen box)."""
+    box), a person the detector misses may stand still (the seen box). ``also`` (L, 4):
+    a third place per track, e.g. where it was last detected."""
     if len(seen_boxes) == 0 or len(det_boxes) == 0:
         return []
     seen, coasted = np.asarray(seen_boxes, float), np.asarray(coasted_boxes, float)
     dets = np.asarray(det_boxes, float)
     side = np.sqrt(np.prod(seen[:, 2:] - seen[:, :2], axis=1)).clip(1e-3)[:, None]  # (L, 1)
     det_centre = ((dets[:, :2] + dets[:, 2:]) / 2)[None]  # (1, D, 2)
-    dist = np.minimum(
-        *(np.linalg.norm(((b[:, :2] + b[:, 2:]) / 2)[:, None] - det_centre, axis=-1)
-          for b in (seen, coasted))
+    places = (seen, coasted) if also is None else (seen, coasted, np.asarray(also, float))
+    dist = np.min(
+        [np.linalg.norm(((b[:, :2] + b[:, 2:]) / 2)[:, None] - det_centre, axis=-1)
+         for b in places], axis=0,
     ) / side  # fmt: skip
     det_side = np.sqrt(np.prod(dets[:, 2:] - dets[:, :2], axis=1)).clip(1e-3)[None]
     ratio = np.maximum(det_side / side, side / det_side)
@@ -258,6 +261,7 @@ class Track:
         self.crop_rotation = 0.0
         self.crop_side = 1.0
         self.detected_scale = float(box_to_state(box)[2])  # at the last matching detection
+        self.detected_box = np.asarray(box, float).copy()  # that detection's box
         self.frames_lost = 0  # frames in the lost pool (``Tracker.lost``)
         # where the person was last seen (a matching detection or an accepted mesh): a lost
         # track is looked for there, not where its prediction coasted to unseen
@@ -293,6 +297,7 @@ class Track:
         self.score = score
         self.hits += 1
         self.detected_scale = float(box_to_state(box)[2])
+        self.detected_box = np.asarray(box, float).copy()
         self.seen_box = np.asarray(box, float).copy()
         self.mesh_offset = None
         self.frames_since_detection = self.frames_since_seen = self.frames_lost = 0
@@ -423,6 +428,7 @@ class Tracker:
                 t.correct(boxes[di], cfg.position_noise, cfg.scale_noise)
             t.hits += 1
             t.detected_scale = float(box_to_state(boxes[di])[2])
+            t.detected_box = boxes[di].copy()
             t.frames_since_detection = t.frames_since_seen = 0
             t.seen_box = t.box
             t.mesh_offset = None
@@ -446,19 +452,21 @@ class Tracker:
         self, unmatched: list[int], boxes: np.ndarray, scores: np.ndarray, new: list[int]
     ) -> tuple[list[int], list[int]]:
         """Live tracks no detection overlapped (indices ``unmatched``) take a detection near
-        where they were last seen, at the size of their last detection (``reassociate``'s
-        rule, as for lost tracks): the filter restarts there under the same id. Their box
-        had drifted or grown with meshes drawn off the person (a close-up whose body below
-        the frame is guessed), and a second track used to be born on the person while the
-        first coasted away and died (webcam clips: a new id every few seconds). Returns the
-        tracks still unmatched and the detections left."""
+        where they were last seen, detected or predicted, at the size of their last detection
+        (``reassociate``'s rule, as for lost tracks): the filter restarts there under the
+        same id. Their box had drifted or grown with meshes drawn off the person (a
+        close-up whose body below the frame is guessed: the box's centre sinks with the
+        guess), and a second track used to be born on the person while the first coasted
+        away and died (webcam clips: a new id every few seconds). Returns the tracks still
+        unmatched and the detections left."""
         if not unmatched or not new:
             return unmatched, new
         tracks = [self.tracks[i] for i in unmatched]
         seen = np.array([box_at_scale(t.seen_box, t.detected_scale) for t in tracks])
         coasted = np.array([t.box for t in tracks])
+        detected = np.array([t.detected_box for t in tracks])
         frames = np.array([t.frames_since_seen for t in tracks])
-        pairs = reassociate(seen, coasted, frames, boxes[new], self.config)
+        pairs = reassociate(seen, coasted, frames, boxes[new], self.config, also=detected)
         for ti, k in pairs:
             tracks[ti].revive(boxes[new[k]], float(scores[new[k]]))
         rematched, taken = {unmatched[ti] for ti, _ in pairs}, {new[k] for _, k in pairs}
