@@ -10,6 +10,7 @@ frame, YOLOX's otherwise (``auto_detector``). Figures that chose them: docs/pipe
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Protocol
 
 import numpy as np
@@ -56,7 +57,11 @@ def create_person_detector(
     """The detector called ``name`` (one of ``PERSON_DETECTORS`` or ``AUTO_DETECTOR``)
     with its config."""
     if name == AUTO_DETECTOR:
-        return AutoPersonDetector(YoloxDetector(yolox), BlazePoseDetector(blazepose))
+        # BlazePose's only for a close-up, which fills the frame: its extra windows (smaller
+        # people of a wide frame) found the same person again, a second mesh on them
+        # (make-up and baby close-ups: 50 and 59 such frames against 0 and 8)
+        close_up = replace(blazepose or DetectorConfig(), windows=0)
+        return AutoPersonDetector(YoloxDetector(yolox), BlazePoseDetector(close_up))
     if name == "yolox":
         return YoloxDetector(yolox)
     if name == "blazepose":
