@@ -366,7 +366,8 @@ def build_parser() -> argparse.ArgumentParser:
         choices=(AUTO_DETECTOR, *PERSON_DETECTORS),
         help="who finds people: yolox (every visible person, any pose), blazepose (face and "
         "upper body, with the whole body's scale: a person close to the camera, cut by the "
-        "frame) or auto: blazepose for --webcam, yolox for files and pictures",
+        "frame) or auto: blazepose for --webcam; for files and pictures blazepose when the "
+        "first frame with someone is a close-up cut by the frame's bottom, else yolox",
     )
     proc.add_argument(
         "--detector-score",

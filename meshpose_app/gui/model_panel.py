@@ -36,7 +36,7 @@ RENDERERS = (("OpenGL", "moderngl"), ("CPU rasterizer", "cpu")) + (
     (("pyrender", "pyrender"),) if importlib.util.find_spec("pyrender") else ()  # optional
 )
 DETECTORS = (
-    ("Auto (BlazePose for a camera, YOLOX for files)", "auto"),
+    ("Auto (BlazePose for a camera or a close-up, else YOLOX)", "auto"),
     ("YOLOX (every person)", "yolox"),
     ("BlazePose (close-up)", "blazepose"),
 )
@@ -124,7 +124,8 @@ class ModelPanel(QGroupBox):
         self.smoothing.setToolTip("Temporal smoothing of the meshes (One-Euro): 0 off, 1 normal")
         self.detector.setToolTip(
             "yolox: every visible person, any pose; blazepose: face and upper body, "
-            "for one person close to the camera"
+            "for one person close to the camera; auto: blazepose for a camera and for a "
+            "file or picture that shows a close-up, yolox otherwise"
         )
         self.surface.setToolTip(
             "Outline: the mesh covers the person as seen (the body widened about each bone "
