@@ -47,7 +47,7 @@ from meshpose_core.data.real.paths import DEFAULT_SHARED_ROOT, require_shared_ro
 from meshpose_core.detection import RotatedRoi
 from meshpose_core.eval.eval_sets import ANNOTATED, coco_box, coco_polygons
 from meshpose_core.eval.silhouette import mesh_silhouette, polygon_crop_mask
-from meshpose_core.pipeline.tracker import iou_matrix
+from meshpose_core.pipeline.tracker import in_view, iou_matrix
 
 MIN_HEIGHT = 100.0  # px: "people >= 100 px tall"
 IOU_MATCH = 0.5
@@ -229,7 +229,7 @@ def frame_roi(width: int, height: int) -> tuple[RotatedRoi, int]:
 def mesh_box_in_frame(vertices: np.ndarray, width: int, height: int) -> np.ndarray:
     """(V, >=2) image px (pixel centres) -> (4,) continuous bounding box clipped to the frame."""
     lo, hi = vertices[:, :2].min(0) + 0.5, vertices[:, :2].max(0) + 0.5
-    return np.clip(np.concatenate([lo, hi]), 0, [width, height, width, height])
+    return in_view(np.concatenate([lo, hi]), (width, height))
 
 
 def box_centres(boxes: np.ndarray) -> np.ndarray:

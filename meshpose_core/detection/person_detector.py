@@ -39,9 +39,7 @@ def resolve_person_detector(name: str, live: bool) -> str:
     if name == AUTO_DETECTOR:
         return "blazepose" if live else AUTO_DETECTOR
     if name not in PERSON_DETECTORS:
-        raise ValueError(
-            f"unknown person detector {name!r}; choose one of {(AUTO_DETECTOR, *PERSON_DETECTORS)}"
-        )
+        raise _unknown(name)
     return name
 
 
@@ -66,6 +64,10 @@ def create_person_detector(
         return YoloxDetector(yolox)
     if name == "blazepose":
         return BlazePoseDetector(blazepose)
-    raise ValueError(
+    raise _unknown(name)
+
+
+def _unknown(name: str) -> ValueError:
+    return ValueError(
         f"unknown person detector {name!r}; choose one of {(AUTO_DETECTOR, *PERSON_DETECTORS)}"
     )

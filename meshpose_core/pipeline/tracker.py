@@ -260,8 +260,7 @@ class Track:
         # the next crop's turn (radians) and side factor, from the last mesh (pipeline/crops)
         self.crop_rotation = 0.0
         self.crop_side = 1.0
-        self.detected_scale = float(box_to_state(box)[2])  # at the last matching detection
-        self.detected_box = np.asarray(box, float).copy()  # that detection's box
+        self.detected_box = np.asarray(box, float).copy()  # the last matching detection's
         self.frames_lost = 0  # frames in the lost pool (``Tracker.lost``)
         # where the person was last seen (a matching detection or an accepted mesh): a lost
         # track is looked for there, not where its prediction coasted to unseen
@@ -296,7 +295,6 @@ class Track:
         self.kf = self._filter(box)
         self.score = score
         self.hits += 1
-        self.detected_scale = float(box_to_state(box)[2])
         self.detected_box = np.asarray(box, float).copy()
         self.seen_box = np.asarray(box, float).copy()
         self.mesh_offset = None
@@ -309,6 +307,11 @@ class Track:
     def box(self) -> np.ndarray:
         """(4,) x0, y0, x1, y1 image px of the filter's state."""
         return state_to_box(self.kf.x[:, 0])
+
+    @property
+    def detected_scale(self) -> float:
+        """sqrt(w h) of the last matching detection's box: the person's size then."""
+        return float(box_to_state(self.detected_box)[2])
 
     @property
     def scale(self) -> float:
@@ -427,7 +430,6 @@ class Tracker:
             if not (confirms and box_iou(predicted[ti], boxes[di]) >= cfg.steer_iou):
                 t.correct(boxes[di], cfg.position_noise, cfg.scale_noise)
             t.hits += 1
-            t.detected_scale = float(box_to_state(boxes[di])[2])
             t.detected_box = boxes[di].copy()
             t.frames_since_detection = t.frames_since_seen = 0
             t.seen_box = t.box
