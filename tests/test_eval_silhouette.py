@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 from meshpose_core.data.real.crop import box_roi, image_to_crop_points
-from meshpose_core.detection import RotatedRoi
-from meshpose_core.eval.eval_sets import EvalPerson, coco_polygons, read_coco_format
+from meshpose_core.detection import Detection, RotatedRoi
+from meshpose_core.eval.eval_sets import EvalPerson, EvalSet, coco_polygons, read_coco_format
 from meshpose_core.eval.models import SilhouetteModel
-from meshpose_core.eval.runner import person_ious, predict_people
+from meshpose_core.eval.runner import evaluate, person_ious, predict_people
 from meshpose_core.eval.silhouette import mesh_silhouette, polygon_crop_mask
 
 # image px, pixel centres at integers: the square [2, 6]^2, i.e. continuous [2.5, 6.5]^2
@@ -115,3 +115,37 @@ def test_runner_scores_outlined_people_only() -> None:
     roi = box_roi(box, 1.0)
     masks = {0: np.zeros((32, 32), bool)}
     np.testing.assert_array_equal(person_ious([outlined, outlined], [roi, None], masks, 32), 0.0)
+
+
+class OneBoxDetector:
+    """Finds only the person whose box (pixel centres) it was given, as a box detector does
+    (its ``box`` continuous px, half a pixel on: the crop is then the gt mode's)."""
+
+    def __init__(self, box: np.ndarray) -> None:
+        self.box = box
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        return [Detection(self.box + 0.5, 0.9, person_box=self.box.copy())]
+
+
+def test_found_people_iou_leaves_out_the_people_not_found(tmp_path: Path) -> None:
+    """Detector mode: a person the detector misses counts 0 in ``silhouette_iou`` (as PCK
+    counts their joints as misses) and is left out of ``found_silhouette_iou``."""
+    import cv2
+
+    cv2.imwrite(str(tmp_path / "x.png"), np.zeros((64, 128, 3), np.uint8))
+    box = np.array([0.0, 0.0, 63.0, 63.0])
+    mid = np.array([[15.5, 15.5], [47.5, 15.5], [47.5, 47.5], [15.5, 47.5]])
+    found = EvalPerson("x.png", np.zeros((17, 3)), box, "annotated", (mid,))
+    shift = np.array([64.0, 0.0])
+    missed = EvalPerson(
+        "x.png", np.zeros((17, 3)), box + np.tile(shift, 2), "annotated", (mid + shift,)
+    )
+    eval_set = EvalSet("two", (found, missed))
+    detector = OneBoxDetector(box)
+    score = evaluate(
+        eval_set, [SquareMaskModel()], tmp_path, "detector", detector, 1.0, silhouette=True
+    ).scores["square"]
+    assert score.silhouette_people == 2 and score.found_people == 1
+    assert score.found_silhouette_iou == pytest.approx(1.0)
+    assert score.silhouette_iou == pytest.approx(0.5)

@@ -5,7 +5,11 @@ Two held-out real sets, never trained on:
 * people outlined by hand (tiny-COCO val/train, the COCO sample) and LSP's evaluation
   split: silhouette IoU of the rendered high-poly mesh against the human outline and PCK@0.1
   of the joints regressed from the mesh, next to BlazePose-heavy's segmentation IoU and PCK on
-  the same crops (``eval.runner``, upright crops from the ground-truth joints);
+  the same crops (``eval.runner``, upright crops from the ground-truth joints); and the
+  silhouette IoU of the *people found*: the outlined people YOLOX (the pipeline's detector
+  for photos) finds, each in the crop the pipeline starts their track with (ground-truth
+  joints crop a person the frame cuts to the few joints in view, which the product never
+  does);
 * the fitted frames of the held-out clips (``paths.HELD_OUT_VIDEOS``, kept fits only):
   per-vertex visibility accuracy against the fit's labels (its depth test and the person's
   mask), IUV part accuracy at the pixels where the fit and the mask agree (of the network's
@@ -64,6 +68,7 @@ def outlined_people(
     """-> {set: {model: {pck, iou, people}}} on the human-annotated held-out sets;
     BlazePose-heavy runs beside MeshPose on ``blazepose_sets`` (its LSP figure, 65.5 %, is
     stored in data/real/eval_blazepose_heavy.json; rerunning it costs most of the time)."""
+    from meshpose_core.detection import YoloxDetector
     from meshpose_core.eval.eval_sets import EVAL_SETS
     from meshpose_core.eval.models import BlazePoseKeypoints, MeshPoseKeypoints
     from meshpose_core.eval.runner import evaluate
@@ -72,25 +77,35 @@ def outlined_people(
         MeshPoseKeypoints(checkpoint, on_prediction=lambda p: integrity.add(p.vertices_high)),
         BlazePoseKeypoints(root / "models/blazepose/pose_landmark_heavy.tflite"),
     ]
+    detector = YoloxDetector()
     out = {}
     for name in sets:
         chosen = models if name in blazepose_sets else models[:1]
-        score = evaluate(EVAL_SETS[name](root), chosen, root, mode="gt-roi", silhouette=True)
+        eval_set = EVAL_SETS[name](root)
+        score = evaluate(eval_set, chosen, root, mode="gt-roi", silhouette=True)
+        found = (
+            evaluate(eval_set, chosen, root, "detector", detector, silhouette=True).scores
+            if name in OUTLINED_SETS
+            else {}
+        )
+        out[name] = {}
         for m, s in score.scores.items():  # as each set finishes: a long run shows progress
+            f = found.get(m)
             print(
                 f"{name:16s} {m:16s} {s.result.pck:8.3f} {s.silhouette_iou:9.3f} "
-                f"{s.silhouette_people:9d}",
+                f"{s.silhouette_people:9d}"
+                + (f" {f.found_silhouette_iou:9.3f} {f.found_people:6d}" if f else ""),
                 flush=True,
             )
-        out[name] = {
-            m: {
+            out[name][m] = {
                 "pck": s.result.pck,
                 "silhouette_iou": s.silhouette_iou,
                 "silhouette_people": s.silhouette_people,
                 "people": score.people,
             }
-            for m, s in score.scores.items()
-        }
+            if f:
+                out[name][m]["found_silhouette_iou"] = f.found_silhouette_iou
+                out[name][m]["found_people"] = f.found_people
     return out
 
 
@@ -164,13 +179,30 @@ def heldout_fits(checkpoint: str, root: Path, limit: int, integrity: Integrity) 
     }
 
 
+def _pooled(outlined: dict, model: str, key: str, people: str) -> tuple[float, int]:
+    """(mean of ``key`` over every set's people weighted by their ``people`` count, count)."""
+    rows = [
+        (s[key], s[people])
+        for models in outlined.values()
+        for m, s in models.items()
+        if m == model and s.get(people)
+    ]
+    if not rows:
+        return float("nan"), 0
+    iou, n = np.array(rows).T
+    return float((iou * n).sum() / n.sum()), int(n.sum())
+
+
 def run(checkpoint: str, shared_root: Path = DEFAULT_SHARED_ROOT, limit: int = 200,
         sets: tuple[str, ...] = PCK_SETS, json_out: Path | None = None,
         blazepose_sets: tuple[str, ...] = OUTLINED_SETS) -> dict:  # fmt: skip
     t0 = time.time()
     integrity = Integrity()
     print(f"surface benchmark, {checkpoint} (held-out real people)")
-    print(f"{'set':16s} {'model':16s} {'PCK@0.1':>8s} {'mask IoU':>9s} {'outlined':>9s}")
+    print(
+        f"{'set':16s} {'model':16s} {'PCK@0.1':>8s} {'mask IoU':>9s} {'outlined':>9s} "
+        f"{'found IoU':>9s} {'found':>6s}"
+    )
     results = {
         "checkpoint": checkpoint,
         "outlined": outlined_people(checkpoint, shared_root, sets, integrity, blazepose_sets),
@@ -181,17 +213,17 @@ def run(checkpoint: str, shared_root: Path = DEFAULT_SHARED_ROOT, limit: int = 2
     )
     results["integrity"] = integrity.summary()
     results["seconds"] = round(time.time() - t0, 1)
-    outlined = [
-        (s["silhouette_iou"], s["silhouette_people"])
-        for models in results["outlined"].values()
-        for m, s in models.items()
-        if m != "BlazePose-heavy" and s["silhouette_people"]
-    ]
-    if outlined:
-        iou, n = np.array(outlined).T
-        results["outlined_mean_iou"] = float((iou * n).sum() / n.sum())
-        print(f"MeshPose silhouette IoU over all {int(n.sum())} outlined people: "
-              f"{results['outlined_mean_iou']:.3f}")  # fmt: skip
+    for model in ("MeshPose", "BlazePose-heavy"):
+        for key, people, what in (
+            ("silhouette_iou", "silhouette_people", "outlined people (ground-truth crops)"),
+            ("found_silhouette_iou", "found_people", "outlined people found (YOLOX crops)"),
+        ):
+            iou, n = _pooled(results["outlined"], model, key, people)
+            if n:
+                results[f"{key}_{model}"] = iou
+                print(f"{model} silhouette IoU over all {n} {what}: {iou:.3f}")
+    if "silhouette_iou_MeshPose" in results:
+        results["outlined_mean_iou"] = results["silhouette_iou_MeshPose"]
     if results["heldout_fits"]:
         h = results["heldout_fits"]
         print(

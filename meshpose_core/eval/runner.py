@@ -25,12 +25,17 @@ from .silhouette import polygon_crop_mask, silhouette_iou
 class ModelScore:
     """PCK of one model on one eval set; side_swaps: people whose labels fit the model at
     least twice better with left/right swapped (a convention or labelling check);
-    silhouette_iou: mean over the silhouette_people scored (NaN: none, or not asked for)."""
+    silhouette_iou: mean over the silhouette_people scored (NaN: none, or not asked for), an
+    outlined person without a crop counting 0; found_silhouette_iou: the mean over the
+    found_people among them that got a crop (in detector mode: the people the detector found,
+    which is what a user sees drawn)."""
 
     result: PckResult
     side_swaps: int
     silhouette_iou: float = float("nan")
     silhouette_people: int = 0
+    found_silhouette_iou: float = float("nan")
+    found_people: int = 0
 
 
 @dataclass(frozen=True)
@@ -119,6 +124,7 @@ def evaluate(
     n = len(eval_set.people)
     preds = {m.name: np.full((n, 17, 3), np.nan) for m in models}
     ious = {m.name: np.full(n, np.nan) for m in models}
+    has_crop = np.zeros(n, bool)
     cropped = 0
     for image, index in by_image.items():
         people = [eval_set.people[i] for i in index]
@@ -126,6 +132,8 @@ def evaluate(
             read_rgb(shared_root / image), people, models, mode, detector, margin, silhouette
         )
         cropped += made
+        # the models share the crops: a person has one when any model predicted them
+        has_crop[index] = np.isfinite(np.stack([v[:, 0, 0] for v in out.values()])).any(0)
         for name, value in out.items():
             preds[name][index] = value
             ious[name][index] = image_ious[name]
@@ -140,10 +148,13 @@ def evaluate(
             if np.isfinite(pred[i]).all()
         )
         scored = ious[name][np.isfinite(ious[name])]
+        found = ious[name][np.isfinite(ious[name]) & has_crop]
         scores[name] = ModelScore(
             pck(pred, gt, valid, sizes, alpha),
             int(swaps),
             float(scored.mean()) if scored.size else float("nan"),
             int(scored.size),
+            float(found.mean()) if found.size else float("nan"),
+            int(found.size),
         )
     return EvalSetScore(eval_set.name, n, cropped, scores)
