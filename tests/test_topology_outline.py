@@ -15,8 +15,10 @@ from meshpose_core.topology.outline import (
     GROUP_NAMES,
     OutlineWidening,
     axis_offsets,
+    fill_triangles,
     mask_extents,
     part_axes,
+    rim_pushes,
 )
 
 
@@ -192,12 +194,26 @@ def test_fitted_outline_finds_a_planted_widening() -> None:
     # 0.88 measured: the cells blur the edges, and where two parts' grounds meet, beside a
     # hanging arm, a side stops half-way to the other bone)
     assert iou(fitted, target) > 0.85 and iou(body, target) < 0.72
+    # a coat: the mask one cell wider all round than any side's scale gives; the sides'
+    # medians stop short of its edge, the rim moves on to it
+    coat = np.pad(rasterised_cells(target)[0], 1)
+    coat = (coat[1:-1, 1:-1] + coat[:-2, 1:-1] + coat[2:, 1:-1] + coat[1:-1, :-2]
+            + coat[1:-1, 2:] > 0)[None].astype(np.float32)  # fmt: skip
+    cells = coat[0].repeat(4, 0).repeat(4, 1)
+
+    def coverage(mesh: np.ndarray) -> float:
+        m = rasterised_cells(mesh, 192, 1)[0]
+        return float((m * cells).sum() / np.maximum(m, cells).sum())
+
+    sides = OutlineWidening(scales(), topo, rim_reach=0.0)(body, coat)
+    rim = OutlineWidening(scales(), topo)(body, coat)
+    assert coverage(rim) > coverage(sides) + 0.01
 
 
 def test_fitted_outline_without_evidence_keeps_the_fixed_scales_and_is_bounded() -> None:
     topo = Topology.load("low")
     body = template_in_pixels()
-    widen = OutlineWidening(scales(torso=0.4, upper_leg=0.6), topo)
+    widen = OutlineWidening(scales(torso=0.4, upper_leg=0.6), topo, rim_reach=0.0)
     nothing = np.zeros((1, 48, 48), np.float32)  # no mask: no side has evidence
     np.testing.assert_allclose(widen(body, nothing), widen(body), atol=1e-5)
     # a mask everywhere: each side widens to its part's own ground (where another bone is
@@ -211,6 +227,53 @@ def test_fitted_outline_without_evidence_keeps_the_fixed_scales_and_is_bounded()
     fitted = moved(widen(body, everything))
     assert moved(widen(body)).mean() < fitted.mean() < moved(widest).mean()
     assert fitted.max() <= moved(widest).max()
+    # the rim then moves on by at most its reach of the person's extent
+    rim = OutlineWidening(widen.scales, topo, rim_reach=0.05)
+    extent = np.ptp(topo.keypoints(body[..., :2])[0], axis=0).max()
+    extra = np.linalg.norm(rim(body, everything) - widen(body, everything), axis=-1)
+    assert 0 < extra.max() <= 0.05 * extent + 1e-3
+    np.testing.assert_allclose(rim(body, nothing), widen(body, nothing), atol=1e-5)
+
+
+def test_fill_triangles_by_hand() -> None:
+    # the triangle (0, 0), (4, 0), (0, 4) on 1-px cells (centres at whole px): the 15 cells
+    # with x, y >= 0 and x + y <= 4 (edges included), whichever way it is wound
+    xy = np.array([[0.0, 0.0], [4.0, 0.0], [0.0, 4.0]], np.float32)
+    for faces in (np.array([[0, 1, 2]]), np.array([[0, 2, 1]])):
+        mask = fill_triangles(xy, faces.astype(np.int64), 8, 8, 1.0)
+        ys, xs = np.nonzero(mask)
+        assert mask.sum() == 15 and (xs + ys <= 4).all()
+    # half-pixel cells (centres at 0.5 i - 0.25 px): those with i, j >= 1 and i + j <= 9
+    assert fill_triangles(xy, np.array([[0, 1, 2]]), 16, 16, 0.5).sum() == 36
+
+
+def test_rim_pushes_by_hand() -> None:
+    # a square body [40, 60]^2 (two faces) and a second part [66, 70] x [40, 60]; the mask
+    # covers columns 30..69 (1-px cells): bilinear, it ends at x = 69.5; samples every
+    # silhouette cell (0.5 px), the edge half-way between the last inside and the first out
+    xy = np.array(
+        [[40, 40], [60, 40], [60, 60], [40, 60],  # the body's corners
+         [66, 40], [70, 40], [70, 60], [66, 60],  # the second part
+         [60, 50], [50, 50], [60, 45]],  # rays to test
+        np.float32,
+    )  # fmt: skip
+    faces = np.array([[0, 1, 2], [0, 2, 3], [4, 5, 6], [4, 6, 7]], np.int64)
+    grid = np.zeros((1, 100, 100), np.float32)
+    grid[0, :, 30:70] = 1.0
+    direction = np.zeros((1, 11, 2), np.float32)
+    direction[0, 1] = (0, -1)  # the body's corner (60, 40) upwards: on to the mask's end
+    direction[0, 8] = (1, 0)  # (60, 50) rightwards: into the second part at x = 66
+    direction[0, 9] = (1, 0)  # (50, 50), inside the body: not on the rim
+    direction[0, 10] = (-1, 0)  # (60, 45) leftwards: the body lies outwards
+    push = rim_pushes(xy[None], direction, grid, 1.0, faces, np.array([100.0]))[0]
+    # upwards the mask runs to the crop's edge (y = -0.5): the last sample in the crop
+    assert push[1] == pytest.approx(40.5)
+    assert push[8] == pytest.approx(5.5)  # stops before the second part's first cell
+    assert push[9] == 0 and push[10] == 0 and push[0] == 0  # no direction: stays
+    # the reach bounds it; a rim outside the mask stays
+    assert rim_pushes(xy[None], direction, grid, 1.0, faces, np.array([3.0]))[0, 1] == 3.0
+    outside = np.zeros_like(grid)
+    assert not rim_pushes(xy[None], direction, outside, 1.0, faces, np.array([100.0])).any()
 
 
 def test_finisher_fits_the_outline_to_the_foreground() -> None:
