@@ -265,13 +265,15 @@ def test_rim_pushes_by_hand() -> None:
     direction[0, 8] = (1, 0)  # (60, 50) rightwards: into the second part at x = 66
     direction[0, 9] = (1, 0)  # (50, 50), inside the body: not on the rim
     direction[0, 10] = (-1, 0)  # (60, 45) leftwards: the body lies outwards
-    push = rim_pushes(xy[None], direction, grid, 1.0, faces, np.array([100.0]))[0]
+    move = rim_pushes(xy[None], direction * 3, grid, 1.0, faces, np.array([100.0]))[0]
+    push = np.linalg.norm(move, axis=-1)  # along the rays, whatever their length
+    np.testing.assert_allclose(move[1], [0.0, -push[1]])
     # upwards the mask runs to the crop's edge (y = -0.5): the last sample in the crop
     assert push[1] == pytest.approx(40.5)
     assert push[8] == pytest.approx(5.5)  # stops before the second part's first cell
     assert push[9] == 0 and push[10] == 0 and push[0] == 0  # no direction: stays
     # the reach bounds it; a rim outside the mask stays
-    assert rim_pushes(xy[None], direction, grid, 1.0, faces, np.array([3.0]))[0, 1] == 3.0
+    assert rim_pushes(xy[None], direction, grid, 1.0, faces, np.array([3.0]))[0, 1, 1] == -3.0
     outside = np.zeros_like(grid)
     assert not rim_pushes(xy[None], direction, outside, 1.0, faces, np.array([100.0])).any()
 
