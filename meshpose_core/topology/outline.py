@@ -262,9 +262,9 @@ def _rim_push(
             i = min(max(int((py + 0.5) / cell), 0), hh - 1)
             j = min(max(int((px + 0.5) / cell), 0), ww - 1)
             if body[i, j]:
-                if k == 1:
-                    last = 0.0  # not on the rim: the body itself lies outwards
-                break  # another part: the gap up to it is filled
+                # at the first step the vertex is not on the rim (the body lies outwards:
+                # it stays); later, another part begins: the gap up to it is filled
+                break
             if _sample(grid, px, py, stride) < 0.5:
                 last = t - cell / 2
                 break
